@@ -1,0 +1,1 @@
+"""Targets: one module per target, one registry (registry.py)."""
