@@ -1,0 +1,228 @@
+"""python -m harness: lint, run, report, replay, gate, targets, faults."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path.cwd()
+
+
+def _load(specs: str, cases: str) -> list[Any]:
+    from harness.spec import load_all
+
+    return load_all(Path(specs), Path(cases))
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from harness.spec import SpecError
+
+    try:
+        behaviors = _load(args.specs, args.cases)
+    except SpecError as exc:
+        print(f"malformed spec: {exc}", file=sys.stderr)
+        return 1
+    features: dict[str, int] = {}
+    for b in behaviors:
+        features[b.feature] = features.get(b.feature, 0) + 1
+    cases = sum(len(b.cases) for b in behaviors)
+    print(f"ok: {len(behaviors)} behaviors, {cases} cases; "
+          + ", ".join(f"{f} {n}" for f, n in sorted(features.items())))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The suite without pytest: same runner, progress on stderr, reports at the end."""
+    from hypothesis import settings
+
+    from harness import pytest_plugin  # noqa: F401 - registers the Hypothesis profiles
+    from harness.report import results as store
+    from harness.report.render import render_all
+    from harness.runner import Session
+
+    behaviors = [b for b in _load(args.specs, args.cases) if not args.k or args.k in b.id]
+    settings.load_profile(args.profile)
+    session = Session(args.target or ["impl"], session_seed=args.seed or random.getrandbits(32),
+                      base_settings=settings.default, fault=args.fault, report_dir=Path(args.report_dir),
+                      oracle=args.oracle, log=lambda m: print(m, file=sys.stderr))
+    records = []
+    total = len(behaviors) * len(session.target_names)
+    began = time.monotonic()
+    try:
+        for target in session.target_names:
+            for b in behaviors:
+                cell = session.run_cell(b, target)
+                profile = session.versions().get(target, {}).get("profile")
+                records.append(store.record(cell, session, profile))
+                print(f"[{len(records)}/{total} {time.monotonic() - began:6.1f}s] {target:8} "
+                      f"{cell.status:11} {b.id}", file=sys.stderr)
+    finally:
+        session.close()
+    doc = store.document(session, records, args.profile)
+    out = Path(args.report_dir)
+    for path in [store.write(doc, out), *render_all(doc, out)]:
+        print(f"wrote {path}")
+    return 1 if any(r["status"] == "ERROR" for r in records) else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.report.render import RENDERERS, render_all
+    from harness.report.results import ResultsError, read
+
+    try:
+        doc = read(Path(args.results))
+    except ResultsError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    formats = args.format.split(",") if args.format else list(RENDERERS)
+    out = Path(args.out) if args.out else Path(args.results).parent
+    for path in render_all(doc, out, formats):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Rerun the exact example of a repro file (written for every non-PASS cell)."""
+    from harness.runner import Session
+    from harness.scenario import from_json
+    from harness.verdict import verdict
+
+    rec = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    behaviors = {b.id: b for b in _load(args.specs, args.cases)}
+    behavior = behaviors.get(rec["behavior"])
+    if behavior is None:
+        print(f"behavior {rec['behavior']} is not in {args.specs}", file=sys.stderr)
+        return 1
+    target_name = args.target or rec["target"]
+    session = Session([target_name], session_seed=rec.get("session_seed", 0),
+                      fault=args.fault if args.fault is not None else rec.get("fault"))
+    try:
+        target = session.target(target_name)
+        inputs = from_json(rec["inputs"] or {})
+        example = session.run_example(behavior, target, inputs, "replay", 0)
+    finally:
+        session.close()
+    v = verdict(behavior, target.profile, inputs, example.observations)
+    print(f"{behavior.id} on {target_name}: {v.status}")
+    if v.message:
+        print(v.message)
+    if args.show:
+        print(json.dumps(example.observations, indent=2, ensure_ascii=False))
+    return 0 if v.status in ("PASS", "UNSUPPORTED", "NOOP", "SKIP") else 1
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from harness.report import gate as gating
+    from harness.report.results import ResultsError, read
+
+    try:
+        doc = read(Path(args.results))
+    except ResultsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    targets = args.target or sorted({r["target"] for r in doc["results"]})
+    base_dir = Path(args.baselines)
+    ok = True
+    for target in targets:
+        path = base_dir / f"{target}.json"
+        if args.update:
+            base_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(gating.baseline_from(doc, target), indent=2) + "\n", encoding="utf-8")
+            print(f"wrote {path}")
+            continue
+        if not path.exists():
+            print(f"gate {target}: no baseline at {path} (create one with --update)", file=sys.stderr)
+            ok = False
+            continue
+        report = gating.gate(doc, gating.load_baseline(path))
+        print("\n".join(report.lines()))
+        ok = ok and report.ok
+    return 0 if ok else 1
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from harness.targets import registry
+
+    if args.action == "install":
+        from harness.targets import runtimes
+
+        names = [n for n in (args.names or list(registry.TARGETS)) if n != "impl"]
+        runtimes.install(names)
+        return 0
+    rows = []
+    for name in registry.TARGETS:
+        try:
+            t = registry.create(name)
+            installed = t.installed()
+            rows.append([name, _pinned(name), "yes" if installed else "no", t.profile,
+                         "" if installed else t.install_hint()])
+        except Exception as exc:  # a broken target module must not hide the others
+            rows.append([name, "?", "no", "?", f"{type(exc).__name__}: {exc}"])
+    from tabulate import tabulate
+
+    print(tabulate(rows, headers=["target", "pinned", "installed", "profile", "note"]))
+    return 0
+
+
+def _pinned(name: str) -> str:
+    if name == "impl":
+        from harness import __version__
+
+        return f"harness {__version__}"
+    try:
+        from harness.targets import runtimes
+
+        return runtimes.pinned_version(name)
+    except Exception:
+        return "?"
+
+
+def cmd_faults(_args: argparse.Namespace) -> int:
+    from harness.targets.faults import FAULTS
+
+    for name, fault in FAULTS.items():
+        print(f"{name:28} {fault.description}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
+    p.add_argument("--specs", default="specs")
+    p.add_argument("--cases", default="cases")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("lint", help="validate every spec and case")
+    r = sub.add_parser("run", help="run the suite without pytest, with progress")
+    r.add_argument("--target", action="append")
+    r.add_argument("--fault")
+    r.add_argument("--oracle")
+    r.add_argument("--profile", default="dev", choices=["dev", "ci", "thorough"])
+    r.add_argument("--seed", type=int)
+    r.add_argument("-k", help="only behaviors whose id contains this")
+    r.add_argument("--report-dir", default="reports/latest")
+    rep = sub.add_parser("report", help="re-render the matrix from a results file")
+    rep.add_argument("--results", default="reports/latest/results.json")
+    rep.add_argument("--out")
+    rep.add_argument("--format", help="comma-separated: md,html,json,junit (default all)")
+    rp = sub.add_parser("replay", help="rerun the example of a repro file")
+    rp.add_argument("file")
+    rp.add_argument("--target", help="replay on another target")
+    rp.add_argument("--fault")
+    rp.add_argument("--show", action="store_true", help="print the observations")
+    g = sub.add_parser("gate", help="compare results with reports/baselines/<target>.json")
+    g.add_argument("--results", default="reports/latest/results.json")
+    g.add_argument("--baselines", default="reports/baselines")
+    g.add_argument("--target", action="append")
+    g.add_argument("--update", action="store_true", help="write the baselines from the results")
+    t = sub.add_parser("targets", help="list or install targets")
+    t.add_argument("action", choices=["list", "install"])
+    t.add_argument("names", nargs="*")
+    sub.add_parser("faults", help="list the faults the impl target can inject")
+    args = p.parse_args(argv)
+    handler = {"lint": cmd_lint, "run": cmd_run, "report": cmd_report, "replay": cmd_replay,
+               "gate": cmd_gate, "targets": cmd_targets, "faults": cmd_faults}[args.cmd]
+    return handler(args)

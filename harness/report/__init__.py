@@ -1,0 +1,1 @@
+"""Results store, matrix, one renderer per format, and the gate."""

@@ -1,0 +1,48 @@
+"""HTML renderer (matrix.html): one self-contained page, colour per status."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from harness.report.matrix import Matrix, summary_text
+
+COLOURS = {"PASS": "#c8f0c8", "UNSUPPORTED": "#dde6f7", "NOOP": "#e8e0f5", "FAIL": "#f7c6c6",
+           "TIMEOUT": "#f9dfb5", "CRASH": "#f2a6a6", "ERROR": "#d9d9d9", "SKIP": "#f4f4f4"}
+
+
+def _cell(rec: dict[str, Any] | None) -> str:
+    if rec is None:
+        return "<td>-</td>"
+    tip = escape(rec.get("message") or "")
+    repro = "".join(f"<div class=r><code>{escape(c)}</code></div>" for c in rec.get("repro") or [])
+    detail = f"<details><summary>{rec['status']}</summary>{tip}{repro}</details>" if tip or repro else rec["status"]
+    return f'<td style="background:{COLOURS[rec["status"]]}">{detail}</td>'
+
+
+def render(m: Matrix) -> str:
+    head = "".join(f"<th>{escape(t)}</th>" for t in m.targets)
+    body = []
+    for feature, rows in m.features.items():
+        body.append(f'<tr class=f><th colspan="{len(m.targets) + 2}">{escape(feature)}</th></tr>')
+        for r in rows:
+            cells = "".join(_cell(r.cells.get(t)) for t in m.targets)
+            body.append(f"<tr><td title='{escape(r.title)}'><code>{escape(r.behavior)}</code></td>"
+                        f"<td>{r.level}</td>{cells}</tr>")
+    summary = "".join(f"<tr><td>{escape(t)}</td><td>{escape(summary_text(m.counts[t]))}</td></tr>"
+                      for t in m.targets)
+    meta = m.meta
+    targets = "".join(
+        f"<li><b>{escape(t)}</b> {escape(str(i.get('version', '')))} ({escape(str(i.get('profile', '')))})"
+        f" {escape(str(i.get('unavailable', '')))}</li>" for t, i in meta.get("targets", {}).items())
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>node:http compatibility matrix</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #bbb;padding:3px 8px;vertical-align:top;font-size:13px}}tr.f th{{background:#333;color:#fff;text-align:left}}
+details{{max-width:32em}}.r{{margin-top:4px}}code{{font-size:12px}}</style></head><body>
+<h1>node:http compatibility matrix</h1>
+<p>Harness {escape(str(meta.get('harness_version')))}, run {escape(str(meta.get('finished')))}, seed {meta.get('session_seed')},
+profile {escape(str(meta.get('hypothesis_profile')))}{', fault ' + escape(meta['fault']) if meta.get('fault') else ''}.</p>
+<ul>{targets}</ul>
+<table><tr><th>behavior</th><th>level</th>{head}</tr>{''.join(body)}</table>
+<h2>Summary</h2><table>{summary}</table></body></html>
+"""

@@ -1,0 +1,40 @@
+"""JUnit XML renderer (matrix.junit.xml): one testcase per cell, for CI dashboards."""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree as ET
+
+from harness.report.matrix import Matrix
+
+
+def render(m: Matrix) -> str:
+    suites = ET.Element("testsuites", name="node-http-conformance")
+    for target in m.targets:
+        suite = ET.SubElement(suites, "testsuite", name=target)
+        n = failures = skipped = errors = 0
+        for feature, rows in m.features.items():
+            for r in rows:
+                rec = r.cells.get(target)
+                if rec is None:
+                    continue
+                n += 1
+                case = ET.SubElement(suite, "testcase", classname=f"{target}.{feature}", name=r.behavior)
+                status = rec["status"]
+                text = rec.get("message") or status
+                if status in ("FAIL", "TIMEOUT", "CRASH"):
+                    failures += 1
+                    ET.SubElement(case, "failure", message=f"{status}: {text[:200]}").text = \
+                        "\n".join([text, *rec.get("repro", [])])
+                elif status == "ERROR":
+                    errors += 1
+                    ET.SubElement(case, "error", message=text[:200]).text = text
+                elif status == "SKIP":
+                    skipped += 1
+                    ET.SubElement(case, "skipped", message=text[:200])
+                elif status != "PASS":
+                    ET.SubElement(case, "system-out").text = f"{status}: {text}"
+        suite.set("tests", str(n))
+        suite.set("failures", str(failures))
+        suite.set("errors", str(errors))
+        suite.set("skipped", str(skipped))
+    return ET.tostring(suites, encoding="unicode") + "\n"

@@ -1,0 +1,57 @@
+"""Markdown renderer (matrix.md), with tabulate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tabulate import tabulate
+
+from harness.report.matrix import Matrix, summary_text
+
+
+def _cell(rec: dict[str, Any] | None) -> str:
+    if rec is None:
+        return "-"
+    return rec["status"]
+
+
+def render(m: Matrix) -> str:
+    meta = m.meta
+    lines = ["# node:http compatibility matrix", ""]
+    lines.append(f"Harness {meta.get('harness_version')}, run {meta.get('finished')}, "
+                 f"seed {meta.get('session_seed')}, Hypothesis profile `{meta.get('hypothesis_profile')}`"
+                 + (f", fault `{meta['fault']}`" if meta.get("fault") else "") + ".")
+    lines.append("")
+    tinfo = [[t, info.get("version", "-"), info.get("profile", "-"), info.get("wall_s", "-"),
+              info.get("unavailable", "")] for t, info in meta.get("targets", {}).items()]
+    lines.append(tabulate(tinfo, headers=["target", "version", "profile", "wall s", "note"], tablefmt="github"))
+    lines += ["", "Statuses: PASS behaves as Node; UNSUPPORTED / NOOP a documented fetch-backed "
+              "limitation met cleanly; FAIL differs from Node; TIMEOUT, CRASH the target hung or died; "
+              "ERROR the harness broke; SKIP not applicable.", ""]
+    headers = ["behavior", "level", *m.targets]
+    for feature, rows in m.features.items():
+        lines += [f"## {feature}", ""]
+        table = [[f"`{r.behavior}`", r.level, *(_cell(r.cells.get(t)) for t in m.targets)] for r in rows]
+        lines.append(tabulate(table, headers=headers, tablefmt="github"))
+        lines.append("")
+    lines += ["## Summary", ""]
+    summary = [[t, *(m.counts[t][s] for s in m.counts[t]), summary_text(m.counts[t])] for t in m.targets]
+    first = next(iter(m.counts.values()), {})
+    lines.append(tabulate(summary, headers=["target", *first.keys(), "total"], tablefmt="github"))
+    lines.append("")
+    findings = [(r, t, r.cells[t]) for rows in m.features.values() for r in rows for t in m.targets
+                if t in r.cells and r.cells[t]["status"] not in ("PASS", "SKIP")]
+    if findings:
+        lines += ["## Details", ""]
+        for row, target, rec in findings:
+            lines.append(f"- **{rec['status']}** `{row.behavior}` on `{target}` ({rec['spec']}): "
+                         f"{_one_line(rec['message'])}")
+            for cmd in rec.get("repro") or []:
+                lines.append(f"  - reproduce: `{cmd}`")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."

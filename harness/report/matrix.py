@@ -1,0 +1,52 @@
+"""The matrix: behaviors (rows, grouped by feature) x targets (columns), from a results doc."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.verdict import STATUSES
+
+SYMBOL = {"PASS": "PASS", "UNSUPPORTED": "UNSUPPORTED", "NOOP": "NOOP", "FAIL": "FAIL",
+          "TIMEOUT": "TIMEOUT", "CRASH": "CRASH", "ERROR": "ERROR", "SKIP": "SKIP"}
+
+
+@dataclass
+class Row:
+    behavior: str
+    title: str
+    level: str
+    catalogue: list[str]
+    cells: dict[str, dict[str, Any]] = field(default_factory=dict)  # target -> record
+
+
+@dataclass
+class Matrix:
+    targets: list[str]
+    features: dict[str, list[Row]]
+    counts: dict[str, dict[str, int]]  # target -> status -> n
+    meta: dict[str, Any]
+
+
+def build(doc: dict[str, Any]) -> Matrix:
+    targets: list[str] = []
+    rows: dict[str, Row] = {}
+    features: dict[str, list[Row]] = {}
+    for rec in doc["results"]:
+        if rec["target"] not in targets:
+            targets.append(rec["target"])
+        row = rows.get(rec["behavior"])
+        if row is None:
+            row = rows[rec["behavior"]] = Row(rec["behavior"], rec["title"], rec["level"], rec["catalogue"])
+            features.setdefault(rec["feature"], []).append(row)
+        row.cells[rec["target"]] = rec
+    counts = {t: dict.fromkeys(STATUSES, 0) for t in targets}
+    for row in rows.values():
+        for t, rec in row.cells.items():
+            counts[t][rec["status"]] += 1
+    meta = {k: v for k, v in doc.items() if k != "results"}
+    return Matrix(targets, dict(sorted(features.items())), counts, meta)
+
+
+def summary_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {s}" for s, n in counts.items() if n)

@@ -1,0 +1,67 @@
+"""The results file (reports/latest/results.json): the one input of every renderer.
+
+Versioned by SCHEMA; one record per behavior per target plus run metadata.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.runner import CellResult, Session, repro_commands
+from harness.scenario import to_json
+
+SCHEMA = "node-http-conformance/results/v1"
+
+
+def record(cell: CellResult, session: Session, profile: str | None) -> dict[str, Any]:
+    b = cell.behavior
+    ex = cell.example
+    return {
+        "behavior": b.id, "title": b.title, "catalogue": b.catalogue, "feature": b.feature,
+        "level": b.level, "target": cell.target, "profile": profile, "status": cell.status,
+        "declared": cell.status in ("UNSUPPORTED", "NOOP"), "message": cell.message,
+        "example": {"label": ex.label, "inputs": to_json(ex.inputs)} if ex else None,
+        "repro": repro_commands(cell, session.fault, session.session_seed) if cell.status not in ("PASS", "SKIP") else [],
+        "repro_file": cell.repro_file, "examples_run": cell.examples_run, "statuses": cell.statuses,
+        "spec": b.location, "seed": cell.seed, "wall_s": round(cell.wall_s, 3),
+        "differences": cell.differences,
+    }
+
+
+def document(session: Session, records: list[dict[str, Any]], hypothesis_profile: str) -> dict[str, Any]:
+    now = dt.datetime.now(dt.UTC)
+    started = dt.datetime.fromtimestamp(session.started, dt.UTC)
+    return {
+        "schema": SCHEMA, "harness_version": __version__,
+        "started": started.isoformat(timespec="seconds"), "finished": now.isoformat(timespec="seconds"),
+        "wall_s": round((now - started).total_seconds(), 2), "session_seed": session.session_seed,
+        "hypothesis_profile": hypothesis_profile, "fault": session.fault, "oracle": session.oracle,
+        "targets": session.versions(), "results": records,
+    }
+
+
+def write(doc: dict[str, Any], report_dir: Path) -> Path:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    path = report_dir / "results.json"
+    path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+class ResultsError(Exception):
+    pass
+
+
+def read(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such results file (run the suite first: pytest --target=impl)") from None
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{path}: not JSON ({exc})") from None
+    if doc.get("schema") != SCHEMA:
+        raise ResultsError(f"{path}: schema {doc.get('schema')!r}, expected {SCHEMA!r}")
+    return doc

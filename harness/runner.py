@@ -1,0 +1,286 @@
+"""The runner: behaviors x targets -> cell results. Used by the pytest plugin and the CLI.
+
+One Session per run: the origin/raw-client Wire and each target start once and serve
+every scenario. A cell (one behavior on one target) runs the behavior's named cases,
+then Hypothesis-generated inputs from a seed derived from the session seed and the
+behavior id, so every target sees the same inputs. A finding (FAIL, TIMEOUT, CRASH) or
+ERROR stops generation; FAIL examples are shrunk to a minimal one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis.errors import HypothesisException
+
+from harness.scenario import bind_origin, build, to_json
+from harness.spec.model import Behavior
+from harness.targets import registry
+from harness.targets.base import Target, TargetCrashed, TargetUnavailable
+from harness.verdict import FINDINGS, Verdict, verdict, worst
+
+Json = dict[str, Any]
+
+
+@dataclass
+class Example:
+    label: str  # case name or "generated"
+    inputs: Mapping[str, Any]
+    scenario: Json
+    observations: Json
+    verdict: Verdict
+
+
+@dataclass
+class CellResult:
+    behavior: Behavior
+    target: str
+    status: str
+    message: str
+    seed: int
+    examples_run: int = 0
+    example: Example | None = None  # the minimal failing example, or the last one run
+    statuses: dict[str, int] = field(default_factory=dict)
+    wall_s: float = 0.0
+    repro_file: str | None = None
+    differences: list[str] = field(default_factory=list)
+
+
+class _Finding(Exception):
+    def __init__(self, example: Example):
+        super().__init__(example.verdict.message)
+        self.example = example
+
+
+def derive_seed(session_seed: int, behavior_id: str) -> int:
+    digest = hashlib.sha256(f"{session_seed}:{behavior_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+class Session:
+    def __init__(self, targets: list[str], *, session_seed: int, base_settings: settings | None = None,
+                 fault: str | None = None, report_dir: Path | None = None, oracle: str | None = None,
+                 log: Callable[[str], None] | None = None) -> None:
+        self.target_names = targets
+        self.session_seed = session_seed
+        self.base_settings = base_settings or settings()
+        self.fault = fault
+        self.report_dir = report_dir
+        self.oracle = oracle
+        self.log = log or (lambda _msg: None)
+        self._targets: dict[str, Target] = {}
+        self._unavailable: dict[str, str] = {}
+        self._wire: Any = None
+        self.started = time.time()
+        self.target_wall: dict[str, float] = {}
+        self.processes_started: dict[str, int] = {}
+
+    # -- resources -------------------------------------------------------------------
+    @property
+    def wire(self) -> Any:
+        if self._wire is None:
+            from harness.wire import Wire
+
+            self._wire = Wire()
+        return self._wire
+
+    def target(self, name: str) -> Target:
+        """The started target, or TargetUnavailable (remembered: one message per session)."""
+        if name in self._unavailable:
+            raise TargetUnavailable(self._unavailable[name])
+        if name not in self._targets:
+            target = registry.create(name, fault=self.fault) if name == "impl" else registry.create(name)
+            try:
+                target.start()
+            except TargetUnavailable as exc:
+                self._unavailable[name] = str(exc)
+                self.log(f"target {name}: {exc}")
+                raise
+            self._targets[name] = target
+        return self._targets[name]
+
+    def versions(self) -> dict[str, Json]:
+        out: dict[str, Json] = {}
+        for name in self.target_names:
+            t = self._targets.get(name)
+            info: Json = {"started": t is not None, "wall_s": round(self.target_wall.get(name, 0.0), 3)}
+            if t is not None:
+                info.update(version=t.version(), profile=t.profile)
+                started = getattr(t, "processes_started", None)
+                if started is not None:
+                    info["processes_started"] = started
+            else:
+                info["unavailable"] = self._unavailable.get(name, "not run")
+            out[name] = info
+        return out
+
+    def close(self) -> None:
+        for t in self._targets.values():
+            try:
+                t.stop()
+            except Exception as exc:  # stopping must never hide the results
+                self.log(f"stopping {t.name}: {exc}")
+        if self._wire is not None:
+            self._wire.close()
+
+    # -- one scenario ------------------------------------------------------------------
+    def run_scenario(self, target: Target, scenario: Json) -> Json:
+        missing = set(scenario.get("requires", [])) - set(target.capabilities)
+        if missing:
+            return {"status": "skipped", "detail": f"{target.name} has no {', '.join(sorted(missing))}"}
+        timeout_s = scenario.get("timeout_ms", 5000) / 1000
+        if scenario["kind"] == "client":
+            origin = self.wire.origin(scenario["origin"]["responses"])
+            try:
+                obs = self._guarded(target, bind_origin(scenario, origin.port), None)
+            finally:
+                recording = origin.recording()
+                origin.close()
+            obs["wire"] = recording
+            obs["ctx"] = {"origin_host": "127.0.0.1", "origin_port": origin.port}
+            return obs
+
+        def exchange(addresses: list[tuple[str, int]]) -> Json:
+            return self.wire.exchange(scenario["requests"], addresses, timeout_s)  # type: ignore[no-any-return]
+
+        return self._guarded(target, scenario, exchange)
+
+    @staticmethod
+    def _guarded(target: Target, scenario: Json, exchange: Any) -> Json:
+        try:
+            return dict(target.run(scenario, exchange))
+        except TargetCrashed as exc:
+            return {"status": "crash", "detail": str(exc)}
+        except TargetUnavailable as exc:
+            return {"status": "error", "detail": str(exc)}
+        except Exception as exc:  # a harness bug: ERROR, with the stack for whoever debugs it
+            return {"status": "error", "detail": f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"}
+
+    def run_example(self, behavior: Behavior, target: Target, inputs: Mapping[str, Any], label: str,
+                    n: int) -> Example:
+        scenario = build(behavior, inputs, f"{behavior.id}/{n}")
+        obs = self.run_scenario(target, scenario)
+        return Example(label, inputs, scenario, obs, verdict(behavior, target.profile, inputs, obs))
+
+    # -- one cell ----------------------------------------------------------------------
+    def run_cell(self, behavior: Behavior, target_name: str) -> CellResult:
+        began = time.monotonic()
+        cell_seed = derive_seed(self.session_seed, behavior.id)
+        try:
+            target = self.target(target_name)
+        except TargetUnavailable as exc:
+            return CellResult(behavior, target_name, "ERROR", str(exc), cell_seed)
+        except Exception as exc:
+            return CellResult(behavior, target_name, "ERROR", f"cannot start {target_name}: {exc}", cell_seed)
+        try:
+            cell = self._run_examples(behavior, target, cell_seed)
+        finally:
+            elapsed = time.monotonic() - began
+            self.target_wall[target_name] = self.target_wall.get(target_name, 0.0) + elapsed
+        cell.wall_s = elapsed
+        if self.oracle and self.oracle != target_name and cell.example is not None:
+            cell.differences = self._differences(cell.example, behavior)
+        if cell.status != "PASS" and cell.status != "SKIP" and self.report_dir is not None:
+            cell.repro_file = self._write_repro(cell)
+        return cell
+
+    def _run_examples(self, behavior: Behavior, target: Target, cell_seed: int) -> CellResult:
+        examples: list[Example] = []
+        stop: list[Example] = []  # the first TIMEOUT/CRASH/ERROR: no more runs after it
+
+        for case in behavior.cases:
+            ex = self.run_example(behavior, target, case.given, f"case:{case.name}", len(examples))
+            examples.append(ex)
+            if ex.verdict.status in FINDINGS or ex.verdict.status == "ERROR":
+                return self._fold(behavior, target.name, cell_seed, examples, ex)
+
+        from harness.strategies import compile_given  # lazy: hypothesis-jsonschema is slow to import
+
+        found: list[Example] = []
+
+        @settings(self.base_settings, max_examples=behavior.max_examples or self.base_settings.max_examples,
+                  deadline=None, database=None, derandomize=False, print_blob=False,
+                  suppress_health_check=list(HealthCheck),
+                  phases=[Phase.generate, Phase.shrink])
+        @seed(cell_seed)
+        @given(compile_given(behavior.given))
+        def prop(inputs: dict[str, Any]) -> None:
+            if stop:  # a slow failure: do not spend a timeout per shrink step
+                raise _Finding(stop[0])
+            ex = self.run_example(behavior, target, inputs, "generated", len(examples))
+            examples.append(ex)
+            status = ex.verdict.status
+            if status in ("TIMEOUT", "CRASH", "ERROR"):
+                stop.append(ex)
+            if status in FINDINGS or status == "ERROR":
+                found.append(ex)
+                raise _Finding(ex)
+
+        try:
+            prop()
+        except _Finding as finding:
+            # Hypothesis re-raises for the shrunk example last; a slow failure keeps its first example.
+            chosen = stop[0] if stop else finding.example
+            return self._fold(behavior, target.name, cell_seed, examples, chosen)
+        except HypothesisException as exc:
+            return CellResult(behavior, target.name, "ERROR", f"hypothesis: {exc}", cell_seed,
+                              examples_run=len(examples))
+        return self._fold(behavior, target.name, cell_seed, examples, None)
+
+    @staticmethod
+    def _fold(behavior: Behavior, target: str, cell_seed: int, examples: list[Example],
+              failing: Example | None) -> CellResult:
+        counts: dict[str, int] = {}
+        for ex in examples:
+            counts[ex.verdict.status] = counts.get(ex.verdict.status, 0) + 1
+        status = failing.verdict.status if failing else worst([ex.verdict.status for ex in examples])
+        shown = failing or next((ex for ex in examples if ex.verdict.status == status), None)
+        message = shown.verdict.message if shown else "no examples ran"
+        return CellResult(behavior, target, status, message, cell_seed, examples_run=len(examples),
+                          example=shown, statuses=counts)
+
+    # -- differential mode -------------------------------------------------------------
+    def _differences(self, example: Example, behavior: Behavior) -> list[str]:
+        from harness.oracle import compare
+
+        try:
+            oracle = self.target(self.oracle or "node")
+        except TargetUnavailable as exc:
+            return [f"oracle unavailable: {exc}"]
+        baseline = self.run_scenario(oracle, example.scenario)
+        return compare(baseline, example.observations, kind=behavior.kind)
+
+    # -- reproduction ------------------------------------------------------------------
+    def _write_repro(self, cell: CellResult) -> str:
+        assert self.report_dir is not None
+        path = self.report_dir / "repro" / cell.target / f"{cell.behavior.id}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ex = cell.example
+        record = {
+            "behavior": cell.behavior.id, "spec": cell.behavior.location, "target": cell.target,
+            "fault": self.fault if cell.target == "impl" else None, "seed": cell.seed,
+            "session_seed": self.session_seed, "status": cell.status, "message": cell.message,
+            "inputs": to_json(ex.inputs) if ex else None, "label": ex.label if ex else None,
+            "scenario": ex.scenario if ex else None, "observations": ex.observations if ex else None,
+        }
+        path.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        return str(path)
+
+
+def repro_commands(cell: CellResult, fault: str | None, session_seed: int) -> list[str]:
+    """Commands that rerun a cell: the exact example, and the whole generated run."""
+    fault_opt = f" --fault {fault}" if fault and cell.target == "impl" else ""
+    cmds = []
+    if cell.repro_file:
+        cmds.append(f"python -m harness replay {cell.repro_file}")
+    cmds.append(f"pytest --target={cell.target}{fault_opt} -k '{cell.behavior.id}' "
+                f"--hypothesis-seed={session_seed}")
+    return cmds

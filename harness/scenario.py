@@ -1,0 +1,82 @@
+"""Scenarios and observations as plain JSON (see harness/SCENARIO.md).
+
+A behavior's `scenario` block is a template: it is evaluated with the generated inputs
+(harness.spec.expr), then bytes are tagged as {"$bytes": b64} so the result is JSON
+that any target can read. Runner-level tags ($origin_url, $origin_host, $origin_port)
+are resolved once the scenario's origin is listening.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from harness.spec.expr import evaluate
+from harness.spec.model import Behavior
+
+Json = dict[str, Any]
+ORIGIN_HOST = "127.0.0.1"
+DEFAULT_TIMEOUT_MS = 5000
+
+
+def to_json(value: Any) -> Any:
+    """Python values -> JSON values: bytes become {"$bytes": b64}, tuples lists."""
+    if isinstance(value, bytes | bytearray):
+        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value
+
+
+def from_json(value: Any) -> Any:
+    """JSON values -> Python values: {"$bytes": b64} becomes bytes (other tags stay)."""
+    if isinstance(value, Mapping):
+        if len(value) == 1 and "$bytes" in value and isinstance(value["$bytes"], str):
+            return base64.b64decode(value["$bytes"])
+        return {k: from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    return value
+
+
+def build(behavior: Behavior, inputs: Mapping[str, Any], example_id: str) -> Json:
+    """The target-neutral scenario for one example of a behavior (origin not yet bound)."""
+    scenario = to_json(evaluate(behavior.scenario, inputs))
+    scenario["id"] = example_id
+    scenario.setdefault("timeout_ms", DEFAULT_TIMEOUT_MS)
+    return scenario
+
+
+def bind_origin(scenario: Json, port: int) -> Json:
+    """Replace $origin_url / $origin_host / $origin_port with the live origin's address."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if len(node) == 1:
+                key = next(iter(node))
+                if key == "$origin_host":
+                    return ORIGIN_HOST
+                if key == "$origin_port":
+                    return port
+                if key == "$origin_url":
+                    spec = node[key] or {}
+                    userinfo = f"{spec['userinfo']}@" if spec.get("userinfo") else ""
+                    scheme = spec.get("scheme", "http")
+                    host = spec.get("host", ORIGIN_HOST)
+                    return f"{scheme}://{userinfo}{host}:{port}{spec.get('path', '/')}"
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(copy.deepcopy(scenario))
+
+
+def canonical(value: Any) -> str:
+    """A stable JSON text (for repro files and comparing scenarios across targets)."""
+    return json.dumps(to_json(value), sort_keys=True, ensure_ascii=False)

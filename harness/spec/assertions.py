@@ -1,0 +1,127 @@
+"""Assertions: what a spec says must be observed, checked by pure functions.
+
+An assertion is a mapping with a subject and one check:
+  subject  `at: <dotted path into the observation views>` or `value: <expression>`
+  check    one of CHECKS below, whose argument is an expression (may use $given/$obs)
+  optional `when: <expression>` (the assertion applies only if it is truthy), `because: text`
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness.spec.expr import evaluate, get_path, is_missing, regex
+
+_ABSENT_VALUES: tuple[Any, ...] = (None, [], {}, "", b"")
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return a == b
+
+
+def _contains(container: Any, item: Any) -> bool:
+    if isinstance(container, str) and isinstance(item, str):
+        return item in container
+    if isinstance(container, bytes) and isinstance(item, bytes):
+        return item in container
+    if isinstance(container, Mapping):
+        return item in container
+    if isinstance(container, list | tuple):
+        return any(_same(x, item) for x in container)
+    return False
+
+
+def _subsequence(seq: Any, wanted: Any) -> bool:
+    if not isinstance(seq, list | tuple) or not isinstance(wanted, list | tuple):
+        return False
+    it = iter(seq)
+    return all(any(_same(x, w) for x in it) for w in wanted)
+
+
+def _type_name(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int | float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, bytes):
+        return "bytes"
+    if isinstance(v, list | tuple):
+        return "array"
+    return "object"
+
+
+def _num(v: Any) -> float | None:
+    return v if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _cmp(op: Callable[[float, float], bool]) -> Callable[[Any, Any], bool]:
+    def check(actual: Any, expected: Any) -> bool:
+        a, e = _num(actual), _num(expected)
+        return a is not None and e is not None and op(a, e)
+
+    return check
+
+
+CHECKS: dict[str, Callable[[Any, Any], bool]] = {
+    "equals": _same,
+    "not_equals": lambda a, e: not _same(a, e),
+    "one_of": lambda a, e: any(_same(a, x) for x in e),
+    "contains": _contains,
+    "not_contains": lambda a, e: not _contains(a, e),
+    "contains_all": lambda a, e: all(_contains(a, x) for x in e),
+    "subsequence": _subsequence,
+    "starts_with": lambda a, e: isinstance(a, str | bytes) and type(a) is type(e) and a.startswith(e),
+    "matches": lambda a, e: isinstance(a, str) and regex(e).search(a) is not None,
+    "length": lambda a, e: hasattr(a, "__len__") and len(a) == e,
+    "type": lambda a, e: _type_name(a) == e,
+    "gte": _cmp(lambda a, e: a >= e),
+    "gt": _cmp(lambda a, e: a > e),
+    "lte": _cmp(lambda a, e: a <= e),
+    "lt": _cmp(lambda a, e: a < e),
+    "absent": lambda a, e: (a in _ABSENT_VALUES) == bool(e),
+    "present": lambda a, e: (a not in _ABSENT_VALUES) == bool(e),
+    "truthy": lambda a, e: bool(a) == bool(e),
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    message: str  # empty when ok
+
+
+def short(value: Any, limit: int = 300) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check(assertion: Mapping[str, Any], given: Mapping[str, Any], views: Any) -> Outcome:
+    """Evaluate one assertion against the observation views."""
+    if "when" in assertion and not evaluate(assertion["when"], given, views):
+        return Outcome(True, "")
+    if "at" in assertion:
+        subject = str(assertion["at"])
+        actual = get_path(views, subject)
+        if is_missing(actual):
+            actual = None
+    else:
+        subject = "value"
+        actual = evaluate(assertion["value"], given, views)
+    name = next(k for k in assertion if k in CHECKS)
+    expected = evaluate(assertion[name], given, views)
+    if CHECKS[name](actual, expected):
+        return Outcome(True, "")
+    because = f" ({assertion['because']})" if "because" in assertion else ""
+    return Outcome(False, f"{subject} {name} {short(expected)}: observed {short(actual)}{because}")

@@ -1,0 +1,155 @@
+"""Load and validate specs/*.yaml and cases/**/*.yaml.
+
+Three layers of checks, each failing with file:line, behavior id and what is wrong:
+YAML syntax (and duplicate keys), the JSON Schema (spec.schema.json, case.schema.json),
+and cross-references (unique ids, $given names defined, operators known, strategies
+known, one check per assertion, cases naming real behaviors and all their inputs).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from harness.spec.assertions import CHECKS
+from harness.spec.expr import references
+from harness.spec.model import Behavior, Case, FetchBacked
+from harness.spec.yaml_source import Located, SpecError, load_located
+
+_HERE = Path(__file__).parent
+
+
+@cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads((_HERE / name).read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _schema_check(doc: Located, schema: str) -> None:
+    errors = sorted(_validator(schema).iter_errors(doc.data), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return
+    err = jsonschema.exceptions.best_match(errors)
+    path = list(err.absolute_path)
+    behavior = None
+    if len(path) >= 2 and path[0] in ("behaviors", "cases") and isinstance(doc.data, dict):
+        try:
+            entry = doc.data[path[0]][path[1]]
+            behavior = entry.get("id") or entry.get("behavior")
+        except (IndexError, KeyError, TypeError, AttributeError):
+            behavior = None
+    where = "/".join(str(p) for p in path) or "(top level)"
+    raise SpecError(doc.path, doc.line_of(path), f"{where}: {err.message}", behavior)
+
+
+def _check_assertions(doc: Located, keys: list[Any], items: list[dict[str, Any]], names: set[str],
+                      bid: str) -> None:
+    for i, assertion in enumerate(items):
+        checks = [k for k in assertion if k in CHECKS]
+        if len(checks) != 1:
+            raise SpecError(doc.path, doc.line_of([*keys, i]),
+                            f"an assertion needs exactly one check of {sorted(CHECKS)}, found {checks}", bid)
+        _check_refs(doc, [*keys, i], assertion, names, bid)
+
+
+def _check_refs(doc: Located, keys: list[Any], expr: Any, names: set[str], bid: str) -> None:
+    used, unknown = references(expr)
+    if unknown:
+        raise SpecError(doc.path, doc.line_of(keys), f"unknown operator(s) {sorted(unknown)}", bid)
+    missing = used - names
+    if missing:
+        raise SpecError(doc.path, doc.line_of(keys),
+                        f"$given refers to {sorted(missing)}, not defined in `given`", bid)
+
+
+def load_spec_file(path: Path) -> list[Behavior]:
+    from harness.strategies import check_input  # strategies import the spec model, not the reverse
+
+    doc = load_located(path)
+    _schema_check(doc, "spec.schema.json")
+    out: list[Behavior] = []
+    for i, raw in enumerate(doc.data["behaviors"]):
+        keys: list[Any] = ["behaviors", i]
+        bid = raw["id"]
+        given = raw.get("given") or {}
+        names = set(given)
+        for name, spec in given.items():
+            problem = check_input(spec)
+            if problem:
+                raise SpecError(path, doc.line_of([*keys, "given", name]), f"input {name!r}: {problem}", bid)
+        _check_refs(doc, [*keys, "scenario"], raw["scenario"], names, bid)
+        _check_assertions(doc, [*keys, "expect"], raw["expect"], names, bid)
+        fb = raw.get("fetch_backed")
+        if fb:
+            _check_assertions(doc, [*keys, "fetch_backed", "expect"], fb["expect"], names, bid)
+        out.append(Behavior(
+            id=bid, title=raw["title"], feature=raw.get("feature", doc.data["feature"]),
+            level=raw["level"], catalogue=list(raw["catalogue"]), node=raw.get("node") or {},
+            given=given, scenario=raw["scenario"], expect=raw["expect"],
+            fetch_backed=FetchBacked(**fb) if fb else None, source=_rel(path),
+            line=doc.line_of(keys), max_examples=raw.get("max_examples"), notes=raw.get("notes", ""),
+        ))
+    return out
+
+
+def load_case_file(path: Path) -> list[Case]:
+    doc = load_located(path)
+    _schema_check(doc, "case.schema.json")
+    return [
+        Case(behavior=c["behavior"], name=c["name"], given=c["given"], source=_rel(path),
+             line=doc.line_of(["cases", i]))
+        for i, c in enumerate(doc.data["cases"])
+    ]
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def attach_cases(behaviors: list[Behavior], cases: Iterable[Case]) -> None:
+    """Give each behavior its named cases; a case for an unknown behavior or with the
+    wrong inputs is a SpecError pointing at the case."""
+    by_id = {b.id: b for b in behaviors}
+    seen: set[tuple[str, str]] = set()
+    for case in cases:
+        behavior = by_id.get(case.behavior)
+        if behavior is None:
+            raise SpecError(case.source, case.line, f"case {case.name!r} names unknown behavior", case.behavior)
+        if (case.behavior, case.name) in seen:
+            raise SpecError(case.source, case.line, f"duplicate case name {case.name!r}", case.behavior)
+        seen.add((case.behavior, case.name))
+        missing = set(behavior.given) - set(case.given)
+        extra = set(case.given) - set(behavior.given)
+        if missing or extra:
+            raise SpecError(case.source, case.line,
+                            f"case {case.name!r}: inputs missing {sorted(missing)}, unknown {sorted(extra)}",
+                            case.behavior)
+        behavior.cases.append(case)
+
+
+def check_unique(behaviors: list[Behavior]) -> None:
+    seen: dict[str, Behavior] = {}
+    for b in behaviors:
+        if b.id in seen:
+            raise SpecError(b.source, b.line, f"duplicate behavior id (first at {seen[b.id].location})", b.id)
+        seen[b.id] = b
+
+
+def load_all(specs_dir: Path, cases_dir: Path | None = None) -> list[Behavior]:
+    """Every behavior in specs_dir/*.yaml with its cases from cases_dir/**/*.yaml."""
+    behaviors: list[Behavior] = []
+    for path in sorted(specs_dir.glob("*.yaml")):
+        behaviors.extend(load_spec_file(path))
+    check_unique(behaviors)
+    if cases_dir is not None and cases_dir.is_dir():
+        cases = [c for p in sorted(cases_dir.rglob("*.yaml")) for c in load_case_file(p)]
+        attach_cases(behaviors, cases)
+    return behaviors

@@ -1,0 +1,92 @@
+"""Safe YAML loading that remembers where every node came from.
+
+Specs are data: only yaml.SafeLoader constructs are allowed, duplicate keys are an
+error (a silent overwrite would hide half a spec), and every mapping and sequence
+remembers its line so that validation errors can name file:line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class SpecError(Exception):
+    """A malformed spec or case file: names the file, the line, the behavior and the fault."""
+
+    def __init__(self, path: Path | str, line: int | None, message: str, behavior: str | None = None):
+        self.path = str(path)
+        self.line = line
+        self.behavior = behavior
+        self.message = message
+        where = f"{self.path}:{line}" if line else self.path
+        who = f" [{behavior}]" if behavior else ""
+        super().__init__(f"{where}{who}: {message}")
+
+
+@dataclass(frozen=True)
+class Located:
+    """The parsed document plus a way to find the line of any path inside it."""
+
+    path: Path
+    data: Any
+    root: yaml.Node | None
+
+    def line_of(self, keys: list[str | int] | tuple[str | int, ...]) -> int | None:
+        """1-based line of the node at keys (the deepest one that exists)."""
+        node = self.root
+        line = node.start_mark.line + 1 if node is not None else None
+        for key in keys:
+            child = _child(node, key)
+            if child is None:
+                break
+            node = child
+            line = node.start_mark.line + 1
+        return line
+
+
+def _child(node: yaml.Node | None, key: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.value == key or (isinstance(key, int) and k.value == str(key)):
+                return v
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+        return node.value[key]
+    return None
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {seen[key]})", key_node.start_mark
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_located(path: Path) -> Located:
+    """Parse one YAML file; YAML errors become SpecError with the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(path, None, f"cannot read: {exc}") from None
+    try:
+        root = yaml.compose(text, Loader=_StrictLoader)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or str(exc)
+        raise SpecError(path, line, f"invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(path, None, f"invalid YAML: {exc}") from None
+    return Located(path=path, data=data, root=root)
