@@ -38,8 +38,7 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def compare(oracle: dict[str, Any], target: dict[str, Any], kind: str = "client",
-            limit: int = 20) -> list[str]:
+def compare(oracle: dict[str, Any], target: dict[str, Any], limit: int = 20) -> list[str]:
     """Paths whose normalised values differ; at most `limit` lines."""
     a, b = flatten(oracle), flatten(target)
     diffs = [f"{p}: oracle={a.get(p)!r} target={b.get(p)!r}"

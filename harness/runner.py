@@ -37,6 +37,7 @@ class Example:
     scenario: Json
     observations: Json
     verdict: Verdict
+    differences: list[str] = field(default_factory=list)  # vs the oracle, in differential mode
 
 
 @dataclass
@@ -168,7 +169,10 @@ class Session:
                     n: int) -> Example:
         scenario = build(behavior, inputs, f"{behavior.id}/{n}")
         obs = self.run_scenario(target, scenario)
-        return Example(label, inputs, scenario, obs, verdict(behavior, target.profile, inputs, obs))
+        example = Example(label, inputs, scenario, obs, verdict(behavior, target.profile, inputs, obs))
+        if self.oracle and self.oracle != target.name:
+            example.differences = self._differences(example)
+        return example
 
     # -- one cell ----------------------------------------------------------------------
     def run_cell(self, behavior: Behavior, target_name: str) -> CellResult:
@@ -186,8 +190,6 @@ class Session:
             elapsed = time.monotonic() - began
             self.target_wall[target_name] = self.target_wall.get(target_name, 0.0) + elapsed
         cell.wall_s = elapsed
-        if self.oracle and self.oracle != target_name and cell.example is not None:
-            cell.differences = self._differences(cell.example, behavior)
         if cell.status != "PASS" and cell.status != "SKIP" and self.report_dir is not None:
             cell.repro_file = self._write_repro(cell)
         return cell
@@ -202,7 +204,8 @@ class Session:
             if ex.verdict.status in FINDINGS or ex.verdict.status == "ERROR":
                 return self._fold(behavior, target.name, cell_seed, examples, ex)
 
-        from harness.strategies import compile_given  # lazy: hypothesis-jsonschema is slow to import
+        # Imported here: hypothesis-jsonschema is slow to import and `pytest tests` needn't pay.
+        from harness.strategies import compile_given
 
         found: list[Example] = []
 
@@ -244,11 +247,17 @@ class Session:
         status = failing.verdict.status if failing else worst([ex.verdict.status for ex in examples])
         shown = failing or next((ex for ex in examples if ex.verdict.status == status), None)
         message = shown.verdict.message if shown else "no examples ran"
+        differences: list[str] = []
+        for ex in examples:  # differential mode: the first examples that differ from the oracle
+            if ex.differences and len(differences) < 3:
+                differences.append(f"{ex.label} {json.dumps(to_json(ex.inputs), ensure_ascii=False)[:300]}: "
+                                   + " | ".join(ex.differences))
         return CellResult(behavior, target, status, message, cell_seed, examples_run=len(examples),
-                          example=shown, statuses=counts)
+                          example=shown, statuses=counts, differences=differences)
 
     # -- differential mode -------------------------------------------------------------
-    def _differences(self, example: Example, behavior: Behavior) -> list[str]:
+    def _differences(self, example: Example) -> list[str]:
+        """Run the same scenario on the oracle (Node) and list what differs."""
         from harness.oracle import compare
 
         try:
@@ -256,7 +265,7 @@ class Session:
         except TargetUnavailable as exc:
             return [f"oracle unavailable: {exc}"]
         baseline = self.run_scenario(oracle, example.scenario)
-        return compare(baseline, example.observations, kind=behavior.kind)
+        return compare(baseline, example.observations)
 
     # -- reproduction ------------------------------------------------------------------
     def _write_repro(self, cell: CellResult) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from harness.report.matrix import Matrix, summary_text
+from harness.report.matrix import Matrix, cell_text, summary_text
 
 COLOURS = {"PASS": "#c8f0c8", "UNSUPPORTED": "#dde6f7", "NOOP": "#e8e0f5", "FAIL": "#f7c6c6",
            "TIMEOUT": "#f9dfb5", "CRASH": "#f2a6a6", "ERROR": "#d9d9d9", "SKIP": "#f4f4f4"}
@@ -16,7 +16,8 @@ def _cell(rec: dict[str, Any] | None) -> str:
         return "<td>-</td>"
     tip = escape(rec.get("message") or "")
     repro = "".join(f"<div class=r><code>{escape(c)}</code></div>" for c in rec.get("repro") or [])
-    detail = f"<details><summary>{rec['status']}</summary>{tip}{repro}</details>" if tip or repro else rec["status"]
+    label = cell_text(rec)
+    detail = f"<details><summary>{label}</summary>{tip}{repro}</details>" if tip or repro else label
     return f'<td style="background:{COLOURS[rec["status"]]}">{detail}</td>'
 
 

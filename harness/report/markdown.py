@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tabulate import tabulate
 
-from harness.report.matrix import Matrix, summary_text
-
-
-def _cell(rec: dict[str, Any] | None) -> str:
-    if rec is None:
-        return "-"
-    return rec["status"]
+from harness.report.matrix import Matrix, cell_text, summary_text
 
 
 def render(m: Matrix) -> str:
@@ -27,11 +19,13 @@ def render(m: Matrix) -> str:
     lines.append(tabulate(tinfo, headers=["target", "version", "profile", "wall s", "note"], tablefmt="github"))
     lines += ["", "Statuses: PASS behaves as Node; UNSUPPORTED / NOOP a documented fetch-backed "
               "limitation met cleanly; FAIL differs from Node; TIMEOUT, CRASH the target hung or died; "
-              "ERROR the harness broke; SKIP not applicable.", ""]
+              "ERROR the harness broke; SKIP not applicable. On a fetch-backed runtime, FAIL (fixable) "
+              "means the Python reference (impl) passes it, so the runtime can too; FAIL (fetch) means "
+              "the reference fails as well: the gap belongs to fetch itself.", ""]
     headers = ["behavior", "level", *m.targets]
     for feature, rows in m.features.items():
         lines += [f"## {feature}", ""]
-        table = [[f"`{r.behavior}`", r.level, *(_cell(r.cells.get(t)) for t in m.targets)] for r in rows]
+        table = [[f"`{r.behavior}`", r.level, *(cell_text(r.cells.get(t)) for t in m.targets)] for r in rows]
         lines.append(tabulate(table, headers=headers, tablefmt="github"))
         lines.append("")
     lines += ["## Summary", ""]
@@ -48,6 +42,14 @@ def render(m: Matrix) -> str:
                          f"{_one_line(rec['message'])}")
             for cmd in rec.get("repro") or []:
                 lines.append(f"  - reproduce: `{cmd}`")
+        lines.append("")
+    diffs = [(r, t, r.cells[t]) for rows in m.features.values() for r in rows for t in m.targets
+             if t in r.cells and r.cells[t].get("differences")]
+    if diffs:
+        lines += ["## Differences from the oracle", ""]
+        for row, target, rec in diffs:
+            lines.append(f"- `{row.behavior}` on `{target}`:")
+            lines += [f"  - {_one_line(d, 600)}" for d in rec["differences"]]
         lines.append("")
     return "\n".join(lines)
 

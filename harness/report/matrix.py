@@ -40,12 +40,38 @@ def build(doc: dict[str, Any]) -> Matrix:
             row = rows[rec["behavior"]] = Row(rec["behavior"], rec["title"], rec["level"], rec["catalogue"])
             features.setdefault(rec["feature"], []).append(row)
         row.cells[rec["target"]] = rec
+    _classify_gaps(rows.values(), doc.get("targets", {}))
     counts = {t: dict.fromkeys(STATUSES, 0) for t in targets}
     for row in rows.values():
         for t, rec in row.cells.items():
             counts[t][rec["status"]] += 1
     meta = {k: v for k, v in doc.items() if k != "results"}
     return Matrix(targets, dict(sorted(features.items())), counts, meta)
+
+
+REFERENCE = "impl"
+
+
+def _classify_gaps(rows: Any, targets: dict[str, Any]) -> None:
+    """Tell a fixable gap from fetch's own: where the reference fetch-backed implementation
+    passes a behavior that another fetch-backed target fails, the runtime can fix it; where
+    the reference fails too, the gap belongs to fetch itself."""
+    for row in rows:
+        ref = row.cells.get(REFERENCE)
+        if ref is None:
+            continue
+        for target, rec in row.cells.items():
+            if target == REFERENCE or rec["status"] != "FAIL":
+                continue
+            if targets.get(target, {}).get("profile") != "fetch-backed":
+                continue
+            rec["gap"] = "fixable" if ref["status"] in ("PASS", "UNSUPPORTED", "NOOP") else "fetch"
+
+
+def cell_text(rec: dict[str, Any] | None) -> str:
+    if rec is None:
+        return "-"
+    return f"{rec['status']} ({rec['gap']})" if rec.get("gap") else rec["status"]
 
 
 def summary_text(counts: dict[str, int]) -> str:
