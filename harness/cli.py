@@ -152,7 +152,11 @@ def cmd_targets(args: argparse.Namespace) -> int:
         from harness.targets import runtimes
 
         names = [n for n in (args.names or list(registry.TARGETS)) if n != "impl"]
-        runtimes.install(names)
+        try:
+            runtimes.install(names)
+        except (runtimes.InstallError, KeyError) as exc:
+            print(f"install failed: {exc}", file=sys.stderr)
+            return 1
         return 0
     rows = []
     for name in registry.TARGETS:

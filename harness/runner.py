@@ -115,7 +115,7 @@ class Session:
             info: Json = {"started": t is not None, "wall_s": round(self.target_wall.get(name, 0.0), 3)}
             if t is not None:
                 info.update(version=t.version(), profile=t.profile)
-                started = getattr(t, "processes_started", None)
+                started = getattr(t, "starts", None)  # runtime processes spawned, restarts included
                 if started is not None:
                     info["processes_started"] = started
             else:

@@ -1,0 +1,847 @@
+// The one scenario executor shared by every JavaScript target (node, bun, deno via
+// stdio_driver.mjs; workerd via its worker wrapper). It implements harness/SCENARIO.md:
+// a scenario (plain JSON) in, observations (plain JSON) out.
+//
+// Rules kept throughout this file:
+// - `http` is handed in by the wrapper, so the wrapper decides how node:http is imported.
+// - Nothing here touches process.stdin/stdout or other host I/O: workerd imports it too.
+// - No exception escapes: JavaScript errors become data (error records), and executor
+//   bugs become {"status": "error", "detail": ...}.
+// - timeout_ms is enforced here: on expiry the observations so far are returned with
+//   status "timeout", recording stops, and what is still open is destroyed.
+
+import { Buffer } from 'node:buffer';
+
+const DEFAULT_TIMEOUT_MS = 5000;
+// After res 'end', how long the client scenario waits for res 'close' (SCENARIO.md).
+const END_GRACE_MS = 100;
+// How long finishServers waits for server.close() to complete.
+const CLOSE_WAIT_MS = 1000;
+// Settle time after the servers closed, so that trailing 'close' events are recorded.
+const SETTLE_MS = 1;
+const MAX_ENCODE_DEPTH = 8;
+
+const CLIENT_OPS = new Set([
+  'setHeader', 'getHeader', 'hasHeader', 'removeHeader', 'getHeaderNames',
+  'getRawHeaderNames', 'getHeaders', 'write', 'end', 'flushHeaders', 'destroy', 'abort',
+  'setTimeout', 'addTrailers',
+]);
+const SERVER_RES_OPS = new Set([
+  'setHeader', 'getHeader', 'getHeaders', 'getHeaderNames', 'hasHeader', 'removeHeader',
+  'appendHeader', 'setHeaders', 'writeHead', 'write', 'end', 'flushHeaders', 'addTrailers',
+  'writeContinue', 'writeProcessing', 'writeEarlyHints',
+]);
+// Methods whose completion callback is always attached and recorded as "<op>_cb".
+const CLIENT_CB_OPS = new Set(['write', 'end']);
+const SERVER_CB_OPS = new Set(['write', 'end', 'writeEarlyHints']);
+
+const CLIENT_REQ_EVENTS = ['socket', 'finish', 'continue', 'timeout', 'abort', 'close'];
+const CLIENT_RES_EVENTS = ['end', 'aborted', 'close'];
+const SERVER_EVENTS = ['listening', 'connection', 'close'];
+const SERVER_REQ_EVENTS = ['end', 'aborted', 'close'];
+const SERVER_RES_EVENTS = ['finish', 'close', 'drain'];
+
+// Recorders of the scenarios currently running, so that a wrapper can attribute an
+// uncaught exception to them (see recordUncaught).
+const active = new Set();
+
+// ---------------------------------------------------------------------------------------
+// Small helpers
+
+const clock = () => performance.now();
+const round3 = (x) => Math.round(x * 1000) / 1000;
+
+function describe(err) {
+  try {
+    if (err && typeof err === 'object' && 'stack' in err && err.stack) return String(err.stack);
+    return String(err);
+  } catch {
+    return '<unprintable error>';
+  }
+}
+
+/** An error (or any thrown value) as {name, code, message}. */
+export function errorRecord(err) {
+  if (err === null || (typeof err !== 'object' && typeof err !== 'function')) {
+    let message;
+    try { message = String(err); } catch { message = '<unprintable>'; }
+    return { name: typeof err, code: null, message };
+  }
+  let name = null;
+  try { name = err.name; } catch { /* a throwing getter is still an error */ }
+  if (typeof name !== 'string' || name === '') {
+    try { name = err.constructor && err.constructor.name ? err.constructor.name : 'Error'; } catch { name = 'Error'; }
+  }
+  let code = null;
+  try { code = err.code ?? null; } catch { code = null; }
+  if (code !== null && typeof code !== 'string' && typeof code !== 'number') {
+    try { code = String(code); } catch { code = null; }
+  }
+  let message = '';
+  try { message = err.message === undefined ? '' : String(err.message); } catch { message = ''; }
+  return { name, code, message };
+}
+
+function toBuffer(chunk) {
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (ArrayBuffer.isView(chunk)) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (chunk instanceof ArrayBuffer) return Buffer.from(chunk);
+  return Buffer.from(String(chunk), 'utf8');
+}
+
+function chunkType(chunk) {
+  if (typeof chunk === 'string') return 'string';
+  if (Buffer.isBuffer(chunk)) return 'Buffer';
+  if (chunk instanceof Uint8Array) return 'Uint8Array';
+  if (chunk === null || chunk === undefined) return String(chunk);
+  try { return chunk.constructor ? chunk.constructor.name : typeof chunk; } catch { return typeof chunk; }
+}
+
+/**
+ * A recorder: the scenario clock, the event list, the deadline, and "wake me when this
+ * becomes true" conditions that are re-checked after every recorded event.
+ */
+class Recorder {
+  constructor(timeoutMs) {
+    this.t0 = clock();
+    this.frozen = false;
+    this.timedOut = false;
+    this.timers = new Set();
+    this.conds = [];
+    this.fired = new Set();
+    this.uncaught = []; // process-level errors when there is no event list (server)
+    this.sink = null; // the client scenario's event list, which takes them in order
+    this.timeoutMs = typeof timeoutMs === 'number' && timeoutMs > 0 ? timeoutMs : DEFAULT_TIMEOUT_MS;
+    this.deadline = new Promise((resolve) => {
+      this.deadlineTimer = setTimeout(() => {
+        this.timedOut = true;
+        resolve('timeout');
+      }, this.timeoutMs);
+    });
+    active.add(this);
+  }
+
+  t() { return round3(clock() - this.t0); }
+
+  /** Push an event onto `list` unless recording stopped; wakes waiters. */
+  event(list, rec) {
+    if (!this.frozen) list.push(rec);
+    this.poke();
+  }
+
+  processEvent(name, err) {
+    const rec = { src: 'process', name, t: this.t(), error: errorRecord(err) };
+    if (this.sink) this.event(this.sink, rec);
+    else if (!this.frozen) this.uncaught.push(rec);
+  }
+
+  mark(key) {
+    this.fired.add(key);
+    this.poke();
+  }
+
+  setTimer(fn, ms) {
+    const h = setTimeout(() => {
+      this.timers.delete(h);
+      try { fn(); } catch (e) { this.processEvent('timer_error', e); }
+    }, ms);
+    this.timers.add(h);
+    return h;
+  }
+
+  sleep(ms) {
+    return new Promise((resolve) => this.setTimer(resolve, Math.max(0, Number(ms) || 0)));
+  }
+
+  /** Resolves true once pred() holds (checked now and after every event). */
+  until(pred) {
+    let ok = false;
+    try { ok = pred(); } catch { ok = false; }
+    if (ok) return Promise.resolve(true);
+    return new Promise((resolve) => this.conds.push({ pred, resolve }));
+  }
+
+  /** until(pred), or 'timeout' when the scenario deadline passes first. */
+  untilOrDeadline(pred) {
+    return Promise.race([this.until(pred).then(() => 'done'), this.deadline]);
+  }
+
+  poke() {
+    for (let i = this.conds.length - 1; i >= 0; i--) {
+      let ok = false;
+      try { ok = this.conds[i].pred(); } catch { ok = false; }
+      if (ok) {
+        const { resolve } = this.conds[i];
+        this.conds.splice(i, 1);
+        resolve(true);
+      }
+    }
+  }
+
+  close() {
+    this.frozen = true;
+    clearTimeout(this.deadlineTimer);
+    for (const h of this.timers) clearTimeout(h);
+    this.timers.clear();
+    active.delete(this);
+  }
+}
+
+/**
+ * Called by a wrapper's process-level handler (uncaughtException, unhandledRejection).
+ * The error is attached to every running scenario as a "process" event.
+ */
+export function recordUncaught(kind, err) {
+  for (const rec of active) rec.processEvent(kind, err);
+  return active.size;
+}
+
+// ---------------------------------------------------------------------------------------
+// Tagged values (SCENARIO.md "Tagged values")
+
+/**
+ * Decode tags into runtime values. ctx collects what the scenario creates and must
+ * release afterwards (agents, abort timers).
+ */
+function decode(value, ctx) {
+  if (Array.isArray(value)) return value.map((v) => decode(v, ctx));
+  if (value === null || typeof value !== 'object') return value;
+  const keys = Object.keys(value);
+  if (keys.length === 1 && keys[0].startsWith('$')) {
+    const key = keys[0];
+    const inner = value[key];
+    switch (key) {
+      case '$bytes':
+        return Buffer.from(String(inner), 'base64');
+      case '$u8':
+        return new Uint8Array(Buffer.from(String(inner), 'base64'));
+      case '$undefined':
+        return undefined;
+      case '$agent': {
+        if (inner === 'global') return ctx.http.globalAgent;
+        const agent = new ctx.http.Agent(decode(inner ?? {}, ctx));
+        ctx.agents.push(agent);
+        return agent;
+      }
+      case '$signal': {
+        const ms = Number(inner && inner.abort_after_ms) || 0;
+        if (ms <= 0) return AbortSignal.abort();
+        const controller = new AbortController();
+        ctx.signals.push({ controller, ms });
+        return controller.signal;
+      }
+      case '$headers':
+        return new Headers(decode(inner, ctx));
+      case '$map':
+        return new Map(decode(inner, ctx));
+      case '$number':
+        return Number(inner);
+      default:
+        break; // not a tag we know: an ordinary object whose only key starts with '$'
+    }
+  }
+  const out = {};
+  for (const k of keys) out[k] = decode(value[k], ctx);
+  return out;
+}
+
+/**
+ * Encode a returned value as JSON: the receiver as "$this", Buffer as $bytes, other
+ * byte views as $u8, undefined as $undefined, non-finite numbers as $number, Map as
+ * $map, Headers as $headers, errors as error records, other objects by their own
+ * enumerable string keys (functions and symbols dropped).
+ */
+export function encode(value, receiver, depth = 0, seen = new Set()) {
+  if (receiver !== undefined && receiver !== null && value === receiver) return '$this';
+  if (value === undefined) return { $undefined: true };
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : { $number: String(value) };
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'function' || typeof value === 'symbol') return null;
+  if (Buffer.isBuffer(value)) return { $bytes: value.toString('base64') };
+  if (ArrayBuffer.isView(value)) {
+    return { $u8: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+  }
+  if (value instanceof ArrayBuffer) return { $u8: Buffer.from(value).toString('base64') };
+  if (value instanceof Error) return errorRecord(value);
+  if (depth >= MAX_ENCODE_DEPTH) return '$depth';
+  if (seen.has(value)) return '$circular';
+  seen.add(value);
+  try {
+    if (Array.isArray(value)) return value.map((v) => encode(v, receiver, depth + 1, seen));
+    if (value instanceof Map) {
+      return { $map: [...value.entries()].map(([k, v]) => [encode(k, receiver, depth + 1, seen), encode(v, receiver, depth + 1, seen)]) };
+    }
+    if (typeof Headers !== 'undefined' && value instanceof Headers) return { $headers: [...value.entries()] };
+    const out = {};
+    let keys = [];
+    try { keys = Object.keys(value); } catch { keys = []; }
+    for (const k of keys) {
+      let v;
+      try { v = value[k]; } catch (e) { v = errorRecord(e); }
+      if (typeof v === 'function' || typeof v === 'symbol') continue;
+      out[k] = encode(v, receiver, depth + 1, seen);
+    }
+    return out;
+  } finally {
+    seen.delete(value);
+  }
+}
+
+/** Plain JSON for observed properties: like encode, but undefined becomes null. */
+function plain(value) {
+  if (value === undefined) return null;
+  try { return encode(value, undefined); } catch (e) { return { $error: errorRecord(e) }; }
+}
+
+function pushCall(rec, calls, call) {
+  if (!rec.frozen) calls.push(call);
+}
+
+function readProp(fn) {
+  try { return plain(fn()); } catch { return null; }
+}
+
+// ---------------------------------------------------------------------------------------
+// Client scenarios
+
+function emptyClientObservations() {
+  return {
+    status: 'ok', detail: '', threw: null, calls: [], events: [], response: null,
+    body: { $bytes: '' }, chunks: [], props: {},
+  };
+}
+
+const CLIENT_PROPS = {
+  'req.method': (s) => s.req.method,
+  'req.path': (s) => s.req.path,
+  'req.host': (s) => s.req.host,
+  'req.protocol': (s) => s.req.protocol,
+  'req.writableEnded': (s) => s.req.writableEnded,
+  'req.headersSent': (s) => s.req.headersSent,
+  'req.reusedSocket': (s) => s.req.reusedSocket,
+  'req.socket.encrypted': (s) => (s.req.socket ? s.req.socket.encrypted : null),
+  'res.req_is_req': (s) => (s.res ? s.res.req === s.req : null),
+  'req.aborted': (s) => s.req.aborted,
+};
+
+function headSnapshot(res) {
+  return {
+    statusCode: readProp(() => res.statusCode),
+    statusMessage: readProp(() => res.statusMessage),
+    httpVersion: readProp(() => res.httpVersion),
+    httpVersionMajor: readProp(() => res.httpVersionMajor),
+    httpVersionMinor: readProp(() => res.httpVersionMinor),
+    headers: readProp(() => res.headers),
+    rawHeaders: readProp(() => res.rawHeaders),
+  };
+}
+
+/** Run a client scenario; returns client observations (without "wire"). */
+export async function runClient(http, scenario) {
+  const obs = emptyClientObservations();
+  let rec = null;
+  try {
+    rec = new Recorder(scenario && scenario.timeout_ms);
+    await clientBody(http, scenario, obs, rec);
+  } catch (e) {
+    obs.status = 'error';
+    obs.detail = `executor error: ${describe(e)}`;
+  } finally {
+    if (rec) rec.close();
+  }
+  return obs;
+}
+
+async function clientBody(http, scenario, obs, rec) {
+  rec.sink = obs.events;
+  const c = (scenario && scenario.client) || {};
+  const ctx = { http, agents: [], signals: [] };
+  const st = {
+    req: null, res: null, reqClosed: false, resClosed: false, resEnded: false,
+    endGraceOver: false, upgradeDone: false, parts: [], bytes: 0, destroyedRes: false,
+  };
+  const ev = (src, name, extra) => {
+    rec.event(obs.events, { src, name, t: rec.t(), ...(extra || {}) });
+  };
+  const fillProps = () => {
+    for (const [k, fn] of Object.entries(CLIENT_PROPS)) {
+      obs.props[k] = st.req ? readProp(() => fn(st)) : null;
+    }
+  };
+
+  if (scenario && scenario.kind !== undefined && scenario.kind !== 'client') {
+    obs.status = 'error';
+    obs.detail = `runClient got a scenario of kind ${JSON.stringify(scenario.kind)}`;
+    return;
+  }
+  const call = c.call ?? 'request';
+  if (call !== 'request' && call !== 'get') {
+    obs.status = 'error';
+    obs.detail = `unknown client.call ${JSON.stringify(call)} (expected "request" or "get")`;
+    return;
+  }
+
+  // request()/get(): a synchronous throw is the whole observation.
+  let req;
+  try {
+    const args = decode(c.args ?? [], ctx);
+    req = http[call](...args);
+  } catch (e) {
+    obs.threw = errorRecord(e);
+    fillProps();
+    releaseClient(ctx, st);
+    return;
+  }
+  st.req = req;
+  for (const { controller, ms } of ctx.signals) rec.setTimer(() => controller.abort(), ms);
+
+  // --- req events
+  for (const name of CLIENT_REQ_EVENTS) {
+    req.on(name, () => {
+      ev('req', name);
+      if (name === 'close') st.reqClosed = true;
+      if (name === 'timeout' && c.on_timeout === 'destroy') {
+        try { req.destroy(); } catch (e) { ev('req', 'destroy_threw', { error: errorRecord(e) }); }
+      }
+      rec.mark(`req:${name}`);
+    });
+  }
+  req.on('error', (err) => {
+    ev('req', 'error', { error: errorRecord(err) });
+    rec.mark('req:error');
+  });
+  req.on('information', (info) => {
+    ev('req', 'information', {
+      info: {
+        statusCode: readProp(() => info.statusCode),
+        statusMessage: readProp(() => info.statusMessage),
+        headers: readProp(() => info.headers),
+        rawHeaders: readProp(() => info.rawHeaders),
+      },
+    });
+    rec.mark('req:information');
+  });
+  for (const name of ['upgrade', 'connect']) {
+    req.on(name, (res, socket, head) => {
+      ev('req', name, { info: headSnapshot(res), head: plain(head ? toBuffer(head) : Buffer.alloc(0)) });
+      rec.mark(`req:${name}`);
+      // The socket is handed to us; end it so the scenario can finish.
+      try {
+        if (socket && !socket.destroyed) {
+          socket.once('close', () => { st.upgradeDone = true; rec.poke(); });
+          socket.destroy();
+        } else {
+          st.upgradeDone = true;
+        }
+      } catch {
+        st.upgradeDone = true;
+      }
+    });
+  }
+  req.on('response', (res) => {
+    st.res = res;
+    ev('req', 'response');
+    obs.response = {
+      ...headSnapshot(res),
+      headersDistinct: readProp(() => res.headersDistinct),
+      trailers: readProp(() => res.trailers),
+      rawTrailers: readProp(() => res.rawTrailers),
+      complete: readProp(() => res.complete),
+    };
+    const readTail = () => {
+      if (rec.frozen || !obs.response) return;
+      obs.response.trailers = readProp(() => res.trailers);
+      obs.response.rawTrailers = readProp(() => res.rawTrailers);
+      obs.response.complete = readProp(() => res.complete);
+    };
+    for (const name of CLIENT_RES_EVENTS) {
+      res.on(name, () => {
+        ev('res', name);
+        if (name === 'end' || name === 'close') readTail();
+        if (name === 'end') {
+          st.resEnded = true;
+          rec.setTimer(() => { st.endGraceOver = true; rec.poke(); }, END_GRACE_MS);
+        }
+        if (name === 'close') st.resClosed = true;
+        rec.mark(`res:${name}`);
+      });
+    }
+    res.on('error', (err) => {
+      ev('res', 'error', { error: errorRecord(err) });
+      rec.mark('res:error');
+    });
+    const how = c.response || {};
+    if (how.encoding !== null && how.encoding !== undefined) {
+      try { res.setEncoding(how.encoding); } catch (e) {
+        ev('res', 'setEncoding_threw', { error: errorRecord(e) });
+      }
+    }
+    const onChunk = (chunk) => {
+      if (rec.frozen) return;
+      const buf = toBuffer(chunk);
+      st.parts.push(buf);
+      st.bytes += buf.length;
+      ev('res', 'data', { len: buf.length });
+      obs.chunks.push({ t: rec.t(), len: buf.length, type: chunkType(chunk) });
+      const limit = how.destroy_after_bytes;
+      if (typeof limit === 'number' && st.bytes >= limit && !st.destroyedRes) {
+        st.destroyedRes = true;
+        try { res.destroy(); } catch (e) { ev('res', 'destroy_threw', { error: errorRecord(e) }); }
+      }
+    };
+    if (how.iterate) {
+      (async () => {
+        try {
+          for await (const chunk of res) onChunk(chunk);
+        } catch {
+          // the same error is recorded by the 'error' listener
+        }
+      })();
+    } else {
+      res.on('data', onChunk);
+    }
+    if (typeof how.pause_ms === 'number' && how.pause_ms > 0) {
+      try {
+        res.pause();
+        obs.props['res.isPaused_after_pause'] = readProp(() => res.isPaused());
+        rec.setTimer(() => { try { res.resume(); } catch { /* recorded nowhere: resume cannot fail usefully */ } }, how.pause_ms);
+      } catch (e) {
+        obs.props['res.isPaused_after_pause'] = null;
+        ev('res', 'pause_threw', { error: errorRecord(e) });
+      }
+    }
+    rec.mark('req:response');
+  });
+
+  // --- ops, in order
+  const runOps = async () => {
+    for (const op of c.ops ?? []) {
+      if (rec.timedOut) break;
+      // API ops run back to back in the same tick, as consecutive calls in a Node test
+      // would; only the waiting ops yield to the event loop.
+      const pending = clientOp(op, req, ctx, obs, rec, ev);
+      if (pending) await pending;
+    }
+  };
+  const finished = () => st.upgradeDone || (st.reqClosed && (!st.res || st.resClosed || st.endGraceOver));
+  const outcome = await Promise.race([
+    Promise.all([runOps(), rec.until(finished)]).then(() => 'done'),
+    rec.deadline,
+  ]);
+  if (outcome === 'timeout') {
+    obs.status = 'timeout';
+    const waiting = [];
+    if (!st.reqClosed) waiting.push("req 'close'");
+    if (st.res && !st.resClosed && !st.resEnded) waiting.push("res 'end' or 'close'");
+    obs.detail = `scenario did not finish within ${rec.timeoutMs} ms` + (waiting.length ? ` (waiting for ${waiting.join(', ')})` : ' (ops still running)');
+  }
+  fillProps();
+  rec.frozen = true;
+  if (st.parts.length) obs.body = { $bytes: Buffer.concat(st.parts).toString('base64') };
+  releaseClient(ctx, st);
+}
+
+/** Runs one client op; returns a Promise only for the ops that wait. */
+function clientOp(op, req, ctx, obs, rec, ev) {
+  const name = op && op.op;
+  if (name === 'wait') {
+    return Promise.race([rec.sleep(op.ms), rec.deadline]).then(() => {
+      pushCall(rec, obs.calls, { op: name, returned: { $undefined: true }, threw: null });
+    });
+  }
+  if (name === 'wait_event') {
+    const key = `${op.src || 'req'}:${op.event}`;
+    const done = (r) => pushCall(rec, obs.calls, {
+      op: name, returned: { $undefined: true },
+      threw: r === 'timeout' ? { name: 'HarnessTimeout', code: null, message: `event ${key} did not fire` } : null,
+    });
+    if (rec.fired.has(key)) return done('done');
+    return rec.untilOrDeadline(() => rec.fired.has(key)).then(done);
+  }
+  if (!CLIENT_OPS.has(name)) {
+    obs.status = 'error';
+    obs.detail = `unknown client op ${JSON.stringify(name)}`;
+    pushCall(rec, obs.calls, { op: name, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_OP', message: `unknown client op ${JSON.stringify(name)}` } });
+    return;
+  }
+  try {
+    let args = decode(op.args ?? [], ctx);
+    if (name === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
+    if (CLIENT_CB_OPS.has(name)) {
+      args = [...args, (err) => ev('req', `${name}_cb`, err ? { error: errorRecord(err) } : undefined)];
+    }
+    const returned = req[name](...args);
+    pushCall(rec, obs.calls, { op: name, returned: encode(returned, req), threw: null });
+  } catch (e) {
+    pushCall(rec, obs.calls, { op: name, returned: null, threw: errorRecord(e) });
+  }
+}
+
+function releaseClient(ctx, st) {
+  try {
+    if (st.req && !st.reqClosed && !st.req.destroyed) st.req.destroy();
+  } catch { /* best effort */ }
+  try {
+    if (st.res && !st.resClosed && !st.res.destroyed) st.res.destroy();
+  } catch { /* best effort */ }
+  for (const agent of ctx.agents) {
+    try { agent.destroy(); } catch { /* best effort */ }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Server scenarios
+
+/**
+ * Create and start the scenario's servers. `listen(server, port)` is the wrapper's way
+ * of starting one (node/bun/deno: listen on 127.0.0.1, read server.address()); it
+ * resolves to [host, port]. Returns a session whose .addresses[i] is [host, port] for
+ * servers[i], or null when that server did not start (see observations.servers[i]).
+ */
+export async function startServers(http, scenario, listen) {
+  const session = {
+    addresses: [],
+    obs: { status: 'ok', detail: '', servers: [], requests: [] },
+    rec: null,
+    servers: [],
+    handlers: [],
+    ctx: { http, agents: [], signals: [] },
+  };
+  try {
+    session.rec = new Recorder(scenario && scenario.timeout_ms);
+    if (scenario && scenario.kind !== undefined && scenario.kind !== 'server') {
+      throw new Error(`startServers got a scenario of kind ${JSON.stringify(scenario.kind)}`);
+    }
+    const specs = (scenario && scenario.servers) || [];
+    for (let i = 0; i < specs.length; i++) {
+      session.addresses.push(await startOne(http, session, specs[i] || {}, i, listen));
+    }
+  } catch (e) {
+    session.obs.status = 'error';
+    session.obs.detail = `executor error: ${describe(e)}`;
+    while (session.addresses.length < ((scenario && scenario.servers) || []).length) session.addresses.push(null);
+  }
+  return session;
+}
+
+async function startOne(http, session, spec, index, listen) {
+  const { rec, obs } = session;
+  const srec = { port: null, listen_error: null, events: [] };
+  obs.servers.push(srec);
+  let server;
+  try {
+    server = http.createServer(decode(spec.options ?? {}, session.ctx));
+  } catch (e) {
+    srec.listen_error = errorRecord(e);
+    session.servers.push(null);
+    return null;
+  }
+  session.servers.push(server);
+  for (const name of SERVER_EVENTS) {
+    server.on(name, () => rec.event(srec.events, { name, t: rec.t() }));
+  }
+  server.on('error', (err) => rec.event(srec.events, { name: 'error', t: rec.t(), error: errorRecord(err) }));
+  server.on('request', (req, res) => {
+    try {
+      handleRequest(session, index, spec.handler || [], req, res);
+    } catch (e) {
+      session.obs.status = 'error';
+      session.obs.detail = `executor error in handler: ${describe(e)}`;
+    }
+  });
+  try {
+    const address = await listen(server, spec.listen ?? 0);
+    const [host, port] = address;
+    srec.port = port;
+    return [host, port];
+  } catch (e) {
+    srec.listen_error = errorRecord(e);
+    return null;
+  }
+}
+
+function handleRequest(session, serverIndex, ops, req, res) {
+  const { rec } = session;
+  if (rec.frozen) return; // the scenario is over; the server is closing
+  const entry = {
+    server: serverIndex,
+    method: readProp(() => req.method),
+    url: readProp(() => req.url),
+    httpVersion: readProp(() => req.httpVersion),
+    headers: readProp(() => req.headers),
+    rawHeaders: readProp(() => req.rawHeaders),
+    headersDistinct: readProp(() => req.headersDistinct),
+    trailers: readProp(() => req.trailers),
+    complete: readProp(() => req.complete),
+    body: { $bytes: '' },
+    chunks: [],
+    calls: [],
+    events: [],
+  };
+  session.obs.requests.push(entry);
+  const st = { parts: [], ended: false, reqGone: false, resClosed: false, opsDone: false };
+  const h = { st, entry, req, res, readTail: null };
+  session.handlers.push(h);
+  const ev = (src, name, extra) => rec.event(entry.events, { src, name, t: rec.t(), ...(extra || {}) });
+  const readTail = () => {
+    if (rec.frozen) return;
+    entry.trailers = readProp(() => req.trailers);
+    entry.complete = readProp(() => req.complete);
+    entry.body = { $bytes: Buffer.concat(st.parts).toString('base64') };
+  };
+  h.readTail = readTail;
+
+  // The body is always collected, with this listener attached before the first op.
+  req.on('data', (chunk) => {
+    if (rec.frozen) return;
+    const buf = toBuffer(chunk);
+    st.parts.push(buf);
+    entry.chunks.push({ t: rec.t(), len: buf.length });
+    ev('req', 'data', { len: buf.length });
+  });
+  for (const name of SERVER_REQ_EVENTS) {
+    req.on(name, () => {
+      ev('req', name);
+      if (name === 'end') st.ended = true;
+      if (name === 'close' || name === 'aborted') st.reqGone = true;
+      if (name === 'end' || name === 'close') readTail();
+    });
+  }
+  req.on('error', (err) => {
+    st.reqGone = true;
+    ev('req', 'error', { error: errorRecord(err) });
+  });
+  for (const name of SERVER_RES_EVENTS) {
+    res.on(name, () => {
+      if (name === 'close') st.resClosed = true;
+      ev('res', name);
+    });
+  }
+  res.on('error', (err) => ev('res', 'error', { error: errorRecord(err) }));
+
+  (async () => {
+    try {
+      for (const op of ops) {
+        if (rec.timedOut || rec.frozen) break;
+        const pending = serverOp(op, h, session, ev); // see clientOp: only waits yield
+        if (pending) await pending;
+      }
+    } catch (e) {
+      session.obs.status = 'error';
+      session.obs.detail = `executor error in handler ops: ${describe(e)}`;
+    } finally {
+      st.opsDone = true;
+      readTail();
+      rec.poke();
+    }
+  })();
+}
+
+/** Runs one handler op; returns a Promise only for the ops that wait. */
+function serverOp(op, h, session, ev) {
+  const { rec } = session;
+  const { entry, req, res, st } = h;
+  const name = op && op.op;
+  if (name === 'wait') {
+    return Promise.race([rec.sleep(op.ms), rec.deadline]).then(() => {
+      pushCall(rec, entry.calls, { op: name, returned: { $undefined: true }, threw: null });
+    });
+  }
+  if (name === 'req.read_body') {
+    // 'end' is the signal; 'close', 'aborted' or 'error' mean the body will never end.
+    const over = () => st.ended || st.reqGone;
+    const done = (r) => pushCall(rec, entry.calls, {
+      op: name, returned: { $undefined: true },
+      threw: r === 'timeout' ? { name: 'HarnessTimeout', code: null, message: 'the request body did not end' } : null,
+    });
+    if (over()) return done('done');
+    return rec.untilOrDeadline(over).then(done);
+  }
+  if (name === 'res.set') {
+    try {
+      res[op.prop] = decode(op.value, session.ctx);
+      pushCall(rec, entry.calls, { op: name, returned: { $undefined: true }, threw: null });
+    } catch (e) {
+      pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
+    }
+    return;
+  }
+  if (name === 'res.get') {
+    try {
+      pushCall(rec, entry.calls, { op: name, returned: encode(res[op.prop], res), threw: null });
+    } catch (e) {
+      pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
+    }
+    return;
+  }
+  const method = typeof name === 'string' && name.startsWith('res.') ? name.slice(4) : null;
+  if (!method || !SERVER_RES_OPS.has(method)) {
+    session.obs.status = 'error';
+    session.obs.detail = `unknown server handler op ${JSON.stringify(name)}`;
+    pushCall(rec, entry.calls, { op: name, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_OP', message: `unknown server handler op ${JSON.stringify(name)}` } });
+    return;
+  }
+  try {
+    let args = decode(op.args ?? [], session.ctx);
+    if (SERVER_CB_OPS.has(method)) {
+      args = [...args, (err) => ev('res', `${method}_cb`, err ? { error: errorRecord(err) } : undefined)];
+    }
+    const returned = res[method](...args);
+    pushCall(rec, entry.calls, { op: name, returned: encode(returned, res), threw: null });
+  } catch (e) {
+    pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
+  }
+}
+
+/**
+ * Wait until every handler has run its ops and its response closed (or the scenario
+ * deadline passed), then close the servers; returns server observations (without "wire").
+ */
+export async function finishServers(session) {
+  const { obs, rec } = session;
+  if (!rec) return obs;
+  try {
+    const allDone = () => session.handlers.every((h) => h.st.opsDone && h.st.resClosed);
+    const outcome = await rec.untilOrDeadline(allDone);
+    if (outcome === 'timeout' && obs.status === 'ok') {
+      obs.status = 'timeout';
+      const pending = session.handlers
+        .map((h, i) => (h.st.opsDone && h.st.resClosed ? null : `request ${i} (${h.st.opsDone ? "res 'close' missing" : 'ops still running'})`))
+        .filter(Boolean);
+      obs.detail = `scenario did not finish within ${rec.timeoutMs} ms` + (pending.length ? `: ${pending.join('; ')}` : '');
+    }
+    if (outcome === 'timeout') {
+      for (const h of session.handlers) h.readTail();
+      rec.frozen = true;
+    }
+    const closing = session.servers.filter(Boolean).map((server) => new Promise((resolve) => {
+      try {
+        if (!server.listening) { resolve(); return; }
+        server.close(() => resolve());
+        if (typeof server.closeAllConnections === 'function') server.closeAllConnections();
+      } catch {
+        resolve();
+      }
+    }));
+    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, CLOSE_WAIT_MS))]);
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+  } catch (e) {
+    obs.status = 'error';
+    obs.detail = `executor error: ${describe(e)}`;
+  } finally {
+    rec.close();
+    for (const agent of session.ctx.agents) {
+      try { agent.destroy(); } catch { /* best effort */ }
+    }
+    for (const h of session.handlers) {
+      try { if (!h.res.destroyed && !h.st.resClosed) h.res.destroy(); } catch { /* best effort */ }
+    }
+    if (rec.uncaught.length) {
+      const text = rec.uncaught.map((u) => `${u.name} at ${u.t} ms: ${u.error.name}: ${u.error.message}`).join('; ');
+      obs.detail = obs.detail ? `${obs.detail}; ${text}` : text;
+    }
+  }
+  return obs;
+}

@@ -1,0 +1,12 @@
+"""The bun target: the pinned Bun running the stdio driver with its node:http."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from harness.targets.stdio_process import StdioTarget
+
+
+class BunTarget(StdioTarget):
+    name: ClassVar[str] = "bun"
+    runtime: ClassVar[str] = "bun"

@@ -1,0 +1,14 @@
+"""The node target: the pinned Node.js LTS (runtimes/package.json) running the stdio driver."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from harness.targets.stdio_process import StdioTarget
+
+
+class NodeTarget(StdioTarget):
+    """Node itself: the baseline every behavior is written from."""
+
+    name: ClassVar[str] = "node"
+    runtime: ClassVar[str] = "node"
