@@ -1,0 +1,266 @@
+// Worker wrapper for the workerd target (harness/targets/workerd.py).
+//
+// Entrypoints of this one worker share one isolate, and so one node:http port table:
+//
+//   control        the harness's requests, JSON in and out:
+//                    POST /client  body: scenario; answers the client observations
+//                    POST /server  body: {scenario, bridges}; answers a stream of JSON
+//                                  lines: first {"status": "ok", "addresses": [...]} once
+//                                  the servers listen, then (after /finish) the server
+//                                  observations
+//                    POST /finish  the raw client is done: finish the server scenario
+//                    POST /reset   abandon any server scenario, close its servers
+//                    GET  /ping
+//   bridge0..7     one socket per server slot. Raw requests from the harness's raw client
+//                  arrive here and are handed, untouched, to the Node-style server of that
+//                  slot through cloudflare:node: httpServerHandler({port}) by default,
+//                  handleAsNodeRequest(port, request) when the scenario's server says
+//                  "bridge": "handleAsNodeRequest".
+//
+// Why /server streams: a promise can only settle inside the request that created it, and
+// not at all once that request has ended. Whatever the executor creates while starting
+// the servers (timers, promises settled by the handlers) must therefore live in a request
+// that stays open until the observations are collected. /server is that request; /finish
+// only flips a flag that /server polls with a short timer. A promise settled by /finish
+// would not do: while /server waits on nothing but a promise, workerd sees no pending I/O
+// or timer, decides the request hung and cancels it.
+//
+// Routing (harness/SCENARIO.md, "workerd bridge routing"): servers[i] is reached through
+// bridge slot i. The k-th request arriving on slot i matches the k-th entry of
+// scenario.requests whose "server" is i (the last such entry repeats); if that entry has
+// a "port", the request goes to that raw port key instead of server i's, and a "bridge"
+// in the entry overrides the server's. Scenarios run one at a time per target, so the
+// wrapper keeps the routing state of the current one.
+
+import http from 'node:http';
+import { httpServerHandler, handleAsNodeRequest } from 'cloudflare:node';
+import { runClient, startServers, finishServers } from '../executor.mjs';
+
+// The server scenario in progress (null between scenarios).
+let current = null;
+// httpServerHandler objects, one per port key, created on first use (never at top level:
+// the global scope may do no I/O).
+const handlers = new Map();
+
+const FINISH_POLL_MS = 1;
+
+function json(value, status = 200) {
+  return new Response(JSON.stringify(value), {
+    status,
+    headers: { 'content-type': 'application/json' },
+  });
+}
+
+function describe(e) {
+  if (e instanceof Error) return e.stack ? String(e.stack) : `${e.name}: ${e.message}`;
+  return String(e);
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// node:http as handed to the executor for server scenarios: the module itself, except
+// that createServer records each server in creation order (servers[i] is the i-th one), so
+// the wrapper can route to it and close it when the scenario ends.
+function trackingHttp(created) {
+  const wrapped = Object.create(http);
+  wrapped.createServer = (...args) => {
+    const server = http.createServer(...args);
+    created.push(server);
+    return server;
+  };
+  return wrapped;
+}
+
+function closeQuietly(server) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 200);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    try {
+      if (!server.listening) {
+        done();
+        return;
+      }
+      server.close(done);
+      server.closeAllConnections?.();
+    } catch {
+      done();
+    }
+  });
+}
+
+// Abandon the current server scenario: wake its /server request and free its ports.
+async function endCurrent() {
+  const session = current;
+  current = null;
+  if (!session) return;
+  session.ended = true;
+  await Promise.all(session.created.map(closeQuietly));
+}
+
+function listenVia(bridges, created) {
+  // The executor's listen callback: listen on the port key. It answers
+  // [bridge host, port key]: the executor records the port as servers[i].port, which must
+  // be the port table's key (what server.address() says); the bridge addresses themselves
+  // go back to the harness separately.
+  return async (server, port) => {
+    const index = Math.max(created.indexOf(server), 0);
+    await new Promise((resolve, reject) => {
+      const onError = (e) => reject(e);
+      server.once('error', onError);
+      try {
+        server.listen(port, () => {
+          server.off('error', onError);
+          resolve();
+        });
+      } catch (e) {
+        server.off('error', onError);
+        reject(e);
+      }
+    });
+    const address = server.address();
+    const key = address && typeof address === 'object' ? address.port : port;
+    return [bridges[index][0], key];
+  };
+}
+
+async function serverScenario({ scenario, bridges }, send) {
+  await endCurrent();
+  const servers = scenario.servers ?? [];
+  if (servers.length > bridges.length) {
+    await send({
+      status: 'skipped',
+      detail: `the workerd target has ${bridges.length} bridge slots; this scenario has ${servers.length} servers`,
+    });
+    return;
+  }
+  const queues = servers.map(() => []);
+  for (const entry of scenario.requests ?? []) {
+    queues[entry.server ?? 0]?.push(entry);
+  }
+  const session = {
+    scenario,
+    created: [],
+    queues,
+    arrived: servers.map(() => 0),
+    finishRequested: false,
+    ended: false,
+    executor: null,
+  };
+  current = session;
+  try {
+    session.executor = await startServers(
+      trackingHttp(session.created),
+      scenario,
+      listenVia(bridges, session.created),
+    );
+    await send({ status: 'ok', addresses: servers.map((_, i) => bridges[i]) });
+    while (!session.finishRequested && !session.ended) await sleep(FINISH_POLL_MS);
+    if (session.ended) {
+      await send({ status: 'error', detail: 'server scenario reset before it finished' });
+      return;
+    }
+    await send(await finishServers(session.executor));
+  } finally {
+    if (current === session) await endCurrent();
+  }
+}
+
+function streamLines(work) {
+  const { readable, writable } = new TransformStream();
+  const writer = writable.getWriter();
+  const encoder = new TextEncoder();
+  const send = (value) => writer.write(encoder.encode(`${JSON.stringify(value)}\n`));
+  (async () => {
+    try {
+      await work(send);
+    } catch (e) {
+      await send({ status: 'error', detail: describe(e) });
+    } finally {
+      await writer.close();
+    }
+  })();
+  return new Response(readable, { headers: { 'content-type': 'application/x-ndjson' } });
+}
+
+// Which port key a request arriving on bridge slot `slot` goes to, and through what.
+function route(slot) {
+  const session = current;
+  if (!session) return null;
+  const spec = (session.scenario.servers ?? [])[slot] ?? {};
+  const queue = session.queues[slot] ?? [];
+  const k = session.arrived[slot]++;
+  const entry = queue[Math.min(k, queue.length - 1)] ?? {};
+  const mode = entry.bridge ?? spec.bridge ?? 'httpServerHandler';
+  if (typeof entry.port === 'number') return { port: entry.port, mode };
+  // The executor's own list keeps servers[i] at index i even when an earlier
+  // createServer threw; creation order is the fallback.
+  const own = session.executor?.servers;
+  const usable = Array.isArray(own) && own.every((s) => s === null || typeof s?.address === 'function');
+  const server = (usable ? own : session.created)[slot];
+  const address = server?.listening ? server.address() : null;
+  const port = address && typeof address === 'object' ? address.port : spec.listen ?? 0;
+  return { port, mode };
+}
+
+function bridge(slot) {
+  return {
+    async fetch(request, env, ctx) {
+      const target = route(slot);
+      if (!target) {
+        return new Response('workerd harness: no server scenario in progress\n', { status: 503 });
+      }
+      if (target.mode === 'handleAsNodeRequest') {
+        return handleAsNodeRequest(target.port, request);
+      }
+      let handler = handlers.get(target.port);
+      if (!handler) {
+        handler = httpServerHandler({ port: target.port });
+        handlers.set(target.port, handler);
+      }
+      return handler.fetch(request, env, ctx);
+    },
+  };
+}
+
+export const control = {
+  async fetch(request) {
+    const { pathname } = new URL(request.url);
+    try {
+      switch (pathname) {
+        case '/ping':
+          return json({ status: 'ok' });
+        case '/client':
+          return json(await runClient(http, await request.json()));
+        case '/server': {
+          const body = await request.json();
+          return streamLines((send) => serverScenario(body, send));
+        }
+        case '/finish':
+          if (!current) return json({ status: 'error', detail: 'no server scenario in progress' });
+          current.finishRequested = true;
+          return json({ status: 'ok' });
+        case '/reset':
+          await endCurrent();
+          return json({ status: 'ok' });
+        default:
+          return json({ status: 'error', detail: `unknown control path ${pathname}` }, 404);
+      }
+    } catch (e) {
+      return json({ status: 'error', detail: describe(e) }, 500);
+    }
+  },
+};
+
+export const bridge0 = bridge(0);
+export const bridge1 = bridge(1);
+export const bridge2 = bridge(2);
+export const bridge3 = bridge(3);
+export const bridge4 = bridge(4);
+export const bridge5 = bridge(5);
+export const bridge6 = bridge(6);
+export const bridge7 = bridge(7);
+
+export default control;
