@@ -57,7 +57,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         for target in session.target_names:
             for b in behaviors:
                 cell = session.run_cell(b, target)
-                profile = session.versions().get(target, {}).get("profile")
+                profile = session.profile(target)
                 records.append(store.record(cell, session, profile))
                 print(f"[{len(records)}/{total} {time.monotonic() - began:6.1f}s] {target:8} "
                       f"{cell.status:11} {b.id}", file=sys.stderr)

@@ -145,7 +145,7 @@ class BehaviorItem(pytest.Item):
         state = _state(self.config)
         session: Session = state["session"]
         cell = session.run_cell(self.behavior, self.target)
-        profile = session.versions().get(self.target, {}).get("profile")
+        profile = session.profile(self.target)
         state["records"].append(store.record(cell, session, profile))
         self.user_properties.append(("status", cell.status))
         if cell.status in ("PASS", "UNSUPPORTED", "NOOP"):

@@ -82,7 +82,7 @@ class Session:
         self._wire: Any = None
         self.started = time.time()
         self.target_wall: dict[str, float] = {}
-        self.processes_started: dict[str, int] = {}
+        self._versions: dict[str, str] = {}  # asked once: some targets spawn a process to answer
 
     # -- resources -------------------------------------------------------------------
     @property
@@ -108,13 +108,19 @@ class Session:
             self._targets[name] = target
         return self._targets[name]
 
+    def profile(self, name: str) -> str | None:
+        t = self._targets.get(name)
+        return t.profile if t is not None else None
+
     def versions(self) -> dict[str, Json]:
         out: dict[str, Json] = {}
         for name in self.target_names:
             t = self._targets.get(name)
             info: Json = {"started": t is not None, "wall_s": round(self.target_wall.get(name, 0.0), 3)}
             if t is not None:
-                info.update(version=t.version(), profile=t.profile)
+                if name not in self._versions:
+                    self._versions[name] = t.version()
+                info.update(version=self._versions[name], profile=t.profile)
                 started = getattr(t, "starts", None)  # runtime processes spawned, restarts included
                 if started is not None:
                     info["processes_started"] = started

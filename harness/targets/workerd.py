@@ -258,6 +258,11 @@ class WorkerdTarget:
         _live.add(self)
 
     @property
+    def starts(self) -> int:
+        """How many workerd processes this target spawned (restarts included)."""
+        return self._spawns
+
+    @property
     def restarts(self) -> int:
         """How many times workerd was started again after the first start."""
         return max(self._spawns - 1, 0)
