@@ -287,7 +287,10 @@ class Session:
             "scenario": ex.scenario if ex else None, "observations": ex.observations if ex else None,
         }
         path.write_text(json.dumps(record, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-        return str(path)
+        try:  # a relative path keeps the printed command short and copyable
+            return str(path.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return str(path)
 
 
 def repro_commands(cell: CellResult, fault: str | None, session_seed: int) -> list[str]:

@@ -1,0 +1,285 @@
+"""Named faults for the impl target: each one breaks a family of behaviors on purpose.
+
+`pytest --target=impl --fault NAME` (or `python -m harness run --fault NAME`) runs the
+suite on a deliberately broken node:http, to show that the specs notice: every behavior
+that the healthy reference meets must turn non-PASS under at least one fault
+(tests/test_faults.py checks exactly that). Faults act through the hooks of
+fault_hooks.Fault: some change what the implementation is asked to do (a header dropped,
+a body byte flipped, a status off by one, so the wire itself is wrong), others change
+what the implementation reports to its caller (errors swallowed, events out of order,
+a response buffered instead of streamed).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from harness.targets.fault_hooks import Fault, FaultContext, Json
+
+_HEADER_OPS = {"setHeader", "res.setHeader", "res.appendHeader", "res.setHeaders"}
+
+
+def _flip(data: Any) -> Any:
+    """The same value with its first byte or character changed (empty stays empty)."""
+    if isinstance(data, bytes | bytearray) and data:
+        return bytes([data[0] ^ 0x01]) + bytes(data[1:])
+    if isinstance(data, str) and data:
+        return chr(ord(data[0]) ^ 0x01) + data[1:]
+    return data
+
+
+def _options(args: list[Any]) -> list[dict[str, Any]]:
+    return [a for a in args if isinstance(a, dict)]
+
+
+class DropUserHeaders(Fault):
+    name = "drop-user-headers"
+    description = "request headers given in options or setHeader are never sent"
+
+    def on_options(self, args: list[Any]) -> list[Any]:
+        for opts in _options(args):
+            opts.pop("headers", None)
+        return args
+
+    def on_op(self, op: Json) -> Json | None:
+        return None if op.get("op") == "setHeader" else op
+
+
+class AlterHeaderValues(Fault):
+    name = "alter-header-values"
+    description = "every request header value gets '-x' appended"
+
+    @staticmethod
+    def _alter(value: Any) -> Any:
+        if isinstance(value, str):
+            return value + "-x"
+        if isinstance(value, list):
+            return [v + "-x" if isinstance(v, str) else v for v in value]
+        return value
+
+    def on_options(self, args: list[Any]) -> list[Any]:
+        for opts in _options(args):
+            headers = opts.get("headers")
+            if isinstance(headers, dict):
+                opts["headers"] = {k: self._alter(v) for k, v in headers.items()}
+            elif isinstance(headers, list):
+                opts["headers"] = [v if i % 2 == 0 else self._alter(v) for i, v in enumerate(headers)]
+        return args
+
+    def on_op(self, op: Json) -> Json | None:
+        if op.get("op") == "setHeader" and len(op.get("args", [])) >= 2:
+            op = copy.deepcopy(op)
+            op["args"][1] = self._alter(op["args"][1])
+        return op
+
+
+class CorruptRequestBody(Fault):
+    name = "corrupt-request-body"
+    description = "the first byte of every request body chunk (write/end) is flipped"
+
+    def on_op(self, op: Json) -> Json | None:
+        if op.get("op") in ("write", "end") and op.get("args"):
+            op = copy.deepcopy(op)
+            op["args"][0] = _flip(op["args"][0])
+        return op
+
+
+class IgnoreMethod(Fault):
+    name = "ignore-method"
+    description = "options.method is ignored: every request is a GET"
+
+    def on_options(self, args: list[Any]) -> list[Any]:
+        for opts in _options(args):
+            opts.pop("method", None)
+        return args
+
+
+class IgnoreAuth(Fault):
+    name = "ignore-auth"
+    description = "options.auth and URL userinfo are dropped"
+
+    def on_options(self, args: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        for a in args:
+            if isinstance(a, dict):
+                a.pop("auth", None)
+            elif isinstance(a, str) and "//" in a:
+                scheme, rest = a.split("//", 1)
+                authority, slash, path = rest.partition("/")
+                a = f"{scheme}//{authority.rpartition('@')[2]}{slash}{path}"
+            out.append(a)
+        return out
+
+
+class RewritePath(Fault):
+    name = "rewrite-path"
+    description = "the request path gets '/x' prepended (options.path and URL strings)"
+
+    def on_options(self, args: list[Any]) -> list[Any]:
+        out: list[Any] = []
+        for a in args:
+            if isinstance(a, dict) and isinstance(a.get("path"), str):
+                a["path"] = "/x" + a["path"]
+            elif isinstance(a, str) and a.count("/") >= 3:
+                scheme, rest = a.split("//", 1)
+                host, _, path = rest.partition("/")
+                a = f"{scheme}//{host}/x/{path}"
+            out.append(a)
+        return out
+
+
+class SwallowErrors(Fault):
+    name = "swallow-errors"
+    description = "errors are never reported: no throws, no 'error' events"
+
+    def on_observations(self, obs: Json) -> Json:
+        obs["threw"] = None
+        for calls in [obs.get("calls") or [], *[r.get("calls") or [] for r in obs.get("requests") or []]]:
+            for call in calls:
+                call["threw"] = None
+        obs["events"] = [e for e in obs.get("events") or [] if "error" not in e]
+        for req in obs.get("requests") or []:
+            req["events"] = [e for e in req.get("events") or [] if "error" not in e]
+        for server in obs.get("servers") or []:
+            server["listen_error"] = None
+        return obs
+
+
+class CorruptResponseBody(Fault):
+    name = "corrupt-response-body"
+    description = "the first byte of every response body chunk the client reads is flipped"
+
+    def on_chunk(self, data: bytes) -> bytes:
+        return _flip(data)
+
+
+class BufferResponse(Fault):
+    name = "buffer-response"
+    description = "the response body is delivered in one piece when it ends (no streaming)"
+
+    def on_observations(self, obs: Json) -> Json:
+        chunks = obs.get("chunks") or []
+        if len(chunks) > 1:
+            last = chunks[-1]
+            obs["chunks"] = [{**last, "len": sum(c["len"] for c in chunks)}]
+            data = [e for e in obs.get("events") or [] if e.get("src") == "res" and e.get("name") == "data"]
+            keep = data[-1] if data else None
+            obs["events"] = [e for e in obs["events"] if e not in data or e is keep]
+            if keep is not None:
+                keep["len"] = obs["chunks"][0]["len"]
+        return obs
+
+
+class ReorderEvents(Fault):
+    name = "reorder-events"
+    description = "events are reported in reverse order"
+
+    def on_observations(self, obs: Json) -> Json:
+        obs["events"] = list(reversed(obs.get("events") or []))
+        for req in obs.get("requests") or []:
+            req["events"] = list(reversed(req.get("events") or []))
+        return obs
+
+
+class MangleResponseHead(Fault):
+    name = "mangle-response-head"
+    description = "the client sees status + 1, an upper-cased reason and upper-cased header names"
+
+    def on_observations(self, obs: Json) -> Json:
+        res = obs.get("response")
+        if isinstance(res, dict):
+            if isinstance(res.get("statusCode"), int):
+                res["statusCode"] += 1
+            if isinstance(res.get("statusMessage"), str):
+                res["statusMessage"] = res["statusMessage"].upper() + "!"
+            for key in ("headers", "headersDistinct", "trailers"):
+                if isinstance(res.get(key), dict):
+                    res[key] = {k.upper(): v for k, v in res[key].items()}
+            if isinstance(res.get("rawHeaders"), list):
+                res["rawHeaders"] = [v.swapcase() if isinstance(v, str) and i % 2 == 0 else v
+                                     for i, v in enumerate(res["rawHeaders"])]
+            res["httpVersion"] = "1.0"
+            res["complete"] = not res.get("complete")
+        return obs
+
+
+class ServerWrongStatus(Fault):
+    name = "server-wrong-status"
+    description = "the server answers status + 1 and drops custom reason phrases"
+
+    def on_op(self, op: Json) -> Json | None:
+        if op.get("op") == "res.set" and op.get("prop") == "statusCode" and isinstance(op.get("value"), int):
+            return {**op, "value": op["value"] + 1}
+        if op.get("op") == "res.set" and op.get("prop") == "statusMessage":
+            return None
+        if op.get("op") == "res.writeHead" and op.get("args") and isinstance(op["args"][0], int):
+            args = list(op["args"])
+            args[0] += 1
+            if len(args) > 1 and isinstance(args[1], str):
+                args[1] = args[1] + "!"
+            return {**op, "args": args}
+        return op
+
+
+class ServerDropHeaders(Fault):
+    name = "server-drop-headers"
+    description = "response headers set by the handler (setHeader, appendHeader, writeHead) are dropped"
+
+    def on_op(self, op: Json) -> Json | None:
+        if op.get("op") in _HEADER_OPS:
+            return None
+        if op.get("op") == "res.writeHead" and op.get("args"):
+            args = [a for a in op["args"] if not isinstance(a, dict | list)]
+            return {**op, "args": args}
+        return op
+
+
+class ServerCorruptBody(Fault):
+    name = "server-corrupt-body"
+    description = "the first byte of every response chunk the handler writes is flipped"
+
+    def on_op(self, op: Json) -> Json | None:
+        if op.get("op") in ("res.write", "res.end") and op.get("args"):
+            op = copy.deepcopy(op)
+            op["args"][0] = _flip(op["args"][0])
+        return op
+
+
+class ServerRequestView(Fault):
+    name = "server-request-view"
+    description = "the handler sees a normalised request: method lower-cased, url '/', header names upper-cased, body flipped"
+
+    def on_observations(self, obs: Json) -> Json:
+        for req in obs.get("requests") or []:
+            if isinstance(req.get("method"), str):
+                req["method"] = req["method"].lower()
+            req["url"] = "/"
+            for key in ("headers", "headersDistinct"):
+                if isinstance(req.get(key), dict):
+                    req[key] = {k.upper(): v for k, v in req[key].items()}
+            if isinstance(req.get("rawHeaders"), list):
+                req["rawHeaders"] = [v.swapcase() if isinstance(v, str) and i % 2 == 0 else v
+                                     for i, v in enumerate(req["rawHeaders"])]
+            body = req.get("body")
+            if isinstance(body, dict) and body.get("$bytes"):
+                req["body"] = {"$bytes": "AA" + body["$bytes"][2:]}
+        return obs
+
+
+FAULTS: dict[str, Callable[[], Fault]] = {
+    cls.name: cls for cls in (
+        DropUserHeaders, AlterHeaderValues, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
+        SwallowErrors, CorruptResponseBody, BufferResponse, ReorderEvents, MangleResponseHead,
+        ServerWrongStatus, ServerDropHeaders, ServerCorruptBody, ServerRequestView,
+    )
+}
+
+
+def apply(name: str, context: FaultContext) -> Fault:
+    """The fault named `name` (KeyError for an unknown one, listing the known ones)."""
+    try:
+        return FAULTS[name]()
+    except KeyError:
+        raise KeyError(f"known faults: {', '.join(FAULTS)}") from None
