@@ -186,12 +186,23 @@ def _pinned(name: str) -> str:
         return "?"
 
 
-def cmd_faults(_args: argparse.Namespace) -> int:
+def cmd_faults(args: argparse.Namespace) -> int:
     from harness.targets.faults import FAULTS
 
-    for name, fault in FAULTS.items():
-        print(f"{name:28} {fault.description}")
-    return 0
+    if not args.check:
+        for name, fault in FAULTS.items():
+            print(f"{name:24} {fault.description}")  # type: ignore[attr-defined]
+        return 0
+    from harness.fault_coverage import check
+
+    behaviors = [b for b in _load(args.specs, args.cases) if not args.k or args.k in b.id]
+    rows = check(behaviors, log=lambda m: print(m, file=sys.stderr))
+    for r in rows:
+        how = f"{r.broken} under {r.fault}" if r.fault else (f"{r.healthy} on healthy impl" if r.shown else "NOT SHOWN")
+        print(f"{r.behavior:52} healthy {r.healthy:11} -> {how}")
+    missing = [r.behavior for r in rows if not r.shown]
+    print(f"{len(rows) - len(missing)}/{len(rows)} behaviors shown to fail" + (f"; not shown: {missing}" if missing else ""))
+    return 1 if missing else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("targets", help="list or install targets")
     t.add_argument("action", choices=["list", "install"])
     t.add_argument("names", nargs="*")
-    sub.add_parser("faults", help="list the faults the impl target can inject")
+    f = sub.add_parser("faults", help="list the faults the impl target can inject")
+    f.add_argument("--check", action="store_true", help="show, per behavior, a fault that breaks it")
+    f.add_argument("-k", help="only behaviors whose id contains this")
     args = p.parse_args(argv)
     handler = {"lint": cmd_lint, "run": cmd_run, "report": cmd_report, "replay": cmd_replay,
                "gate": cmd_gate, "targets": cmd_targets, "faults": cmd_faults}[args.cmd]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
-from hypothesis.errors import HypothesisException
+from hypothesis.errors import Flaky, HypothesisException
 
 from harness.scenario import bind_origin, build, to_json
 from harness.spec.model import Behavior
@@ -222,14 +222,14 @@ class Session:
         @seed(cell_seed)
         @given(compile_given(behavior.given))
         def prop(inputs: dict[str, Any]) -> None:
-            if stop:  # a slow failure: do not spend a timeout per shrink step
-                raise _Finding(stop[0])
-            ex = self.run_example(behavior, target, inputs, "generated", len(examples))
-            examples.append(ex)
-            status = ex.verdict.status
-            if status in ("TIMEOUT", "CRASH", "ERROR"):
-                stop.append(ex)
-            if status in FINDINGS or status == "ERROR":
+            # After a slow failure (TIMEOUT, CRASH, ERROR) nothing runs again: shrinking it
+            # would cost a timeout per step. One raise site, so Hypothesis sees one failure.
+            ex = stop[0] if stop else self.run_example(behavior, target, inputs, "generated", len(examples))
+            if not stop:
+                examples.append(ex)
+                if ex.verdict.status in ("TIMEOUT", "CRASH", "ERROR"):
+                    stop.append(ex)
+            if ex.verdict.status in FINDINGS or ex.verdict.status == "ERROR":
                 found.append(ex)
                 raise _Finding(ex)
 
@@ -239,6 +239,16 @@ class Session:
             # Hypothesis re-raises for the shrunk example last; a slow failure keeps its first example.
             chosen = stop[0] if stop else finding.example
             return self._fold(behavior, target.name, cell_seed, examples, chosen)
+        except Flaky as exc:
+            # The target failed once but not on replay (timing, state): still a finding,
+            # reported with the example that failed.
+            if not found:
+                return CellResult(behavior, target.name, "ERROR", f"hypothesis: {exc}", cell_seed,
+                                  examples_run=len(examples))
+            first = found[0]
+            first.verdict = Verdict(first.verdict.status, f"{first.verdict.message} (did not reproduce on replay)",
+                                    first.verdict.failures)
+            return self._fold(behavior, target.name, cell_seed, examples, first)
         except HypothesisException as exc:
             return CellResult(behavior, target.name, "ERROR", f"hypothesis: {exc}", cell_seed,
                               examples_run=len(examples))
