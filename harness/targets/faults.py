@@ -22,11 +22,11 @@ _HEADER_OPS = {"setHeader", "res.setHeader", "res.appendHeader", "res.setHeaders
 
 
 def _flip(data: Any) -> Any:
-    """The same value with its first byte or character changed (empty stays empty)."""
-    if isinstance(data, bytes | bytearray) and data:
-        return bytes([data[0] ^ 0x01]) + bytes(data[1:])
-    if isinstance(data, str) and data:
-        return chr(ord(data[0]) ^ 0x01) + data[1:]
+    """The same value with its first byte or character changed; empty gets one byte."""
+    if isinstance(data, bytes | bytearray):
+        return bytes([data[0] ^ 0x01]) + bytes(data[1:]) if data else b"!"
+    if isinstance(data, str):
+        return chr(ord(data[0]) ^ 0x01) + data[1:] if data else "!"
     return data
 
 

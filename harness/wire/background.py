@@ -1,0 +1,101 @@
+"""Wire: one background thread running the asyncio loop that every origin and exchange share.
+
+Callers stay synchronous: each call submits a coroutine to the loop and waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from .codec import Json
+from .origin import OriginHandle, OriginServer
+from .raw_client import run_exchange
+
+T = TypeVar("T")
+
+
+class Wire:
+    """Owns one background thread running an asyncio loop; started once per test session."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._origins: set[OriginHandle] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        started = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(started,), name="harness-wire", daemon=True
+        )
+        self._thread.start()
+        started.wait()
+
+    def _run(self, started: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.call_soon(started.set)
+        self._loop.run_forever()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule `coro` on the wire loop; for callers that wait in their own way."""
+        if self._closed:
+            coro.close()
+            raise RuntimeError("Wire is closed")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run `coro` on the wire loop and wait for its result (never from the loop itself)."""
+        if threading.get_ident() == self._thread.ident:
+            coro.close()
+            raise RuntimeError("a blocking Wire call was made from the wire loop; use submit()")
+        return self.submit(coro).result(timeout)
+
+    def origin(self, responses: list[Json]) -> OriginHandle:
+        """Open a scripted origin on 127.0.0.1:<free port> for one scenario."""
+        server = OriginServer(list(responses))  # validates the script in the caller's thread
+        self.call(server.start())
+        handle = OriginHandle(self, server)
+        with self._lock:
+            self._origins.add(handle)
+        return handle
+
+    def forget(self, handle: OriginHandle) -> None:
+        with self._lock:
+            self._origins.discard(handle)
+
+    def exchange(
+        self, requests: list[Json], addresses: list[tuple[str, int]], timeout_s: float
+    ) -> Json:
+        """Send `requests` with the raw client and return {"responses": [...]}.
+
+        Blocks; a target serving its servers on its own asyncio loop must call this from
+        another thread, or await `asyncio.wrap_future(wire.exchange_future(...))`.
+        """
+        return self.call(run_exchange(requests, addresses, timeout_s))
+
+    def exchange_future(
+        self, requests: list[Json], addresses: list[tuple[str, int]], timeout_s: float
+    ) -> concurrent.futures.Future[Json]:
+        return self.submit(run_exchange(requests, addresses, timeout_s))
+
+    def close(self) -> None:
+        """Close every origin still open, stop the loop and join the thread. Idempotent."""
+        if self._closed:
+            return
+        with self._lock:
+            origins = list(self._origins)
+        for handle in origins:
+            handle.close()
+        self._closed = True
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        if not self._loop.is_running():
+            self._loop.close()
+
+    def __enter__(self) -> Wire:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,137 @@
+"""The scripted origin: one listener per scenario, recording every request that reaches it.
+
+Requests are read and recorded by one task per connection (origin_reader) while a second
+task answers them in order (origin_writer), so a response can start before the request
+body has ended (`read_body: false`) and body bytes are still recorded afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+from .clock import Clock
+from .codec import Json
+from .heads import RequestHead
+from .origin_reader import RequestReader
+from .origin_record import RequestRecord, request_framing
+from .origin_writer import Output, check_response, write_response
+
+if TYPE_CHECKING:
+    from .background import Wire
+
+
+class OriginServer:
+    """Lives on the Wire loop; every method runs there."""
+
+    def __init__(self, responses: list[Json]) -> None:
+        for spec in responses:
+            check_response(spec)
+        self.responses = responses or [{}]
+        self.clock = Clock()
+        self.records: list[RequestRecord] = []
+        self.connections = 0
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> int:
+        self.clock = Clock()
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    def _new_record(self, conn: int, head: RequestHead, t: float) -> RequestRecord:
+        framing, length = request_framing(head)
+        rec = RequestRecord(len(self.records), conn, t, head, framing, length)
+        self.records.append(rec)
+        return rec
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self._writers.add(writer)
+        conn = self.connections
+        self.connections += 1
+        queue: asyncio.Queue[RequestRecord | None] = asyncio.Queue()
+        responder = asyncio.create_task(self._respond_all(queue, writer))
+        self._tasks.add(responder)
+        try:
+            requests = RequestReader(reader, self.clock, lambda h, t: self._new_record(conn, h, t))
+            await requests.run(queue.put_nowait)
+            queue.put_nowait(None)
+            await responder  # a half-closed client still gets its answer
+        except asyncio.CancelledError:
+            # The origin is closing. Ending normally matters on 3.11: its streams callback
+            # logs a traceback for a connection task that ends cancelled.
+            pass
+        finally:
+            responder.cancel()
+            writer.close()
+            self._writers.discard(writer)
+            self._tasks.discard(task)
+            self._tasks.discard(responder)
+
+    async def _respond_all(
+        self, queue: asyncio.Queue[RequestRecord | None], writer: asyncio.StreamWriter
+    ) -> None:
+        out = Output(writer)
+        while (rec := await queue.get()) is not None:
+            spec = self.responses[min(rec.index, len(self.responses) - 1)]
+            if not await write_response(spec, rec, out) or not out.ok:
+                break
+        writer.close()  # ends the reader too: the transport's EOF wakes it
+
+    def snapshot(self) -> Json:
+        return {"connections": self.connections, "requests": [r.to_json() for r in self.records]}
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()  # no lingering: the scenario is over
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+
+
+class OriginHandle:
+    """The caller's (synchronous) view of one origin."""
+
+    def __init__(self, wire: Wire, server: OriginServer) -> None:
+        self._wire = wire
+        self._server = server
+        self.port = server.port
+        self._closed = False
+
+    def recording(self) -> Json:
+        """What reached the origin so far, JSON-ready (SCENARIO.md "What the origin records")."""
+        return self._wire.call(_snapshot(self._server))
+
+    def close(self) -> None:
+        """Close the listener and every connection it accepted. Idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._wire.forget(self)
+            self._wire.call(self._server.close())
+
+    def __enter__(self) -> OriginHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+async def _snapshot(server: OriginServer) -> Json:
+    # Let reads that are already in the kernel be processed before the snapshot is taken.
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    return server.snapshot()

@@ -1,0 +1,123 @@
+"""The raw client for server scenarios: sends scripted requests, records the responses.
+
+Requests go out one after another. Those sharing a `conn` index share a connection
+(keep-alive, no pipelining); if the server closed it, a new one is opened and numbered
+anew, so `conn` in the record shows which connections were really used (in open order).
+Nothing a target does makes this raise: every failure becomes the record's `error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Hashable
+
+from .client_request import RequestPlan, plan_request
+from .clock import Clock
+from .codec import Json
+from .response_reader import Connection, read_response
+from .response_record import ResponseRecord
+
+
+class Exchange:
+    def __init__(self, addresses: list[tuple[str, int]], timeout_s: float) -> None:
+        self.addresses = addresses
+        self.timeout_s = timeout_s
+        self.clock = Clock()
+        self.pool: dict[Hashable, Connection] = {}
+        self.opened: list[Connection] = []
+
+    async def run(self, requests: list[Json]) -> Json:
+        plans = [plan_request(req) for req in requests]  # a malformed scenario fails first
+        try:
+            records = [
+                await self._one(i, req, plan)
+                for i, (req, plan) in enumerate(zip(requests, plans, strict=True))
+            ]
+        finally:
+            for conn in self.opened:
+                conn.close()
+        return {"responses": [rec.to_json() for rec in records]}
+
+    async def _connect(
+        self, key: Hashable, address: tuple[str, int], rec: ResponseRecord
+    ) -> Connection | None:
+        conn = self.pool.get(key)
+        if conn is not None and conn.usable and not conn.eof:
+            return conn
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(*address), self.timeout_s
+            )
+        except (OSError, TimeoutError) as e:
+            rec.error = f"connect to {address[0]}:{address[1]} failed: {e!r}"
+            return None
+        conn = Connection(len(self.opened), reader, writer)
+        self.opened.append(conn)
+        self.pool[key] = conn
+        return conn
+
+    async def _one(self, index: int, req: Json, plan: RequestPlan) -> ResponseRecord:
+        rec = ResponseRecord(index)
+        server = req.get("server", 0)
+        if not 0 <= server < len(self.addresses):
+            rec.error = f"no address for server {server} (got {len(self.addresses)})"
+            return rec
+        key = ("conn", req["conn"]) if req.get("conn") is not None else ("own", index)
+        conn = await self._connect(key, tuple(self.addresses[server]), rec)
+        if conn is None:
+            return rec
+        rec.conn = conn.index
+        sender = asyncio.create_task(_send(conn, plan))
+        if plan.close_after_head:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sender, self.timeout_s)
+            conn.close()
+            rec.closed = True
+            rec.error = "no response read: the request closes its connection after the head"
+            return rec
+        try:
+            await asyncio.wait_for(
+                read_response(conn, plan.method, rec, self.clock), self.timeout_s
+            )
+        except TimeoutError:
+            conn.usable = False
+            waiting = "the response head" if rec.status is None else "the end of the body"
+            rec.error = f"timeout after {self.timeout_s:g} s waiting for {waiting}"
+        if conn.usable and not sender.done():
+            # The response came before the request body was sent; finish it before reuse.
+            try:
+                await asyncio.wait_for(asyncio.shield(sender), self.timeout_s)
+            except TimeoutError:
+                conn.usable = False
+        sender.cancel()
+        if not conn.usable:
+            conn.close()
+        return rec
+
+
+async def _send(conn: Connection, plan: RequestPlan) -> None:
+    """Write the head, then each body part after its delay, flushing every time.
+
+    A zero-delay first part rides with the head, as Node's client sends head and body.
+    """
+    parts = [] if plan.close_after_head else list(plan.parts)
+    head = plan.head
+    if parts and parts[0][0] == 0:
+        head += parts.pop(0)[1]
+    with contextlib.suppress(ConnectionError, OSError):
+        conn.writer.write(head)
+        await conn.writer.drain()
+        for delay, data in parts:
+            if delay:
+                await asyncio.sleep(delay)
+            if conn.writer.transport.is_closing():
+                return
+            conn.writer.write(data)
+            await conn.writer.drain()
+
+
+async def run_exchange(
+    requests: list[Json], addresses: list[tuple[str, int]], timeout_s: float
+) -> Json:
+    return await Exchange(addresses, timeout_s).run(requests)
