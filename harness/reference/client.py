@@ -1,0 +1,712 @@
+"""ClientRequest, request() and get(): Node's http client built on fetch().
+
+Usage needs a running asyncio loop: call `request()` from a coroutine. Events are
+emitted from the loop (never from inside `request()`), in Node's order:
+socket, finish, response, data..., end, close (req), close (res); on failure
+error then close.
+
+How the Node model maps onto one fetch() call:
+- `end()` alone sends the whole body at once (fetch frames it with Content-Length).
+- `write()`, `flush_headers()`, an `Expect` header or an explicit
+  `Transfer-Encoding: chunked` start the fetch at once with a streamed body fed by a
+  queue, so writes reach the server as they happen (chunked on the wire).
+- fetch owns the connection: Host, Connection and framing come from fetch, header names
+  go out lower-cased, and the Agent has no effect (see agent.py).
+- Declared limitations: `add_trailers` raises ERR_METHOD_NOT_IMPLEMENTED; 1xx responses
+  never produce 'information', 'continue', 'upgrade' or 'connect'; response trailers
+  stay empty; TLS options are accepted and ignored; GET/HEAD cannot carry a body (fetch
+  refuses, the request emits that TypeError); CONNECT/TRACE/TRACK are refused the same
+  way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from . import urls
+from .agent import get_global_agent, set_global_agent
+from .chunks import to_bytes, wire_values
+from .errors import (
+    UNDEFINED,
+    NodeError,
+    NodeTypeError,
+    connect_error,
+    dns_error,
+    headers_sent,
+    invalid_arg_type,
+    invalid_url,
+    js_string,
+    method_not_implemented,
+    response_aborted,
+    socket_hang_up,
+    stream_destroyed,
+    write_after_end,
+)
+from .events import EventEmitter
+from .fetch import FetchError, Headers, Request, fetch
+from .incoming import IncomingMessage
+from .options import normalise_options
+from .request_options import (
+    IGNORED_OPTIONS,
+    check_options,
+    timer_duration,
+    url_to_options,
+)
+from .validation import (
+    validate_header_name,
+    validate_header_value,
+)
+
+Callback = Callable[..., Any]
+# Older spellings, still imported by the server side.
+_to_bytes = to_bytes
+_wire_values = wire_values
+__all__ = [
+    "IGNORED_OPTIONS",
+    "ClientRequest",
+    "FetchSocket",
+    "get",
+    "get_global_agent",
+    "request",
+    "set_global_agent",
+]
+HIGH_WATER_MARK = 16384
+_EOF = object()
+# Methods for which Node sends no Content-Length: 0 when the body is empty.
+_NO_DEFAULT_BODY = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+# fetch refuses a body on these.
+_FETCH_NO_BODY = frozenset({"GET", "HEAD"})
+
+
+class FetchSocket(EventEmitter):
+    """What 'socket' hands out: fetch owns the real socket, so this is a stand-in."""
+
+    encrypted = None
+    connecting = False
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__()
+        self.remote_address = host
+        self.remote_port = port
+        self.remote_family = "IPv6" if ":" in host else "IPv4"
+        self.destroyed = False
+
+    def set_timeout(self, msecs: float, callback: Callback | None = None) -> FetchSocket:
+        return self
+
+    def set_no_delay(self, no_delay: bool = True) -> FetchSocket:
+        return self
+
+    def set_keep_alive(self, enable: bool = False, delay: float = 0) -> FetchSocket:
+        return self
+
+    def destroy(self, error: BaseException | None = None) -> FetchSocket:
+        self.destroyed = True
+        return self
+
+
+class ClientRequest(EventEmitter):
+    """An outgoing request. Build it with `request()`; it is sent by `end()`."""
+
+    def __init__(self, options: dict[str, Any], callback: Callback | None = None) -> None:
+        super().__init__()
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError as exc:
+            raise RuntimeError(
+                "reference http.request() must be called inside a running asyncio event loop"
+            ) from exc
+        # Node's synchronous checks (request_options.py); a failure raises from here.
+        checked = check_options(normalise_options(options), get_global_agent())
+        opts = self._options = checked.options
+        self.agent = checked.agent
+        self.host: str = checked.host
+        self.protocol: str = checked.protocol
+        self.method: str = checked.method
+        self.path: str = checked.path
+        self.timeout: float | None = checked.timeout
+        self._port = checked.port
+        self._unique = checked.unique_headers
+        host, set_host, default_port = checked.host, checked.set_host, checked.default_port
+
+        # Node's outgoing header store: lower-cased key -> [name as given, value].
+        self._headers: dict[str, list[Any]] = {}
+        self.headers_sent = False
+        raw = opts.get("headers")
+        if isinstance(raw, (list, tuple)):
+            pairs = list(raw)
+            if pairs and not isinstance(pairs[0], (list, tuple)):
+                pairs = [(pairs[i], pairs[i + 1]) for i in range(0, len(pairs) - 1, 2)]
+            for name, value in pairs:
+                self.append_header(name, value)
+        elif isinstance(raw, dict):
+            for name, value in raw.items():
+                self.set_header(name, value)
+        if host and set_host and not self.has_header("host"):
+            host_header = f"[{host}]" if ":" in host and not host.startswith("[") else host
+            if self._port and self._port != default_port:
+                host_header += f":{self._port}"
+            self.set_header("Host", host_header)
+        auth = opts.get("auth")
+        if auth and not self.has_header("authorization"):
+            token = base64.b64encode(js_string(auth).encode("utf-8")).decode("ascii")
+            self.set_header("Authorization", f"Basic {token}")
+
+        # Writable state.
+        self.writable_ended = False
+        self.writable_finished = False
+        self.destroyed = False
+        self.aborted = False
+        self.reused_socket = False
+        self.max_headers_count: int | None = None
+        self.res: IncomingMessage | None = None
+        self.socket: FetchSocket | None = None
+        self.connection: FetchSocket | None = None
+        self._pending: list[bytes] = []  # bytes written before the fetch starts (GET/HEAD)
+        self._queue: asyncio.Queue[Any] | None = None
+        self._buffered = 0
+        self._need_drain = False
+        self._started = False
+        self._streaming_body = False
+        self._end_callbacks: list[Callback] = []
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._closed_event = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self._signal = checked.signal
+
+        if callback is not None:
+            self.once("response", callback)
+        if self.timeout is not None:
+            self.set_timeout(self.timeout)
+        self._loop.call_soon(self._emit_socket)
+        if self._signal is not None:
+            self._watch_signal()
+        if self.has_header("expect") and not self.destroyed:
+            self.flush_headers()  # Node sends the head at once when Expect is set
+
+    # ---- header API -----------------------------------------------------------------
+
+    def set_header(self, name: str, value: Any) -> ClientRequest:
+        if self.headers_sent:
+            raise headers_sent("set")
+        validate_header_name(name)
+        validate_header_value(name, value)
+        self._headers[name.lower()] = [name, value]
+        return self
+
+    def append_header(self, name: str, value: Any) -> ClientRequest:
+        if self.headers_sent:
+            raise headers_sent("append")
+        validate_header_name(name)
+        validate_header_value(name, value)
+        key = name.lower()
+        if key in self._headers:
+            old = self._headers[key][1]
+            old_list = list(old) if isinstance(old, (list, tuple)) else [old]
+            new = list(value) if isinstance(value, (list, tuple)) else [value]
+            self._headers[key] = [self._headers[key][0], old_list + new]
+        else:
+            self._headers[key] = [name, value]
+        return self
+
+    def get_header(self, name: str) -> Any:
+        if not isinstance(name, str):
+            raise invalid_arg_type("name", "string", name)
+        entry = self._headers.get(name.lower())
+        return UNDEFINED if entry is None else entry[1]
+
+    def has_header(self, name: str) -> bool:
+        if not isinstance(name, str):
+            raise invalid_arg_type("name", "string", name)
+        return name.lower() in self._headers
+
+    def remove_header(self, name: str) -> None:
+        if not isinstance(name, str):
+            raise invalid_arg_type("name", "string", name)
+        if self.headers_sent:
+            raise headers_sent("remove")
+        self._headers.pop(name.lower(), None)
+
+    def get_header_names(self) -> list[str]:
+        return list(self._headers)
+
+    def get_raw_header_names(self) -> list[str]:
+        return [entry[0] for entry in self._headers.values()]
+
+    def get_headers(self) -> dict[str, Any]:
+        return {key: entry[1] for key, entry in self._headers.items()}
+
+    def add_trailers(self, headers: Any) -> None:
+        """Declared limitation: fetch has no request trailers."""
+        raise method_not_implemented("addTrailers()")
+
+    # ---- body API -------------------------------------------------------------------
+
+    def write(self, chunk: Any, encoding: Any = None, callback: Callback | None = None) -> bool:
+        if callable(encoding):
+            callback, encoding = encoding, None
+        data = to_bytes(chunk, encoding)
+        if self.writable_ended:
+            self._loop.call_soon(self._write_error, write_after_end(), callback)
+            return False
+        if self.destroyed:
+            if callback is not None:
+                self._loop.call_soon(callback, stream_destroyed("write"))
+            return False
+        self.headers_sent = True
+        self._touch()
+        if self.method in _FETCH_NO_BODY:
+            return self._write_bodyless(data, callback)
+        self._start_streaming()
+        return self._enqueue(data, callback)
+
+    def end(
+        self, data: Any = None, encoding: Any = None, callback: Callback | None = None
+    ) -> ClientRequest:
+        if callable(data):
+            callback, data = data, None
+        elif callable(encoding):
+            callback, encoding = encoding, None
+        if self.writable_ended:
+            if callback is not None:
+                if self.writable_finished:
+                    self._loop.call_soon(callback)
+                else:
+                    self.once("finish", callback)
+            return self
+        payload = to_bytes(data, encoding) if data is not None else b""
+        if self.destroyed:
+            return self
+        self.writable_ended = True
+        self.headers_sent = True
+        if callback is not None:
+            self._end_callbacks.append(callback)
+        if self.method in _FETCH_NO_BODY:
+            if self._started:
+                self._write_bodyless(payload, None)  # 'finish' comes with the response
+            else:
+                body = b"".join([*self._pending, payload])
+                self._start(body if body else None)
+            return self
+        if self._started:
+            if payload:
+                self._enqueue(payload, None)
+            assert self._queue is not None
+            self._queue.put_nowait(_EOF)
+        elif self._header_value("transfer-encoding").lower() == "chunked":
+            # The caller asked for chunked framing: give fetch a stream.
+            self._start_streaming()
+            if payload:
+                self._enqueue(payload, None)
+            assert self._queue is not None
+            self._queue.put_nowait(_EOF)
+        elif not payload and self.method in _NO_DEFAULT_BODY:
+            self._start(None)
+        else:
+            self._start(payload)  # b"" still gets Content-Length: 0, as Node sends
+        return self
+
+    def flush_headers(self) -> None:
+        if self.destroyed:
+            return
+        self.headers_sent = True
+        if self._started:
+            return
+        if self.method in _FETCH_NO_BODY:
+            self._start(None)
+        else:
+            self._start_streaming()
+
+    def set_timeout(self, msecs: float, callback: Callback | None = None) -> ClientRequest:
+        """Emit 'timeout' after `msecs` without activity; it never destroys the request."""
+        duration = timer_duration(msecs, "msecs")
+        if callback is not None:
+            self.once("timeout", callback)
+        self.timeout = duration
+        self._arm_timer()
+        return self
+
+    def set_no_delay(self, no_delay: bool = True) -> None:
+        """No-op: fetch owns the socket."""
+
+    def set_socket_keep_alive(self, enable: bool = False, initial_delay: float = 0) -> None:
+        """No-op: fetch owns the socket."""
+
+    def destroy(self, error: BaseException | None = None) -> ClientRequest:
+        if self.destroyed:
+            return self
+        self.destroyed = True
+        self._close_queue()
+        if self.res is None:
+            if self._task is not None:
+                self._task.cancel()
+            err = error if error is not None else socket_hang_up()
+            self._loop.call_soon(self._fail_and_close, err)
+        elif not self.res.complete:
+            self._destroy_response(None, req_error=error)
+        return self
+
+    def abort(self) -> None:
+        """Deprecated in Node; kept: 'abort', then the same as destroy()."""
+        if self.aborted:
+            return
+        self.aborted = True
+        self._loop.call_soon(self.emit, "abort")
+        self.destroy()
+
+    @property
+    def writable(self) -> bool:
+        return not self.writable_ended and not self.destroyed
+
+    @property
+    def finished(self) -> bool:
+        return self.writable_ended
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def wait_closed(self) -> None:
+        """Extra (not Node): wait until req 'close' and, if there is a response, res 'close'."""
+        await self._closed_event.wait()
+
+    # ---- internals: starting fetch --------------------------------------------------
+
+    def _header_value(self, key: str) -> str:
+        entry = self._headers.get(key)
+        return "" if entry is None else js_string(entry[1])
+
+    def _fetch_headers(self) -> Headers:
+        headers = Headers()
+        for key, (name, value) in self._headers.items():
+            for line in wire_values(key, value, self._unique):
+                headers.append(name, line)
+        return headers
+
+    def _url(self) -> str:
+        host = self.host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        path = self.path if self.path.startswith("/") else "/" + self.path
+        return f"http://{host}:{self._port}{path}"
+
+    def _start(self, body: bytes | AsyncIterator[bytes] | None) -> None:
+        self._started = True
+        self.headers_sent = True
+        try:
+            request = Request(
+                self._url(), method=self.method, headers=self._fetch_headers(), body=body
+            )
+        except TypeError as exc:
+            # fetch refused the request itself (GET body, CONNECT, a URL it cannot parse):
+            # like a rejected fetch promise, the error comes after 'socket'.
+            self._loop.call_soon(self._refused, NodeTypeError(str(exc), None))
+            return
+        self._task = self._loop.create_task(self._run(request))
+        self._task.add_done_callback(self._task_done)
+
+    def _start_streaming(self) -> None:
+        if self._started:
+            return
+        self._queue = asyncio.Queue()
+        self._streaming_body = True
+        self._start(self._body_stream())
+
+    def _enqueue(self, data: bytes, callback: Callback | None) -> bool:
+        assert self._queue is not None
+        self._queue.put_nowait((data, callback))
+        self._buffered += len(data)
+        if self._buffered >= HIGH_WATER_MARK:
+            self._need_drain = True
+            return False
+        return True
+
+    def _write_bodyless(self, data: bytes, callback: Callback | None) -> bool:
+        if data and self._started:
+            # The head already went out without a body; fetch cannot add one now.
+            self._loop.call_soon(
+                self._write_error,
+                NodeTypeError("Request with GET/HEAD method cannot have body.", None),
+                callback,
+            )
+            return False
+        self._pending.append(data)
+        if callback is not None:
+            self._loop.call_soon(callback)
+        return True
+
+    async def _body_stream(self) -> AsyncIterator[bytes]:
+        """The request body fetch reads: each write() as it comes."""
+        assert self._queue is not None
+        while True:
+            item = await self._queue.get()
+            if item is _EOF:
+                break
+            data, callback = item
+            if data:
+                yield data
+            # fetch took the chunk: it is on its way.
+            self._buffered -= len(data)
+            self._touch()
+            if callback is not None:
+                self._safe(callback)
+            if self._need_drain and self._buffered < HIGH_WATER_MARK:
+                self._need_drain = False
+                self._safe(self.emit, "drain")
+        self._finish()
+
+    def _close_queue(self) -> None:
+        if self._queue is not None:
+            self._queue.put_nowait(_EOF)
+
+    def _finish(self) -> None:
+        # A destroyed request never finishes (Node emits no 'finish' after destroy()).
+        if self.writable_finished or not self.writable_ended or self.destroyed:
+            return
+        self.writable_finished = True
+        self._safe(self.emit, "finish")
+        callbacks, self._end_callbacks = self._end_callbacks, []
+        for callback in callbacks:
+            self._safe(callback)
+
+    # ---- internals: the exchange ----------------------------------------------------
+
+    async def _run(self, request: Request) -> None:
+        try:
+            response = await fetch(request)
+        except FetchError as exc:
+            self._on_fetch_error(exc)
+            return
+        if self.destroyed:
+            await response.cancel()
+            return
+        self._touch()
+        self._finish()  # a body given whole to fetch is known sent once a response came
+        res = IncomingMessage(self, response)
+        self.res = res
+        if not self.emit("response", res):
+            res.resume()  # nobody listens: read and discard, as Node's _dump does
+        try:
+            await res._pump(self._touch)
+        except FetchError:
+            await response.cancel()
+            self._response_broke()
+            return
+        except asyncio.CancelledError:
+            await response.cancel()
+            raise
+        if res.destroyed:
+            await response.cancel()
+            return
+        self._emit_close()
+        res._emit_close()
+        self._closed_event.set()
+
+    def _on_fetch_error(self, exc: FetchError) -> None:
+        if self.destroyed:
+            return
+        if exc.kind == "reset":
+            self._finish()  # the request went out; the server hung up before answering
+        self.destroyed = True
+        if exc.kind == "connect":
+            err: NodeError = connect_error(exc.code or "ECONNREFUSED", self.host, self._port)
+        elif exc.kind == "dns":
+            err = dns_error(self.host)
+        elif exc.kind == "reset":
+            err = socket_hang_up()
+        else:
+            err = NodeTypeError(str(exc), exc.code, cause=exc.cause)
+        self._fail_and_close(err)
+
+    def _response_broke(self) -> None:
+        """The body broke off mid-way: Node's aborted sequence."""
+        res = self.res
+        assert res is not None
+        if res.destroyed:
+            return
+        self.destroyed = True
+        res.aborted = True
+        error = response_aborted()
+        res._fail(error)
+        res.emit("aborted")
+        self._emit_close()
+        if res.listener_count("error"):
+            res.emit("error", error)
+        res._emit_close()
+        self._closed_event.set()
+
+    def _destroy_response(
+        self, error: BaseException | None, req_error: BaseException | None = None
+    ) -> None:
+        """res.destroy() or req.destroy() while the body is still coming."""
+        res = self.res
+        assert res is not None
+        if res.destroyed:
+            return
+        res.destroyed = True
+        self.destroyed = True
+        res._want.set()  # wake the pump so it can stop
+        if self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()
+        if not res.complete:
+            res.aborted = True
+            res.emit("aborted")
+
+        def finish_close() -> None:
+            if req_error is not None and self.listener_count("error"):
+                self.emit("error", req_error)
+            self._emit_close()
+            if error is not None:
+                res._fail(error)  # type: ignore[arg-type]
+                if res.listener_count("error"):
+                    res.emit("error", error)
+            res._emit_close()
+            self._closed_event.set()
+
+        self._loop.call_soon(finish_close)
+
+    def _refused(self, error: NodeError) -> None:
+        if not self.destroyed:
+            self.destroyed = True
+            self._fail_and_close(error)
+
+    def _fail_and_close(self, error: BaseException) -> None:
+        self._stop_timer()
+        try:
+            self.emit("error", error)
+        finally:
+            self._emit_close()
+            self._closed_event.set()
+
+    def _emit_close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop_timer()
+        if self._signal is not None and hasattr(self._signal, "remove_event_listener"):
+            self._signal.remove_event_listener("abort", self._on_abort)
+        self.emit("close")
+
+    def _emit_socket(self) -> None:
+        if self.destroyed or self._closed:
+            return
+        self.socket = self.connection = FetchSocket(self.host, self._port)
+        self.emit("socket", self.socket)
+
+    def _write_error(self, error: NodeError, callback: Callback | None) -> None:
+        if callback is not None:
+            callback(error)
+        if not self.destroyed:
+            self.emit("error", error)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            # A listener raised: Node would crash; here the loop's handler reports it.
+            self._loop.call_exception_handler(
+                {"message": "exception in a reference http listener", "exception": exc}
+            )
+
+    def _safe(self, fn: Callback, *args: Any) -> None:
+        # Called from inside fetch's body reader: a listener's exception must not
+        # masquerade as a network error.
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001
+            self._loop.call_exception_handler(
+                {"message": "exception in a reference http listener", "exception": exc}
+            )
+
+    # ---- internals: timeout and abort -----------------------------------------------
+
+    def _arm_timer(self) -> None:
+        self._stop_timer()
+        if self.timeout and not self._closed:
+            self._timer = self._loop.call_later(self.timeout / 1000, self._on_timeout)
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _touch(self) -> None:
+        if self._timer is not None or (self.timeout and not self._closed):
+            self._arm_timer()
+
+    def _on_timeout(self) -> None:
+        self._timer = None  # re-armed only by new activity, like a socket idle timeout
+        if not self._closed:
+            self.emit("timeout")
+
+    def _watch_signal(self) -> None:
+        signal = self._signal
+        if isinstance(signal, asyncio.Event):
+            if signal.is_set():
+                self._on_abort()
+                return
+
+            async def watch() -> None:
+                await signal.wait()
+                self._on_abort()
+
+            watcher = self._loop.create_task(watch())
+            self.once("close", lambda *_: watcher.cancel())
+            return
+        if signal.aborted:
+            self._on_abort()
+        else:
+            signal.add_event_listener("abort", self._on_abort)
+
+    def _on_abort(self) -> None:
+        from .errors import AbortError
+
+        if self._closed:
+            return
+        reason = getattr(self._signal, "reason", None)
+        self.destroy(AbortError(cause=reason))
+
+
+def request(*args: Any, **kwargs: Any) -> ClientRequest:
+    """http.request(url[, options][, callback]) or http.request(options[, callback]).
+
+    `url` is a string; options are a dict (camelCase or snake_case keys); extra keyword
+    arguments are merged into the options. Must be called inside a running event loop.
+    """
+    items = list(args)
+    options: dict[str, Any] = {}
+    callback: Callback | None = None
+    if items and isinstance(items[0], (str, urls.URL)):
+        first = items.pop(0)
+        if isinstance(first, str):
+            try:
+                first = urls.parse(first)
+            except urls.InvalidURL as exc:
+                raise invalid_url(first) from exc
+        options = url_to_options(first)
+    elif items and isinstance(items[0], dict):
+        options = dict(items.pop(0))
+    elif items and not callable(items[0]) and items[0] is not None:
+        raise invalid_arg_type("url", ["string", "Object", "URL"], items[0])
+    elif items and items[0] is None:
+        items.pop(0)
+    if items and isinstance(items[0], dict):
+        options.update(items.pop(0))
+    if items and callable(items[0]):
+        callback = items.pop(0)
+    elif items and items[0] is not None:
+        raise invalid_arg_type("callback", "function", items[0])
+    options.update(kwargs)
+    return ClientRequest(options, callback)
+
+
+def get(*args: Any, **kwargs: Any) -> ClientRequest:
+    """http.get: request() followed by end()."""
+    req = request(*args, **kwargs)
+    req.end()
+    return req

@@ -1,0 +1,74 @@
+"""The public face of the reference: Node's `node:http` names in snake_case.
+
+Client names live in client.py, agent.py and incoming.py. Server names
+(create_server, Server, ServerResponse, ...) live in server.py and are looked up on
+first use, so the client side works on its own.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from . import client as _client
+from .agent import Agent, HttpsAgent, global_agent
+from .client import ClientRequest, FetchSocket, get, get_global_agent, request
+from .constants import MAX_HEADER_SIZE, METHODS, STATUS_CODES
+from .errors import UNDEFINED, AbortError, NodeError
+from .incoming import IncomingMessage
+from .limitations import LIMITATIONS
+from .signals import AbortController, AbortSignal
+from .validation import validate_header_name, validate_header_value
+
+max_header_size = MAX_HEADER_SIZE
+
+
+def set_global_agent(agent: Agent) -> None:
+    """Node's `http.globalAgent = agent`: requests without an agent option use it."""
+    global global_agent
+    global_agent = agent
+    _client.set_global_agent(agent)
+
+
+# Looked up in server.py when first asked for (that module is written separately).
+_SERVER_NAMES = (
+    "create_server",
+    "Server",
+    "ServerResponse",
+    "OutgoingMessage",
+    "ServerIncomingMessage",
+)
+
+__all__ = [
+    "LIMITATIONS",
+    "METHODS",
+    "STATUS_CODES",
+    "UNDEFINED",
+    "AbortController",
+    "AbortError",
+    "AbortSignal",
+    "Agent",
+    "ClientRequest",
+    "FetchSocket",
+    "HttpsAgent",
+    "IncomingMessage",
+    "NodeError",
+    "get",
+    "get_global_agent",
+    "global_agent",
+    "max_header_size",
+    "request",
+    "set_global_agent",
+    "validate_header_name",
+    "validate_header_value",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SERVER_NAMES:
+        try:
+            server = import_module(".server", __package__)
+        except ImportError as exc:
+            raise AttributeError(f"{name}: the server side (server.py) is not available") from exc
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,262 @@
+"""IncomingMessage for the client: a Node-style readable over a fetch Response body.
+
+What fetch hands over is all there is: header names come lower-cased and combined (the
+iteration order of WHATWG Headers), the HTTP version is not exposed (always "1.1"),
+trailers never arrive (`trailers` stays {}) and interim 1xx responses were swallowed.
+The body flows like a Node Readable: 'data' starts when a 'data' listener is added or
+`resume()` is called, `pause()` stops pulling from fetch (back-pressure), and
+`async for` works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import codecs
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from .errors import NodeError, unknown_encoding
+from .events import EventEmitter
+from .fetch import Response
+
+if TYPE_CHECKING:
+    from .client import ClientRequest
+
+_END = object()
+
+
+class _Decoder:
+    """Node's string decoders: multi-byte characters are never split across chunks."""
+
+    def __init__(self, encoding: str) -> None:
+        enc = encoding.lower().replace("-", "")
+        self.encoding = encoding
+        self._pending = b""
+        self._kind = enc
+        if enc in ("utf8",):
+            self._inc: Any = codecs.getincrementaldecoder("utf-8")("replace")
+        elif enc in ("utf16le", "ucs2"):
+            self._inc = codecs.getincrementaldecoder("utf-16-le")("replace")
+        elif enc in ("latin1", "binary"):
+            self._inc = codecs.getincrementaldecoder("latin-1")()
+        elif enc == "ascii":
+            self._inc = None
+        elif enc in ("hex", "base64", "base64url"):
+            self._inc = None
+        else:
+            raise unknown_encoding(encoding)
+
+    def decode(self, data: bytes, final: bool = False) -> str:
+        if self._inc is not None:
+            return self._inc.decode(data, final)
+        if self._kind == "ascii":
+            return bytes(b & 0x7F for b in data).decode("ascii")
+        if self._kind == "hex":
+            return data.hex()
+        # base64 works on 3-byte groups; keep the remainder for the next chunk.
+        data = self._pending + data
+        cut = len(data) if final else len(data) - len(data) % 3
+        self._pending = data[cut:]
+        text = base64.b64encode(data[:cut]).decode("ascii")
+        return (
+            text.replace("+", "-").replace("/", "_").rstrip("=")
+            if self._kind == "base64url"
+            else text
+        )
+
+
+def _headers_views(response: Response) -> tuple[dict[str, Any], list[str], dict[str, list[str]]]:
+    headers: dict[str, Any] = {}
+    raw: list[str] = []
+    distinct: dict[str, list[str]] = {}
+    for name, value in response.headers.items():
+        raw += [name, value]
+        distinct.setdefault(name, []).append(value)
+        if name == "set-cookie":
+            headers.setdefault(name, []).append(value)
+        else:
+            headers[name] = value
+    return headers, raw, distinct
+
+
+class IncomingMessage(EventEmitter):
+    """The client-side response: status, headers, and a readable body."""
+
+    def __init__(self, req: ClientRequest, response: Response) -> None:
+        super().__init__()
+        self.req = req
+        self.socket = req.socket
+        self.connection = req.socket
+        self.status_code: int = response.status
+        self.status_message: str = response.status_text
+        # fetch does not tell the version; it speaks HTTP/1.1 to the origin.
+        self.http_version = "1.1"
+        self.http_version_major = 1
+        self.http_version_minor = 1
+        self.headers, self.raw_headers, self.headers_distinct = _headers_views(response)
+        # fetch drops trailers: these stay empty (declared limitation).
+        self.trailers: dict[str, str] = {}
+        self.raw_trailers: list[str] = []
+        self.trailers_distinct: dict[str, list[str]] = {}
+        self.url = ""
+        self.method: str | None = None
+        self.complete = False
+        self.aborted = False
+        self.destroyed = False
+        self.readable_ended = False
+        self._response = response
+        self._flowing: bool | None = None  # None: never started, as in Node
+        self._buffer: deque[Any] = deque()
+        self._decoder: _Decoder | None = None
+        self._want = asyncio.Event()
+        self._iter_queue: asyncio.Queue[Any] | None = None
+        self._closed = False
+
+    # ---- Readable API ---------------------------------------------------------------
+
+    def set_encoding(self, encoding: str) -> IncomingMessage:
+        self._decoder = _Decoder(encoding)
+        return self
+
+    def pause(self) -> IncomingMessage:
+        self._flowing = False
+        self._update_want()
+        return self
+
+    def resume(self) -> IncomingMessage:
+        if not self._flowing:
+            self._flowing = True
+            # Node resumes on the next tick; buffered chunks go out then.
+            asyncio.get_running_loop().call_soon(self._flush)
+        return self
+
+    def is_paused(self) -> bool:
+        return self._flowing is False
+
+    @property
+    def readable_flowing(self) -> bool | None:
+        return self._flowing
+
+    def destroy(self, error: BaseException | None = None) -> IncomingMessage:
+        if not self.destroyed:
+            self.req._destroy_response(error)
+        return self
+
+    def set_timeout(
+        self, msecs: float, callback: Callable[..., Any] | None = None
+    ) -> IncomingMessage:
+        self.req.set_timeout(msecs, callback)
+        return self
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        self._iter_queue = asyncio.Queue()
+        while self._buffer:
+            self._iter_queue.put_nowait(self._buffer.popleft())
+        self._flowing = True
+        self._update_want()
+        finished = False
+        try:
+            while True:
+                item = await self._iter_queue.get()
+                self._update_want()
+                if item is _END:
+                    finished = True
+                    return
+                if isinstance(item, BaseException):
+                    finished = True
+                    raise item
+                yield item
+        finally:
+            if not finished:
+                self.destroy()  # leaving the loop early destroys the stream, as in Node
+
+    def _listener_added(self, event: str) -> None:
+        if event == "data" and self._flowing is None:
+            self.resume()
+
+    # ---- driven by ClientRequest ----------------------------------------------------
+
+    def _update_want(self) -> None:
+        if self._iter_queue is not None:
+            ready = self._iter_queue.empty()
+        else:
+            ready = bool(self._flowing) and not self._buffer
+        if ready and not self.destroyed:
+            self._want.set()
+        else:
+            self._want.clear()
+
+    def _flush(self) -> None:
+        while self._buffer and self._flowing and self._iter_queue is None and not self.destroyed:
+            self._emit_chunk(self._buffer.popleft())
+        self._update_want()
+
+    def _emit_chunk(self, chunk: Any) -> None:
+        if self._iter_queue is not None:
+            self._iter_queue.put_nowait(chunk)
+        else:
+            self.emit("data", chunk)
+
+    def _deliver(self, data: bytes, final: bool = False) -> None:
+        chunk: Any = data
+        if self._decoder is not None:
+            chunk = self._decoder.decode(data, final)
+            if chunk == "":
+                return
+        elif not data:
+            return
+        if self._flowing and not self._buffer and self._iter_queue is None:
+            self.emit("data", chunk)
+        elif self._iter_queue is not None:
+            self._iter_queue.put_nowait(chunk)
+        else:
+            self._buffer.append(chunk)
+        self._update_want()
+
+    async def _pump(self, on_activity: Callable[[], None]) -> None:
+        """Pull the fetch body while someone reads; raises the fetch error on a broken body."""
+        body = self._response.body
+        if body is not None:
+            it = body.__aiter__()
+            while True:
+                await self._want.wait()
+                if self.destroyed:
+                    return
+                try:
+                    data = await it.__anext__()
+                except StopAsyncIteration:
+                    break
+                on_activity()
+                self._deliver(data)
+                if self.destroyed:
+                    return
+        self.complete = True
+        if self._decoder is not None:
+            self._deliver(b"", final=True)
+        # 'end' waits until everything buffered has been read, as in Node.
+        while True:
+            await self._want.wait()
+            if self.destroyed:
+                return
+            if not self._buffer:
+                break
+        self.readable_ended = True
+        if self._iter_queue is not None:
+            self._iter_queue.put_nowait(_END)
+        self.emit("end")
+
+    def _fail(self, error: NodeError) -> None:
+        """The body broke off: let an iterator see the error."""
+        if self._iter_queue is not None:
+            self._iter_queue.put_nowait(error)
+
+    def _emit_close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.destroyed = True
+            self.emit("close")

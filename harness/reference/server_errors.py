@@ -1,0 +1,76 @@
+"""Node-style errors that only the server side raises (the shared ones are in errors.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import NodeError, NodeRangeError, describe_received, js_string
+
+# Linux errno for EADDRINUSE, as Node reports it in err.errno.
+_EADDRINUSE_ERRNO = -98
+
+
+def invalid_status_code(original: Any) -> NodeRangeError:
+    return NodeRangeError(
+        f"Invalid status code: {js_string(original)}", "ERR_HTTP_INVALID_STATUS_CODE"
+    )
+
+
+def address_in_use(address: str, port: int) -> NodeError:
+    return NodeError(
+        f"listen EADDRINUSE: address already in use {address}:{port}",
+        "EADDRINUSE",
+        errno=_EADDRINUSE_ERRNO,
+        syscall="listen",
+        address=address,
+        port=port,
+    )
+
+
+def server_already_listen() -> NodeError:
+    return NodeError(
+        "Listen method has been called more than once without closing.",
+        "ERR_SERVER_ALREADY_LISTEN",
+    )
+
+
+def server_not_running() -> NodeError:
+    return NodeError("Server is not running.", "ERR_SERVER_NOT_RUNNING")
+
+
+def bad_port(value: Any) -> NodeRangeError:
+    return NodeRangeError(
+        f"options.port should be >= 0 and < 65536.{describe_received(value)}",
+        "ERR_SOCKET_BAD_PORT",
+    )
+
+
+def content_length_mismatch(actual: int, expected: int) -> NodeError:
+    return NodeError(
+        f"Response body's content-length of {actual} byte(s) does not match the "
+        f"content-length of {expected} byte(s) set in header",
+        "ERR_HTTP_CONTENT_LENGTH_MISMATCH",
+    )
+
+
+def body_not_allowed() -> NodeError:
+    return NodeError(
+        "Adding content for this request method or response status is not allowed.",
+        "ERR_HTTP_BODY_NOT_ALLOWED",
+    )
+
+
+def stream_already_finished(method: str) -> NodeError:
+    return NodeError(
+        f"Cannot call {method} after a stream was finished", "ERR_STREAM_ALREADY_FINISHED"
+    )
+
+
+def server_not_found(port: int) -> NodeError:
+    """The bridge's error for a port nobody listens on (workerd uses this code too)."""
+    return NodeError(
+        f"No http server is listening on port {port}: call server.listen({port}) "
+        "before routing requests to that port",
+        "ERR_INVALID_ARG_VALUE",
+        port=port,
+    )

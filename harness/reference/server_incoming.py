@@ -1,0 +1,319 @@
+"""The server's IncomingMessage: a Node-style request built from a fetch Request.
+
+What a fetch Request can tell is all there is, as in workerd:
+
+- ``url`` is the path and query of ``Request.url``; fetch has already parsed that URL,
+  so dot segments are resolved and the fragment is gone (Node keeps the raw target).
+- header names are lower-cased (``raw_headers`` too); the fetch header list keeps each
+  received line apart, so Node's duplicate rules apply exactly: ``set-cookie`` is a list,
+  ``cookie`` joins with ``'; '``, the single-value fields keep the first value unless
+  ``joinDuplicateHeaders``, everything else joins with ``', '``.
+- ``http_version`` is always ``'1.1'`` and ``trailers`` stay empty (fetch exposes neither).
+- the body flows like a Node Readable: 'data' starts when a 'data' listener is added, on
+  ``resume()`` or with ``async for``; ``pause()`` stops pulling from fetch; 'end' follows
+  the last chunk and ``complete`` turns true.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+from .errors import response_aborted
+from .events import EventEmitter
+from .fetch import Request
+from .incoming import _Decoder
+
+if TYPE_CHECKING:
+    from .server import Server
+    from .server_response import ServerResponse
+
+# Node keeps only the first value of these when a request repeats them.
+SINGLE_VALUE_HEADERS = frozenset({
+    "age", "authorization", "content-length", "content-type", "etag", "expires", "from",
+    "host", "if-modified-since", "if-unmodified-since", "last-modified", "location",
+    "max-forwards", "proxy-authorization", "referer", "retry-after", "server", "user-agent",
+})  # fmt: skip
+
+_END = object()
+
+
+def _target_of(url: str) -> str:
+    """Path and query of an absolute URL, without re-parsing it."""
+    scheme_end = url.find("://")
+    path_start = url.find("/", scheme_end + 3) if scheme_end >= 0 else 0
+    target = url[path_start:] if path_start >= 0 else "/"
+    return target.split("#", 1)[0]
+
+
+def header_views(
+    raw_items: list[tuple[str, str]], join_duplicates: bool
+) -> tuple[dict[str, Any], list[str], dict[str, list[str]]]:
+    """``headers``, ``raw_headers`` and ``headers_distinct`` with Node's duplicate rules."""
+    headers: dict[str, Any] = {}
+    raw: list[str] = []
+    distinct: dict[str, list[str]] = {}
+    for name, value in raw_items:
+        raw += (name, value)
+        distinct.setdefault(name, []).append(value)
+        if name not in headers:
+            headers[name] = [value] if name == "set-cookie" else value
+        elif name == "set-cookie":
+            headers[name].append(value)
+        elif name == "cookie":
+            headers[name] += "; " + value
+        elif name not in SINGLE_VALUE_HEADERS or join_duplicates:
+            headers[name] += ", " + value
+    return headers, raw, distinct
+
+
+class ServerSocket(EventEmitter):
+    """A stand-in for ``req.socket``: fetch hands the server no socket."""
+
+    connecting = False
+
+    def __init__(self, local_port: int | None, encrypted: bool) -> None:
+        super().__init__()
+        self.local_address = "127.0.0.1"
+        self.local_port = local_port
+        self.remote_address: str | None = None
+        self.remote_port: int | None = None
+        self.encrypted = True if encrypted else None
+        self.destroyed = False
+
+    def set_timeout(self, msecs: float, callback: Callable[..., Any] | None = None) -> ServerSocket:
+        return self
+
+    def set_no_delay(self, no_delay: bool = True) -> ServerSocket:
+        return self
+
+    def set_keep_alive(self, enable: bool = False, delay: float = 0) -> ServerSocket:
+        return self
+
+    def destroy(self, error: BaseException | None = None) -> ServerSocket:
+        self.destroyed = True
+        return self
+
+
+class ServerIncomingMessage(EventEmitter):
+    """``req`` in a 'request' listener."""
+
+    def __init__(self, request: Request, server: Server | None = None) -> None:
+        super().__init__()
+        join = bool(server.join_duplicate_headers) if server is not None else False
+        self.method: str = request.method
+        self.url: str = _target_of(request.url)
+        self.headers, self.raw_headers, self.headers_distinct = header_views(
+            request.headers.raw_items(), join
+        )
+        self.http_version = "1.1"
+        self.http_version_major = 1
+        self.http_version_minor = 1
+        # fetch drops trailers: these stay empty (declared limitation).
+        self.trailers: dict[str, str] = {}
+        self.raw_trailers: list[str] = []
+        self.trailers_distinct: dict[str, list[str]] = {}
+        self.socket = ServerSocket(
+            server._port if server is not None else None, request.url.startswith("https:")
+        )
+        self.connection = self.socket
+        self.complete = False
+        self.aborted = False
+        self.destroyed = False
+        self.readable_ended = False
+        self.request = request  # the fetch Request, for code that wants it
+        self.res: ServerResponse | None = None
+        self._body = request.body
+        self._flowing: bool | None = None  # None: never started, as in Node
+        self._buffer: deque[Any] = deque()
+        self._decoder: _Decoder | None = None
+        self._want = asyncio.Event()
+        self._pump_task: asyncio.Task[None] | None = None
+        self._iter_queue: asyncio.Queue[Any] | None = None
+        self._dumped = False
+        self._close_pending = False
+        self._closed = False
+
+    # ---- Readable API ---------------------------------------------------------------
+
+    def set_encoding(self, encoding: str) -> ServerIncomingMessage:
+        self._decoder = _Decoder(encoding)
+        return self
+
+    def pause(self) -> ServerIncomingMessage:
+        self._flowing = False
+        self._want.clear()
+        return self
+
+    def resume(self) -> ServerIncomingMessage:
+        if not self._flowing:
+            self._flowing = True
+            # Node resumes on the next tick; buffered chunks go out first.
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._start()
+        return self
+
+    def is_paused(self) -> bool:
+        return self._flowing is False
+
+    @property
+    def readable_flowing(self) -> bool | None:
+        return self._flowing
+
+    def set_timeout(
+        self, msecs: float, callback: Callable[..., Any] | None = None
+    ) -> ServerIncomingMessage:
+        if callback is not None:
+            self.once("timeout", callback)
+        return self
+
+    def destroy(self, error: BaseException | None = None) -> ServerIncomingMessage:
+        if not self.destroyed:
+            self.destroyed = True
+            self._want.set()  # let the pump notice and stop
+            if error is not None and self.listener_count("error"):
+                self.emit("error", error)
+            self._emit_close()
+        return self
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Any]:
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._iter_queue = queue
+        while self._buffer:
+            queue.put_nowait(self._buffer.popleft())
+        if self.readable_ended:
+            queue.put_nowait(_END)
+        self._flowing = True
+        self._start()
+        self._want.set()
+        while True:
+            item = await queue.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _listener_added(self, event: str) -> None:
+        if event == "data" and self._flowing is None:
+            self.resume()
+
+    # ---- driven by the server -------------------------------------------------------
+
+    def _start(self) -> None:
+        if self._pump_task is None and not self.readable_ended:
+            self._want.set()
+            self._pump_task = asyncio.get_running_loop().create_task(self._pump())
+
+    def _flush(self) -> None:
+        while self._buffer and self._flowing and not self.destroyed:
+            self.emit("data", self._buffer.popleft())
+        if self._flowing and not self.destroyed:
+            self._want.set()
+
+    def _push(self, chunk: Any) -> None:
+        if self._iter_queue is not None:
+            self._iter_queue.put_nowait(chunk)
+        elif self._dumped:
+            return
+        elif self._flowing and not self._buffer:
+            self.emit("data", chunk)
+        else:
+            self._buffer.append(chunk)
+            self._want.clear()
+
+    async def _pump(self) -> None:
+        body = self._body
+        try:
+            if body is not None:
+                async for data in body:
+                    if self.destroyed:
+                        return
+                    if data:
+                        self._push(self._decoder.decode(data) if self._decoder else bytes(data))
+                    await self._want.wait()
+                    if self.destroyed:
+                        return
+        except Exception as exc:  # the client went away or the body broke
+            self._body_failed(exc)
+            return
+        self.complete = True
+        if self._decoder is not None:
+            tail = self._decoder.decode(b"", True)
+            if tail:
+                self._push(tail)
+        # 'end' waits until everything buffered has been read, as in Node.
+        while self._buffer and not self.destroyed:
+            self._want.clear()
+            await self._want.wait()
+        if self.destroyed:
+            return
+        self.readable_ended = True
+        if self._iter_queue is not None:
+            self._iter_queue.put_nowait(_END)
+        self.emit("end")
+        if self._close_pending:
+            self._emit_close()
+
+    def _body_failed(self, exc: BaseException) -> None:
+        if self._iter_queue is not None:
+            self._iter_queue.put_nowait(response_aborted())
+        if self.res is not None:
+            self.res._client_abort()
+        else:
+            self._abort()
+
+    def _mark_complete_if_bodyless(self) -> None:
+        # With no body the parser is done as soon as the head is: complete flips after
+        # the 'request' listeners ran, as in Node.
+        if self._body is None:
+            self.complete = True
+
+    def _dump(self) -> None:
+        """The response finished and nobody read the body: read and drop it (Node's _dump)."""
+        if self._pump_task is None and not self.readable_ended:
+            self._dumped = True
+            self.remove_all_listeners("data")
+            self._flowing = True
+            self._start()
+
+    def _abort_begin(self) -> None:
+        """The client went away: 'aborted' first (only if the body had not ended)."""
+        if self._closed or self.aborted:
+            return
+        if not self.readable_ended or not self.complete:
+            self.aborted = True
+            self.emit("aborted")
+        self.destroyed = True
+        self._want.set()
+
+    def _abort_end(self) -> None:
+        """Then 'error' ECONNRESET (only if listened to, as Node) and 'close'."""
+        if self._closed:
+            return
+        if self.listener_count("error"):
+            self.emit("error", response_aborted())
+        self._emit_close()
+
+    def _abort(self) -> None:
+        self._abort_begin()
+        self._abort_end()
+
+    def _close_after_end(self) -> None:
+        """After the response closed: 'close' once the body ended (at once if it did)."""
+        if self.readable_ended or self.destroyed:
+            self._emit_close()
+        else:
+            self._close_pending = True
+            self._dump()
+
+    def _emit_close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.destroyed = True
+            self.emit("close")

@@ -1,0 +1,616 @@
+"""ServerResponse: Node's response API writing into a streamed fetch Response.
+
+The head is stored by ``write_head`` (or implicitly by the first ``write``/``end``), with
+Node's checks and Node's framing decision (``end(data)`` alone gives Content-Length). The
+fetch ``Response`` is produced the moment the head is flushed — at the first ``write``,
+``flush_headers`` or ``end`` — and its body is an async generator fed by a queue, so bytes
+reach the fetch consumer as they are written. A response that ended before its head was
+flushed carries its body as plain bytes.
+
+What a fetch Response cannot carry is dropped or refused in one clean way each:
+
+- ``add_trailers``, ``write_continue``, ``write_processing`` and ``write_early_hints``
+  raise Error ``ERR_METHOD_NOT_IMPLEMENTED`` (no trailers, no interim responses).
+- A final status outside 200-599 passes Node's check (100-999) but no fetch Response
+  can hold it: the bridge answers 500 instead.
+- Framing and connection headers are the fetch consumer's business: no
+  ``Transfer-Encoding: chunked``, ``Connection`` or ``Keep-Alive`` is added; a body longer
+  than a declared Content-Length is cut at that length (as workerd does); 205 has no body.
+- Header names reach the fetch Response lower-cased (fetch Headers), in Node's order.
+
+``Date`` is added unless ``send_date`` is false or a Date header was set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any
+
+from .client import _to_bytes, _wire_values
+from .constants import STATUS_CODES
+from .errors import (
+    UNDEFINED,
+    NodeError,
+    headers_sent,
+    invalid_arg_type,
+    invalid_arg_value,
+    invalid_char,
+    method_not_implemented,
+    response_aborted,
+    stream_destroyed,
+    write_after_end,
+)
+from .events import EventEmitter
+from .fetch import Headers, Response
+from .server_errors import (
+    body_not_allowed,
+    content_length_mismatch,
+    invalid_status_code,
+    stream_already_finished,
+)
+from .validation import has_invalid_header_char, validate_header_name, validate_header_value
+
+if TYPE_CHECKING:
+    from .server import Server
+    from .server_incoming import ServerIncomingMessage
+
+Callback = Callable[..., Any]
+log = logging.getLogger("harness.reference.server")
+
+DEFAULT_HIGH_WATER_MARK = 16384
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def utc_date() -> str:
+    """The IMF-fixdate Node writes in Date, computed at most once a second."""
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, formatdate(now, usegmt=True))
+    return _date_cache[1]
+
+
+def to_int32(value: Any) -> int:
+    """JavaScript's ``value | 0``, which is how Node reads a status code."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number: float = int(text, 16) if text.lower().startswith("0x") else float(text or "0")
+        except ValueError:
+            return 0
+    elif isinstance(value, int | float):
+        number = value
+    else:
+        return 0
+    if isinstance(number, float) and (math.isnan(number) or math.isinf(number)):
+        return 0
+    wrapped = int(number) % 2**32
+    return wrapped - 2**32 if wrapped >= 2**31 else wrapped
+
+
+def _header_pairs(obj: list[Any] | tuple[Any, ...]) -> list[tuple[Any, Any]]:
+    """A flat ``[k, v, k, v]`` list or a ``[[k, v], ...]`` list as pairs."""
+    if obj and isinstance(obj[0], list | tuple):
+        return [(entry[0], entry[1]) for entry in obj]
+    if len(obj) % 2:
+        raise invalid_arg_value("headers", obj)
+    return [(obj[i], obj[i + 1]) for i in range(0, len(obj), 2)]
+
+
+class OutgoingMessage(EventEmitter):
+    """The header store of a response (Node's OutgoingMessage, server side)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # lower-cased name -> [name as given, value as given], in insertion order.
+        self._out: dict[str, list[Any]] | None = None
+        # The stored head: (name, value) lines, set by write_head.
+        self._header: list[tuple[str, str]] | None = None
+        self.send_date = False
+        self.strict_content_length = False
+        self.finished = False
+        self.destroyed = False
+        self._removed_content_length = False
+        self._removed_transfer_encoding = False
+        self._unique_headers: frozenset[str] = frozenset()
+
+    @property
+    def headers_sent(self) -> bool:
+        return self._header is not None
+
+    @property
+    def writable_ended(self) -> bool:
+        return self.finished
+
+    def set_header(self, name: str, value: Any) -> OutgoingMessage:
+        if self._header is not None:
+            raise headers_sent("set")
+        validate_header_name(name)
+        validate_header_value(name, value)
+        if self._out is None:
+            self._out = {}
+        self._out[name.lower()] = [name, value]
+        return self
+
+    def append_header(self, name: str, value: Any) -> OutgoingMessage:
+        if self._header is not None:
+            raise headers_sent("append")
+        validate_header_name(name)
+        validate_header_value(name, value)
+        key = name.lower()
+        if self._out is None or key not in self._out:
+            return self.set_header(name, value)
+        entry = self._out[key]
+        old = entry[1] if isinstance(entry[1], list) else [entry[1]]
+        entry[1] = old + (list(value) if isinstance(value, list | tuple) else [value])
+        return self
+
+    def set_headers(self, headers: Any) -> OutgoingMessage:
+        """Node's setHeaders: a fetch Headers (lower-case names) or a Map/dict (names as given)."""
+        if self._header is not None:
+            raise headers_sent("set")
+        if isinstance(headers, Headers):
+            cookies = headers.get_set_cookie()
+            for name, value in headers.items():
+                if name != "set-cookie":
+                    self.set_header(name, value)
+            if cookies:
+                self.set_header("set-cookie", cookies)
+        elif isinstance(headers, Mapping):
+            for name, value in headers.items():
+                self.set_header(name, value)
+        else:
+            raise invalid_arg_type("headers", ["Headers", "Map"], headers)
+        return self
+
+    def get_header(self, name: str) -> Any:
+        if not isinstance(name, str):
+            raise invalid_arg_type("name", "string", name)
+        entry = self._out.get(name.lower()) if self._out is not None else None
+        return UNDEFINED if entry is None else entry[1]
+
+    def get_headers(self) -> dict[str, Any]:
+        return {key: entry[1] for key, entry in (self._out or {}).items()}
+
+    def get_header_names(self) -> list[str]:
+        return list(self._out or {})
+
+    def get_raw_header_names(self) -> list[str]:
+        return [entry[0] for entry in (self._out or {}).values()]
+
+    def has_header(self, name: str) -> bool:
+        if not isinstance(name, str):
+            raise invalid_arg_type("name", "string", name)
+        return self._out is not None and name.lower() in self._out
+
+    def remove_header(self, name: str) -> None:
+        if not isinstance(name, str):
+            raise invalid_arg_type("name", "string", name)
+        if self._header is not None:
+            raise headers_sent("remove")
+        key = name.lower()
+        # Removing a framing header or Date also stops the automatic one, as in Node.
+        if key == "content-length":
+            self._removed_content_length = True
+        elif key == "transfer-encoding":
+            self._removed_transfer_encoding = True
+        elif key == "date":
+            self.send_date = False
+        if self._out is not None:
+            self._out.pop(key, None)
+
+    def add_trailers(self, headers: Any) -> None:
+        """Declared limitation: a fetch Response has no trailers."""
+        raise method_not_implemented("addTrailers()")
+
+
+class ServerResponse(OutgoingMessage):
+    """``res`` in a 'request' listener; its writes stream into a fetch Response."""
+
+    def __init__(self, req: ServerIncomingMessage, server: Server | None = None) -> None:
+        super().__init__()
+        self.req = req
+        self.server = server
+        self.socket = req.socket
+        self.connection = req.socket
+        self.status_code: Any = 200
+        self._status_message: Any = UNDEFINED
+        self.send_date = True
+        self.writable_finished = False
+        self.writable_high_water_mark = (
+            server.high_water_mark if server is not None else DEFAULT_HIGH_WATER_MARK
+        )
+        self._reject_non_standard_body_writes = (
+            bool(server.reject_non_standard_body_writes) if server is not None else False
+        )
+        if server is not None and server.unique_headers:
+            self._unique_headers = server.unique_headers
+        # Node drops the body of a HEAD response (and of 204/304, set in write_head).
+        self._has_body = req.method != "HEAD"
+        self._content_length: int | None = None
+        self._declared_length: int | None = None
+        self._chunked_declared = False
+        self._bytes_written = 0
+        self._bytes_queued = 0
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self._need_drain = False
+        self._stream_error: BaseException | None = None
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._flushed = False
+        self._closed = False
+        self._fetch_response: asyncio.Future[Response] = self._loop.create_future()
+
+    # ---- status -----------------------------------------------------------------
+
+    @property
+    def status_message(self) -> Any:
+        return self._status_message
+
+    @status_message.setter
+    def status_message(self, value: Any) -> None:
+        self._status_message = value
+
+    @property
+    def writable_length(self) -> int:
+        return self._buffered
+
+    @property
+    def writable(self) -> bool:
+        return not self.finished and not self.destroyed
+
+    # ---- head -------------------------------------------------------------------
+
+    def write_head(self, status_code: Any, reason: Any = None, obj: Any = None) -> ServerResponse:
+        if self._header is not None:
+            raise headers_sent("write")
+        code = to_int32(status_code)
+        if code < 100 or code > 999:
+            raise invalid_status_code(status_code)
+        if isinstance(reason, str):
+            self._status_message = reason
+        else:
+            if not self._status_message:
+                self._status_message = STATUS_CODES.get(code, "unknown")
+            if obj is None:
+                obj = reason
+        self.status_code = code
+
+        literal: list[tuple[Any, Any]] | None = None
+        if self._out is not None:
+            # setHeader was used: merge, and writeHead's values win.
+            if isinstance(obj, list | tuple):
+                pairs = _header_pairs(obj)
+                for key, _ in pairs:
+                    self.remove_header(str(key))
+                for key, value in pairs:
+                    self.append_header(str(key), value)
+            elif obj:
+                for key, value in obj.items():
+                    if key:
+                        self.set_header(key, value)
+        elif isinstance(obj, list | tuple):
+            literal = _header_pairs(obj)
+        elif obj:
+            literal = list(obj.items())
+
+        if has_invalid_header_char(str(self._status_message)):
+            raise invalid_char("statusMessage")
+        if code in (204, 304) or code < 200:
+            self._has_body = False
+        self._store_header(literal)
+        return self
+
+    write_header = write_head
+
+    def _store_header(self, literal: list[tuple[Any, Any]] | None) -> None:
+        lines: list[tuple[str, str]] = []
+        has_date = has_length = has_te = False
+        if literal is not None:
+            source = literal
+        else:
+            source = [(entry[0], entry[1]) for entry in (self._out or {}).values()]
+        for name, value in source:
+            if literal is not None:
+                # writeHead's own headers are checked as they are stored.
+                validate_header_name(name)
+                validate_header_value(name, value)
+            key = name.lower()
+            for text in _wire_values(key, value, self._unique_headers):
+                lines.append((name, text))
+            if key == "date":
+                has_date = True
+            elif key == "content-length":
+                has_length = True
+                self._removed_content_length = False
+                try:
+                    self._declared_length = int(str(value[0] if isinstance(value, list) else value))
+                    self._content_length = self._declared_length
+                except ValueError:
+                    self._declared_length = None
+            elif key == "transfer-encoding":
+                has_te = True
+                self._removed_transfer_encoding = False
+                self._chunked_declared = "chunked" in str(value).lower()
+        if self.send_date and not has_date:
+            lines.append(("Date", utc_date()))
+        if (
+            not has_length
+            and not has_te
+            and self._has_body
+            and not self._removed_content_length
+            and self._content_length is not None
+        ):
+            # end(data) before any write: the whole length is known, so it is declared.
+            lines.append(("Content-Length", str(self._content_length)))
+        self._header = lines
+
+    def _implicit_header(self) -> None:
+        self.write_head(self.status_code)
+
+    def flush_headers(self) -> None:
+        if self._header is None:
+            self._implicit_header()
+        self._flush_head()
+
+    def _strict_length(self) -> bool:
+        return (
+            bool(self.strict_content_length)
+            and self._content_length is not None
+            and self._has_body
+            and not self._removed_content_length
+            and not self._chunked_declared
+        )
+
+    def _flush_head(self) -> None:
+        """Produce the fetch Response: the head is final from here on."""
+        if self._flushed:
+            return
+        self._flushed = True
+        if self._fetch_response.done():  # destroyed before anything was sent
+            return
+        headers = Headers()
+        for name, value in self._header or []:
+            headers.append(name, value)
+        body: bytes | AsyncIterator[bytes] | None
+        # 205 may carry no body in fetch; Node would send one.
+        if not self._has_body or self.status_code == 205:
+            body = None
+        elif self.finished:
+            body = b"".join(self._chunks)
+            self._chunks.clear()
+            self._buffered = 0
+        else:
+            body = self._stream()
+        try:
+            response = Response(
+                body,
+                status=self.status_code,
+                status_text=str(self._status_message),
+                headers=headers,
+            )
+        except (TypeError, ValueError) as exc:
+            # e.g. a 1xx or 600+ final status: Node sends it, fetch cannot.
+            self._fetch_response.set_exception(exc)
+            return
+        self._fetch_response.set_result(response)
+
+    async def _stream(self) -> AsyncIterator[bytes]:
+        completed = False
+        try:
+            while True:
+                if self._chunks:
+                    chunk = self._chunks.popleft()
+                    self._buffered -= len(chunk)
+                    if self._need_drain and self._buffered < self.writable_high_water_mark:
+                        self._need_drain = False
+                        self._loop.call_soon(self._emit_drain)
+                    yield chunk
+                    continue
+                if self._stream_error is not None:
+                    completed = True
+                    raise self._stream_error
+                if self.finished:
+                    completed = True
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+        finally:
+            if not completed:
+                # The consumer stopped reading before the end: the client went away.
+                self._client_abort()
+
+    def _emit_drain(self) -> None:
+        if not self.destroyed:
+            self.emit("drain")
+
+    # ---- body -------------------------------------------------------------------
+
+    def write(self, chunk: Any, encoding: Any = None, callback: Callback | None = None) -> bool:
+        if callable(encoding):
+            callback, encoding = encoding, None
+        data = _to_bytes(chunk, encoding)
+        return self._write(data, callback)
+
+    def _write(self, data: bytes, callback: Callback | None) -> bool:
+        if self.finished:
+            self._error_soon(write_after_end(), callback)
+            return False
+        if self.destroyed:
+            if callback is not None:
+                self._loop.call_soon(callback, stream_destroyed("write"))
+            return False
+        if self._header is None:
+            self._implicit_header()
+        if not self._has_body:
+            if self._reject_non_standard_body_writes:
+                raise body_not_allowed()
+            if callback is not None:
+                self._loop.call_soon(callback)
+            return True
+        if self._strict_length() and self._bytes_written + len(data) > (self._content_length or 0):
+            raise content_length_mismatch(
+                self._bytes_written + len(data), self._content_length or 0
+            )
+        self._bytes_written += len(data)
+        if self._declared_length is not None:
+            # More than the declared Content-Length would break the fetch consumer's framing.
+            data = data[: max(self._declared_length - self._bytes_queued, 0)]
+        if data:
+            self._bytes_queued += len(data)
+            self._chunks.append(data)
+            self._buffered += len(data)
+            self._wake.set()
+        self._flush_head()
+        if callback is not None:
+            self._loop.call_soon(callback)
+        if self._buffered >= self.writable_high_water_mark:
+            self._need_drain = True
+            return False
+        return True
+
+    def end(
+        self, chunk: Any = None, encoding: Any = None, callback: Callback | None = None
+    ) -> ServerResponse:
+        if callable(chunk):
+            callback, chunk = chunk, None
+        elif callable(encoding):
+            callback, encoding = encoding, None
+        if chunk is not None and chunk != "":
+            if self.finished:
+                self._error_soon(write_after_end(), callback)
+                return self
+            data = _to_bytes(chunk, encoding)
+            if self._header is None:
+                self._content_length = len(data)
+            self._write(data, None)
+        elif self.finished:
+            if callback is not None:
+                if self.writable_finished:
+                    self._loop.call_soon(callback, stream_already_finished("end"))
+                else:
+                    self.once("finish", callback)
+            return self
+        elif self._header is None:
+            self._content_length = 0
+            self._implicit_header()
+        if self._strict_length() and self._bytes_written != self._content_length:
+            raise content_length_mismatch(self._bytes_written, self._content_length or 0)
+        if callback is not None:
+            self.once("finish", callback)
+        self.finished = True
+        self._flush_head()
+        self._wake.set()
+        self._loop.call_soon(self._finish)
+        return self
+
+    def _error_soon(self, error: NodeError, callback: Callback | None) -> None:
+        # Node reports write-after-end on the next tick: callback first, then 'error'.
+        def report() -> None:
+            if callback is not None:
+                callback(error)
+            if not self.destroyed:
+                self.emit("error", error)
+
+        self._loop.call_soon(report)
+
+    def _finish(self) -> None:
+        if self.writable_finished or self._closed:
+            return
+        self.writable_finished = True
+        # Nobody read the request body: drop it so the request can end (Node's _dump).
+        self.req._dump()
+        self.emit("finish")
+        self._loop.call_soon(self._emit_close)
+
+    def _emit_close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.emit("close")
+        self.req._close_after_end()
+        if self.server is not None:
+            self.server._response_closed(self)
+
+    # ---- endings that are not end() ----------------------------------------------
+
+    def _client_abort(self) -> None:
+        """The fetch consumer went away before end(): Node's client-abort sequence."""
+        if self._closed or self.finished:
+            return
+        self.destroyed = True
+        # Node's order: req 'aborted', res 'close', req 'error', req 'close'.
+        self.req._abort_begin()
+        if not self._fetch_response.done():
+            self._fetch_response.set_exception(response_aborted())
+        self._closed = True
+        self.emit("close")
+        self.req._abort_end()
+        if self.server is not None:
+            self.server._response_closed(self)
+
+    def _handler_failed(self, error: BaseException) -> None:
+        """The 'request' listener raised: 500 if nothing was sent, else cut the body."""
+        log.error("request listener raised", exc_info=error)
+        self._fail(error)
+
+    def _fail(self, error: BaseException) -> None:
+        if self._closed:
+            return
+        self.destroyed = True
+        if not self._fetch_response.done():
+            self._fetch_response.set_exception(error)
+        elif not self.finished:
+            self._stream_error = error
+            self._wake.set()
+        self._loop.call_soon(self._emit_close)
+
+    def destroy(self, error: BaseException | None = None) -> ServerResponse:
+        if not self.destroyed and not self._closed:
+            self._fail(error if error is not None else response_aborted())
+            if error is not None and self.listener_count("error"):
+                self._loop.call_soon(self.emit, "error", error)
+        return self
+
+    def set_timeout(self, msecs: float, callback: Callback | None = None) -> ServerResponse:
+        if callback is not None:
+            self.once("timeout", callback)
+        return self
+
+    def cork(self) -> None:
+        """Writes are not batched: each write goes to the fetch body at once."""
+
+    def uncork(self) -> None:
+        """See cork()."""
+
+    # ---- declared limitations ----------------------------------------------------
+
+    def write_continue(self, callback: Callback | None = None) -> None:
+        """Declared limitation: a fetch Response has no interim 100 Continue."""
+        raise method_not_implemented("writeContinue()")
+
+    def write_processing(self, callback: Callback | None = None) -> None:
+        """Declared limitation: a fetch Response has no interim 102 Processing."""
+        raise method_not_implemented("writeProcessing()")
+
+    def write_early_hints(self, hints: Any, callback: Callback | None = None) -> None:
+        """Declared limitation: a fetch Response has no interim 103 Early Hints."""
+        raise method_not_implemented("writeEarlyHints()")
+
+    def assign_socket(self, socket: Any) -> None:
+        """There is no socket to assign: fetch owns it."""
+        raise method_not_implemented("assignSocket()")
+
+    def detach_socket(self, socket: Any) -> None:
+        """There is no socket to detach: fetch owns it."""
+        raise method_not_implemented("detachSocket()")
