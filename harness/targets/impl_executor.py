@@ -1,0 +1,406 @@
+"""The impl target's scenario executor: harness/SCENARIO.md run on the Python reference.
+
+A line-by-line sibling of harness/drivers/executor.mjs (client side here, server side
+in impl_server.py): same ops, same events in the same order of listeners, same
+observation shape. Node's camelCase names map to the reference's snake_case ones.
+Everything runs on the target's asyncio loop; no exception escapes: reference errors
+are data, executor bugs become {"status": "error"}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from harness.targets.fault_hooks import Fault
+from harness.targets.impl_recorder import Recorder
+from harness.targets.impl_server import finish_servers, start_servers
+from harness.targets.impl_tags import (
+    DecodeContext,
+    b64,
+    chunk_type,
+    decode,
+    encode_return,
+    error_record,
+    plain,
+    read_attr,
+    snake,
+    to_bytes,
+)
+
+__all__ = ["empty_client_observations", "finish_servers", "run_client", "start_servers"]
+
+Json = dict[str, Any]
+END_GRACE_MS = 100  # after res 'end', how long to wait for res 'close' (SCENARIO.md)
+
+CLIENT_OPS = frozenset({
+    "setHeader", "getHeader", "hasHeader", "removeHeader", "getHeaderNames",
+    "getRawHeaderNames", "getHeaders", "write", "end", "flushHeaders", "destroy", "abort",
+    "setTimeout", "addTrailers",
+})  # fmt: skip
+CLIENT_CB_OPS = frozenset({"write", "end"})
+CLIENT_REQ_EVENTS = ("socket", "finish", "continue", "timeout", "abort", "close")
+CLIENT_RES_EVENTS = ("end", "aborted", "close")
+
+# executor.mjs CLIENT_PROPS, read from the reference's snake_case attributes.
+CLIENT_PROPS = ("req.method", "req.path", "req.host", "req.protocol", "req.writableEnded",
+                "req.headersSent", "req.reusedSocket", "req.socket.encrypted", "res.req_is_req",
+                "req.aborted")  # fmt: skip
+
+
+def empty_client_observations() -> Json:
+    return {"status": "ok", "detail": "", "threw": None, "calls": [], "events": [],
+            "response": None, "body": {"$bytes": ""}, "chunks": [], "props": {}}
+
+
+def describe(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc, limit=8)).strip()
+
+
+@dataclass
+class ClientState:
+    req: Any = None
+    res: Any = None
+    req_closed: bool = False
+    res_closed: bool = False
+    res_ended: bool = False
+    end_grace_over: bool = False
+    upgrade_done: bool = False
+    destroyed_res: bool = False
+    parts: list[bytes] = field(default_factory=list)
+    nbytes: int = 0
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def finished(self) -> bool:
+        return self.upgrade_done or (self.req_closed and (
+            self.res is None or self.res_closed or self.end_grace_over))
+
+
+def _prop(st: ClientState, key: str) -> Any:
+    if key == "res.req_is_req":
+        return None if st.res is None else getattr(st.res, "req", None) is st.req
+    if key == "req.socket.encrypted":
+        socket = getattr(st.req, "socket", None)
+        return read_attr(socket, "encrypted") if socket is not None else None
+    return read_attr(st.req, key.split(".", 1)[1])
+
+
+def head_snapshot(res: Any) -> Json:
+    names = ("statusCode", "statusMessage", "httpVersion", "httpVersionMajor",
+             "httpVersionMinor", "headers", "rawHeaders")
+    return {name: read_attr(res, name) for name in names}
+
+
+async def run_client(http: ModuleType, scenario: Json, fault: Fault | None = None,
+                     obs: Json | None = None) -> Json:
+    """Run a client scenario; returns client observations (without "wire").
+
+    `obs` may be passed in so that a caller whose wait timed out can still read what was
+    observed so far.
+    """
+    obs = obs if obs is not None else empty_client_observations()
+    rec: Recorder | None = None
+    try:
+        rec = Recorder(scenario.get("timeout_ms") if isinstance(scenario, dict) else None)
+        await ClientRun(http, scenario, obs, rec, fault).run()
+    except Exception as exc:  # noqa: BLE001 - an executor bug is an observation, not a crash
+        obs["status"] = "error"
+        obs["detail"] = f"executor error: {describe(exc)}"
+    finally:
+        if rec is not None:
+            rec.close()
+            obs["events"].extend(rec.uncaught)
+    return fault.on_observations(obs) if fault is not None else obs
+
+
+class ClientRun:
+    """One client scenario: clientBody() of executor.mjs."""
+
+    def __init__(self, http: ModuleType, scenario: Json, obs: Json, rec: Recorder,
+                 fault: Fault | None) -> None:
+        self.http = http
+        self.scenario = scenario
+        self.c: Json = scenario.get("client") or {}
+        self.obs = obs
+        self.rec = rec
+        self.fault = fault
+        self.ctx = DecodeContext(http)
+        self.st = ClientState()
+
+    def ev(self, src: str, name: str, extra: Json | None = None) -> None:
+        self.rec.event(self.obs["events"], {"src": src, "name": name, "t": self.rec.t(), **(extra or {})})
+
+    def fill_props(self) -> None:
+        for key in CLIENT_PROPS:
+            self.obs["props"][key] = _prop(self.st, key) if self.st.req is not None else None
+
+    async def run(self) -> None:
+        obs, rec, st, c = self.obs, self.rec, self.st, self.c
+        kind = self.scenario.get("kind")
+        if kind is not None and kind != "client":
+            obs["status"], obs["detail"] = "error", f"run_client got a scenario of kind {kind!r}"
+            return
+        call = c.get("call") or "request"
+        if call not in ("request", "get"):
+            obs["status"] = "error"
+            obs["detail"] = f'unknown client.call {call!r} (expected "request" or "get")'
+            return
+        try:
+            args = decode(c.get("args") or [], self.ctx)
+            if self.fault is not None:
+                args = self.fault.on_options(args)
+            req = getattr(self.http, call)(*args)
+        except Exception as exc:  # noqa: BLE001 - a synchronous throw is the whole observation
+            obs["threw"] = error_record(exc)
+            self.fill_props()
+            self.release()
+            return
+        st.req = req
+        for controller, ms in self.ctx.signals:
+            rec.set_timer(controller.abort, ms)
+        self.attach_req(req)
+
+        ops = asyncio.ensure_future(self.run_ops())
+        ended = rec.until(st.finished)
+        both = asyncio.ensure_future(asyncio.gather(ops, ended))
+        await asyncio.wait({both, rec.deadline}, return_when=asyncio.FIRST_COMPLETED)
+        if both.done():
+            both.result()  # an executor bug in the ops surfaces here
+        else:
+            both.cancel()
+            obs["status"] = "timeout"
+            waiting = []
+            if not st.req_closed:
+                waiting.append("req 'close'")
+            if st.res is not None and not st.res_closed and not st.res_ended:
+                waiting.append("res 'end' or 'close'")
+            obs["detail"] = f"scenario did not finish within {rec.timeout_ms} ms" + (
+                f" (waiting for {', '.join(waiting)})" if waiting else " (ops still running)")
+        self.fill_props()
+        rec.frozen = True
+        if st.parts:
+            obs["body"] = {"$bytes": b64(b"".join(st.parts))}
+        self.release()
+
+    # ---- listeners ---------------------------------------------------------------------
+
+    def attach_req(self, req: Any) -> None:
+        for name in CLIENT_REQ_EVENTS:
+            req.on(name, self._guard(self._req_event(name)))
+        req.on("error", self._guard(self._req_error))
+        req.on("information", self._guard(self._on_information))
+        for name in ("upgrade", "connect"):
+            req.on(name, self._guard(self._upgrade_listener(name)))
+        req.on("response", self._guard(self.on_response))
+
+    def _guard(self, fn: Any) -> Any:
+        # A listener of ours must never throw into the reference's emit().
+        def listener(*args: Any) -> None:
+            try:
+                fn(*args)
+            except Exception as exc:  # noqa: BLE001 - our bug, not the reference's
+                self.obs["status"] = "error"
+                self.obs["detail"] = f"executor error in a listener: {describe(exc)}"
+        return listener
+
+    def _req_event(self, name: str) -> Any:
+        def on(*_args: Any) -> None:
+            self.ev("req", name)
+            if name == "close":
+                self.st.req_closed = True
+            if name == "timeout" and self.c.get("on_timeout") == "destroy":
+                try:
+                    self.st.req.destroy()
+                except Exception as exc:  # noqa: BLE001
+                    self.ev("req", "destroy_threw", {"error": error_record(exc)})
+            self.rec.mark(f"req:{name}")
+        return on
+
+    def _req_error(self, err: Any = None, *_args: Any) -> None:
+        self.ev("req", "error", {"error": error_record(err)})
+        self.rec.mark("req:error")
+
+    def _on_information(self, info: Any = None, *_args: Any) -> None:
+        self.ev("req", "information", {"info": {
+            name: _info_field(info, name) for name in ("statusCode", "statusMessage", "headers", "rawHeaders")}})
+        self.rec.mark("req:information")
+
+    def _upgrade_listener(self, name: str) -> Any:
+        def on(res: Any = None, socket: Any = None, head: Any = None, *_args: Any) -> None:
+            self.ev("req", name, {"info": head_snapshot(res), "head": plain(to_bytes(head or b""))})
+            self.rec.mark(f"req:{name}")
+            # The socket is handed to us; end it so the scenario can finish.
+            try:
+                if socket is not None and not getattr(socket, "destroyed", True) and hasattr(socket, "once"):
+                    socket.once("close", lambda *_: self._upgrade_over())
+                    socket.destroy()
+                else:
+                    self.st.upgrade_done = True
+            except Exception:  # noqa: BLE001
+                self.st.upgrade_done = True
+        return on
+
+    def _upgrade_over(self) -> None:
+        self.st.upgrade_done = True
+        self.rec.poke()
+
+    def on_response(self, res: Any = None, *_args: Any) -> None:
+        st, rec, obs = self.st, self.rec, self.obs
+        st.res = res
+        self.ev("req", "response")
+        obs["response"] = {**head_snapshot(res), **{
+            name: read_attr(res, name) for name in ("headersDistinct", "trailers", "rawTrailers", "complete")}}
+        for name in CLIENT_RES_EVENTS:
+            res.on(name, self._guard(self._res_event(name)))
+        res.on("error", self._guard(self._res_error))
+        how: Json = self.c.get("response") or {}
+        if how.get("encoding") is not None:
+            try:
+                res.set_encoding(how["encoding"])
+            except Exception as exc:  # noqa: BLE001
+                self.ev("res", "setEncoding_threw", {"error": error_record(exc)})
+        if how.get("iterate"):
+            st.tasks.append(asyncio.ensure_future(self._iterate(res)))
+        else:
+            res.on("data", self._guard(self.on_chunk))
+        pause_ms = how.get("pause_ms")
+        if isinstance(pause_ms, (int, float)) and not isinstance(pause_ms, bool) and pause_ms > 0:
+            try:
+                res.pause()
+                obs["props"]["res.isPaused_after_pause"] = plain(res.is_paused())
+                rec.set_timer(res.resume, pause_ms)
+            except Exception as exc:  # noqa: BLE001
+                obs["props"]["res.isPaused_after_pause"] = None
+                self.ev("res", "pause_threw", {"error": error_record(exc)})
+        rec.mark("req:response")
+
+    def _res_event(self, name: str) -> Any:
+        def on(*_args: Any) -> None:
+            st, rec = self.st, self.rec
+            self.ev("res", name)
+            if name in ("end", "close"):
+                self._read_tail()
+            if name == "end":
+                st.res_ended = True
+                rec.set_timer(self._grace_over, END_GRACE_MS)
+            if name == "close":
+                st.res_closed = True
+            rec.mark(f"res:{name}")
+        return on
+
+    def _grace_over(self) -> None:
+        self.st.end_grace_over = True
+        self.rec.poke()
+
+    def _read_tail(self) -> None:
+        response = self.obs["response"]
+        if self.rec.frozen or not response:
+            return
+        for name in ("trailers", "rawTrailers", "complete"):
+            response[name] = read_attr(self.st.res, name)
+
+    def _res_error(self, err: Any = None, *_args: Any) -> None:
+        self.ev("res", "error", {"error": error_record(err)})
+        self.rec.mark("res:error")
+
+    def on_chunk(self, chunk: Any = None, *_args: Any) -> None:
+        st, rec = self.st, self.rec
+        if rec.frozen:
+            return
+        data = to_bytes(chunk)
+        if self.fault is not None:
+            data = self.fault.on_chunk(data)
+        st.parts.append(data)
+        st.nbytes += len(data)
+        self.ev("res", "data", {"len": len(data)})
+        self.obs["chunks"].append({"t": rec.t(), "len": len(data), "type": chunk_type(chunk)})
+        limit = (self.c.get("response") or {}).get("destroy_after_bytes")
+        if isinstance(limit, (int, float)) and not isinstance(limit, bool) and st.nbytes >= limit and not st.destroyed_res:
+            st.destroyed_res = True
+            try:
+                st.res.destroy()
+            except Exception as exc:  # noqa: BLE001
+                self.ev("res", "destroy_threw", {"error": error_record(exc)})
+
+    async def _iterate(self, res: Any) -> None:
+        try:
+            async for chunk in res:
+                self._guard(self.on_chunk)(chunk)
+        except Exception:  # noqa: BLE001, S110 - the same error is recorded by the 'error' listener
+            pass
+
+    # ---- ops ---------------------------------------------------------------------------
+
+    async def run_ops(self) -> None:
+        for op in self.c.get("ops") or []:
+            if self.rec.timed_out:
+                break
+            if self.fault is not None:
+                op = self.fault.on_op(op)
+                if op is None:
+                    continue
+            await self.client_op(op)
+
+    def call(self, rec: Json) -> None:
+        if not self.rec.frozen:
+            self.obs["calls"].append(rec)
+
+    async def client_op(self, op: Json) -> None:
+        rec, req = self.rec, self.st.req
+        name = op.get("op") if isinstance(op, dict) else None
+        if name == "wait":
+            await rec.sleep(op.get("ms"))
+            self.call({"op": name, "returned": {"$undefined": True}, "threw": None})
+            return
+        if name == "wait_event":
+            key = f"{op.get('src') or 'req'}:{op.get('event')}"
+            r = await rec.until_or_deadline(lambda: key in rec.fired)
+            self.call({"op": name, "returned": {"$undefined": True}, "threw": None if r == "done" else {
+                "name": "HarnessTimeout", "code": None, "message": f"event {key} did not fire"}})
+            return
+        if name not in CLIENT_OPS:
+            self.obs["status"], self.obs["detail"] = "error", f"unknown client op {name!r}"
+            self.call({"op": name, "returned": None, "threw": {
+                "name": "HarnessError", "code": "ERR_HARNESS_UNKNOWN_OP", "message": f"unknown client op {name!r}"}})
+            return
+        try:
+            args = decode(op.get("args") or [], self.ctx)
+            if name == "destroy" and args and isinstance(args[0], str):
+                args[0] = self.http.NodeError(args[0])  # new Error(arg)
+            if name in CLIENT_CB_OPS:
+                args = [*args, self._callback(name)]
+            returned = getattr(req, snake(name))(*args)
+            self.call({"op": name, "returned": encode_return(returned, req), "threw": None})
+        except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
+            self.call({"op": name, "returned": None, "threw": error_record(exc)})
+
+    def _callback(self, name: str) -> Any:
+        def cb(err: Any = None, *_args: Any) -> None:
+            self.ev("req", f"{name}_cb", {"error": error_record(err)} if err else None)
+        return self._guard(cb)
+
+    def release(self) -> None:
+        st = self.st
+        for task in st.tasks:
+            task.cancel()
+        for obj, closed in ((st.req, st.req_closed), (st.res, st.res_closed)):
+            try:
+                if obj is not None and not closed and not getattr(obj, "destroyed", False):
+                    obj.destroy()
+            except Exception:  # noqa: BLE001, S110 - best effort
+                pass
+        for agent in self.ctx.agents:
+            try:
+                agent.destroy()
+            except Exception:  # noqa: BLE001, S110 - best effort
+                pass
+
+
+def _info_field(info: Any, name: str) -> Any:
+    if isinstance(info, dict):  # the reference may hand 'information' a plain dict
+        value = info.get(name, info.get(snake(name)))
+        return plain(value)
+    return read_attr(info, name)

@@ -1,0 +1,348 @@
+"""Server scenarios on the reference (startServers/finishServers of executor.mjs).
+
+The target supplies `listen(server, port)`, which claims the port key in the reference's
+port table and answers (host, port key); requests reach the servers through the bridge
+(see impl_front.py), not through sockets of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from harness.targets.fault_hooks import Fault
+from harness.targets.impl_recorder import Recorder
+from harness.targets.impl_tags import (
+    DecodeContext,
+    b64,
+    decode,
+    encode,
+    encode_return,
+    error_record,
+    read_attr,
+    snake,
+    to_bytes,
+)
+
+Json = dict[str, Any]
+Listen = Callable[[Any, Any], Awaitable[tuple[str, int]]]
+
+CLOSE_WAIT_MS = 1000  # how long finish_servers waits for server.close()
+SETTLE_MS = 1  # so that trailing 'close' events are recorded
+
+SERVER_RES_OPS = frozenset({
+    "setHeader", "getHeader", "getHeaders", "getHeaderNames", "hasHeader", "removeHeader",
+    "appendHeader", "setHeaders", "writeHead", "write", "end", "flushHeaders", "addTrailers",
+    "writeContinue", "writeProcessing", "writeEarlyHints",
+})  # fmt: skip
+SERVER_CB_OPS = frozenset({"write", "end", "writeEarlyHints"})
+SERVER_EVENTS = ("listening", "connection", "close")
+SERVER_REQ_EVENTS = ("end", "aborted", "close")
+SERVER_RES_EVENTS = ("finish", "close", "drain")
+UNDEF = {"$undefined": True}
+
+
+def _describe(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc, limit=8)).strip()
+
+
+@dataclass
+class Handler:
+    """One request the servers saw: its observation entry and progress."""
+
+    entry: Json
+    req: Any
+    res: Any
+    parts: list[bytes] = field(default_factory=list)
+    ended: bool = False
+    req_gone: bool = False
+    res_closed: bool = False
+    ops_done: bool = False
+
+    def done(self) -> bool:
+        return self.ops_done and self.res_closed
+
+
+@dataclass
+class ServerSession:
+    """What start_servers made; finish_servers consumes it. servers[i] is None if createServer threw."""
+
+    http: ModuleType
+    scenario: Json
+    fault: Fault | None
+    obs: Json = field(default_factory=lambda: {"status": "ok", "detail": "", "servers": [], "requests": []})
+    rec: Recorder | None = None
+    addresses: list[tuple[str, int] | None] = field(default_factory=list)
+    servers: list[Any] = field(default_factory=list)
+    handlers: list[Handler] = field(default_factory=list)
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    ctx: DecodeContext | None = None
+
+    def fail(self, what: str, exc: BaseException) -> None:
+        self.obs["status"] = "error"
+        self.obs["detail"] = f"executor error{what}: {_describe(exc)}"
+
+
+async def start_servers(http: ModuleType, scenario: Json, listen: Listen,
+                        fault: Fault | None = None) -> ServerSession:
+    """Create and start the scenario's servers; addresses[i] is None when servers[i] did not start."""
+    session = ServerSession(http, scenario, fault, ctx=DecodeContext(http))
+    specs = scenario.get("servers") or []
+    try:
+        session.rec = Recorder(scenario.get("timeout_ms"))
+        if scenario.get("kind") not in (None, "server"):
+            raise ValueError(f"start_servers got a scenario of kind {scenario.get('kind')!r}")
+        for i, spec in enumerate(specs):
+            session.addresses.append(await _start_one(session, spec or {}, i, listen))
+    except Exception as exc:  # noqa: BLE001 - reported as status error
+        session.fail("", exc)
+        session.addresses += [None] * (len(specs) - len(session.addresses))
+    return session
+
+
+async def _start_one(session: ServerSession, spec: Json, index: int, listen: Listen) -> tuple[str, int] | None:
+    rec = session.rec
+    assert rec is not None and session.ctx is not None
+    srec: Json = {"port": None, "listen_error": None, "events": []}
+    session.obs["servers"].append(srec)
+    try:
+        args = [decode(spec.get("options") or {}, session.ctx)]
+        if session.fault is not None:
+            args = session.fault.on_options(args)
+        server = session.http.create_server(*args)
+    except Exception as exc:  # noqa: BLE001 - createServer threw: that is the observation
+        srec["listen_error"] = error_record(exc)
+        session.servers.append(None)
+        return None
+    session.servers.append(server)
+    for name in SERVER_EVENTS:
+        server.on(name, lambda *_a, _n=name: rec.event(srec["events"], {"name": _n, "t": rec.t()}))
+    server.on("error", lambda err=None, *_a: rec.event(
+        srec["events"], {"name": "error", "t": rec.t(), "error": error_record(err)}))
+
+    def on_request(req: Any = None, res: Any = None, *_a: Any) -> None:
+        try:
+            _handle_request(session, index, spec.get("handler") or [], req, res)
+        except Exception as exc:  # noqa: BLE001
+            session.fail(" in handler", exc)
+
+    server.on("request", on_request)
+    try:
+        host, port = await listen(server, spec.get("listen", 0))
+    except Exception as exc:  # noqa: BLE001 - a failed listen is an observation
+        srec["listen_error"] = error_record(exc)
+        return None
+    srec["port"] = port
+    return host, port
+
+
+def _handle_request(session: ServerSession, index: int, ops: list[Json], req: Any, res: Any) -> None:
+    rec = session.rec
+    assert rec is not None
+    if rec.frozen:
+        return  # the scenario is over; the server is closing
+    entry: Json = {
+        "server": index,
+        **{name: read_attr(req, name) for name in (
+            "method", "url", "httpVersion", "headers", "rawHeaders", "headersDistinct", "trailers", "complete")},
+        "body": {"$bytes": ""}, "chunks": [], "calls": [], "events": [],
+    }
+    session.obs["requests"].append(entry)
+    h = Handler(entry, req, res)
+    session.handlers.append(h)
+
+    def ev(src: str, name: str, extra: Json | None = None) -> None:
+        rec.event(entry["events"], {"src": src, "name": name, "t": rec.t(), **(extra or {})})
+
+    def on_data(chunk: Any = None, *_a: Any) -> None:
+        if rec.frozen:
+            return
+        data = to_bytes(chunk)
+        if session.fault is not None:
+            data = session.fault.on_chunk(data)
+        h.parts.append(data)
+        entry["chunks"].append({"t": rec.t(), "len": len(data)})
+        ev("req", "data", {"len": len(data)})
+
+    def on_req_event(name: str) -> None:
+        # State first: ev() pokes the waiters, and req.read_body waits on this state.
+        if name == "end":
+            h.ended = True
+        if name in ("close", "aborted"):
+            h.req_gone = True
+        ev("req", name)
+        if name in ("end", "close"):
+            read_tail(session, h)
+
+    def on_req_error(err: Any = None, *_a: Any) -> None:
+        h.req_gone = True
+        ev("req", "error", {"error": error_record(err)})
+
+    def on_res_event(name: str) -> None:
+        if name == "close":
+            h.res_closed = True
+        ev("res", name)
+
+    # The body is always collected, with this listener attached before the first op.
+    req.on("data", on_data)
+    for name in SERVER_REQ_EVENTS:
+        req.on(name, lambda *_a, _n=name: on_req_event(_n))
+    req.on("error", on_req_error)
+    for name in SERVER_RES_EVENTS:
+        res.on(name, lambda *_a, _n=name: on_res_event(_n))
+    res.on("error", lambda err=None, *_a: ev("res", "error", {"error": error_record(err)}))
+    session.tasks.append(asyncio.ensure_future(_run_handler(session, h, ops, ev)))
+
+
+def read_tail(session: ServerSession, h: Handler) -> None:
+    if session.rec is None or session.rec.frozen:
+        return
+    h.entry["trailers"] = read_attr(h.req, "trailers")
+    h.entry["complete"] = read_attr(h.req, "complete")
+    h.entry["body"] = {"$bytes": b64(b"".join(h.parts))}
+
+
+async def _run_handler(session: ServerSession, h: Handler, ops: list[Json], ev: Callable[..., None]) -> None:
+    rec = session.rec
+    assert rec is not None
+    try:
+        for op in ops:
+            if rec.timed_out or rec.frozen:
+                break
+            if session.fault is not None:
+                op = session.fault.on_op(op)
+                if op is None:
+                    continue
+            await _server_op(session, h, op, ev)
+    except Exception as exc:  # noqa: BLE001
+        session.fail(" in handler ops", exc)
+    finally:
+        h.ops_done = True
+        read_tail(session, h)
+        rec.poke()
+
+
+def _push(session: ServerSession, h: Handler, call: Json) -> None:
+    if session.rec is not None and not session.rec.frozen:
+        h.entry["calls"].append(call)
+
+
+async def _server_op(session: ServerSession, h: Handler, op: Json, ev: Callable[..., None]) -> None:
+    rec, ctx, res = session.rec, session.ctx, h.res
+    assert rec is not None and ctx is not None
+    name = op.get("op") if isinstance(op, dict) else None
+    if name == "wait":
+        await rec.sleep(op.get("ms"))
+        _push(session, h, {"op": name, "returned": UNDEF, "threw": None})
+        return
+    if name == "req.read_body":
+        # 'end' is the signal; 'close', 'aborted' or 'error' mean the body will never end.
+        r = await rec.until_or_deadline(lambda: h.ended or h.req_gone)
+        _push(session, h, {"op": name, "returned": UNDEF, "threw": None if r == "done" else {
+            "name": "HarnessTimeout", "code": None, "message": "the request body did not end"}})
+        return
+    if name == "res.set":
+        try:
+            setattr(res, snake(str(op.get("prop"))), decode(op.get("value"), ctx))
+            _push(session, h, {"op": name, "returned": UNDEF, "threw": None})
+        except Exception as exc:  # noqa: BLE001
+            _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
+        return
+    if name == "res.get":
+        try:
+            value = getattr(res, snake(str(op.get("prop"))))
+            _push(session, h, {"op": name, "returned": encode(value, res), "threw": None})
+        except AttributeError:
+            _push(session, h, {"op": name, "returned": UNDEF, "threw": None})  # res[P] is undefined
+        except Exception as exc:  # noqa: BLE001
+            _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
+        return
+    method = name[4:] if isinstance(name, str) and name.startswith("res.") else None
+    if method not in SERVER_RES_OPS:
+        session.obs["status"], session.obs["detail"] = "error", f"unknown server handler op {name!r}"
+        _push(session, h, {"op": name, "returned": None, "threw": {
+            "name": "HarnessError", "code": "ERR_HARNESS_UNKNOWN_OP", "message": f"unknown server handler op {name!r}"}})
+        return
+    try:
+        args = decode(op.get("args") or [], ctx)
+        if method in SERVER_CB_OPS:
+            args = [*args, _callback(method, ev)]
+        returned = getattr(res, snake(method))(*args)
+        _push(session, h, {"op": name, "returned": encode_return(returned, res), "threw": None})
+    except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
+        _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
+
+
+def _callback(method: str, ev: Callable[..., None]) -> Callable[..., None]:
+    def cb(err: Any = None, *_a: Any) -> None:
+        ev("res", f"{method}_cb", {"error": error_record(err)} if err else None)
+    return cb
+
+
+async def finish_servers(session: ServerSession) -> Json:
+    """Wait for every handler (or the deadline), close the servers; server observations without "wire"."""
+    obs, rec = session.obs, session.rec
+    if rec is None:
+        return obs
+    try:
+        outcome = await rec.until_or_deadline(lambda: all(h.done() for h in session.handlers))
+        if outcome == "timeout":
+            if obs["status"] == "ok":
+                obs["status"] = "timeout"
+                pending = [f"request {i} ({'res close missing' if h.ops_done else 'ops still running'})"
+                           for i, h in enumerate(session.handlers) if not h.done()]
+                obs["detail"] = f"scenario did not finish within {rec.timeout_ms} ms" + (
+                    f": {'; '.join(pending)}" if pending else "")
+            for h in session.handlers:
+                read_tail(session, h)
+            rec.frozen = True
+        closing = [_close(server) for server in session.servers if server is not None]
+        await asyncio.wait_for(asyncio.gather(*closing), CLOSE_WAIT_MS / 1000) if closing else None
+    except TimeoutError:
+        pass  # a server that does not close in time is still released below
+    except Exception as exc:  # noqa: BLE001
+        session.fail("", exc)
+    finally:
+        await asyncio.sleep(SETTLE_MS / 1000)
+        _release(session)
+    return session.fault.on_observations(obs) if session.fault is not None else obs
+
+
+async def _close(server: Any) -> None:
+    if not getattr(server, "listening", False):
+        return
+    done = asyncio.get_running_loop().create_future()
+    try:
+        server.close(lambda *_a: done.done() or done.set_result(None))
+        closer = getattr(server, "close_all_connections", None)
+        if closer is not None:
+            closer()
+    except Exception:  # noqa: BLE001 - e.g. ERR_SERVER_NOT_RUNNING: nothing to wait for
+        return
+    await done
+
+
+def _release(session: ServerSession) -> None:
+    rec = session.rec
+    assert rec is not None
+    rec.close()
+    for task in session.tasks:
+        task.cancel()
+    for agent in session.ctx.agents if session.ctx else []:
+        try:
+            agent.destroy()
+        except Exception:  # noqa: BLE001, S110 - best effort
+            pass
+    for h in session.handlers:
+        try:
+            if not h.res_closed and not getattr(h.res, "destroyed", False):
+                h.res.destroy()
+        except Exception:  # noqa: BLE001, S110 - best effort
+            pass
+    if rec.uncaught:
+        text = "; ".join(f"{u['name']} at {u['t']} ms: {u['error']['name']}: {u['error']['message']}" for u in rec.uncaught)
+        session.obs["detail"] = f"{session.obs['detail']}; {text}" if session.obs["detail"] else text

@@ -1,0 +1,242 @@
+"""Tagged values (SCENARIO.md) for the impl target: JSON <-> the reference's Python values.
+
+Mirrors decode()/encode()/errorRecord() of harness/drivers/executor.mjs so both
+executors answer the same JSON for the same thing: Node's `undefined` is the
+reference's UNDEFINED, a Buffer is bytes, a Uint8Array is bytearray, a Map is a dict.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from harness.reference.errors import UNDEFINED
+from harness.reference.fetch import Headers
+
+Json = dict[str, Any]
+MAX_ENCODE_DEPTH = 8
+
+_SNAKE_1 = re.compile(r"(.)([A-Z][a-z]+)")
+_SNAKE_2 = re.compile(r"([a-z0-9])([A-Z])")
+
+
+def snake(name: str) -> str:
+    """Node's camelCase name -> the reference's: getRawHeaderNames -> get_raw_header_names."""
+    return _SNAKE_2.sub(r"\1_\2", _SNAKE_1.sub(r"\1_\2", name)).lower()
+
+
+def camel(name: str) -> str:
+    """The reference's attribute name -> Node's, for encoding plain objects."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+@dataclass
+class DecodeContext:
+    """What a scenario creates while decoding and must release afterwards."""
+
+    http: ModuleType
+    agents: list[Any] = field(default_factory=list)
+    signals: list[tuple[Any, float]] = field(default_factory=list)  # (controller, abort_after_ms)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def decode(value: Any, ctx: DecodeContext) -> Any:
+    """Turn tags into runtime values; other JSON stays as it is."""
+    if isinstance(value, list):
+        return [decode(v, ctx) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        key, inner = next(iter(value.items()))
+        if isinstance(key, str) and key.startswith("$"):
+            found, out = _decode_tag(key, inner, ctx)
+            if found:
+                return out
+    return {k: decode(v, ctx) for k, v in value.items()}
+
+
+def _decode_tag(key: str, inner: Any, ctx: DecodeContext) -> tuple[bool, Any]:
+    http = ctx.http
+    if key == "$bytes":
+        return True, base64.b64decode(str(inner))
+    if key == "$u8":
+        return True, bytearray(base64.b64decode(str(inner)))
+    if key == "$undefined":
+        return True, UNDEFINED
+    if key == "$agent":
+        if inner == "global":
+            getter = getattr(http, "get_global_agent", None)
+            return True, getter() if getter else http.global_agent
+        agent = http.Agent(decode(inner or {}, ctx))
+        ctx.agents.append(agent)
+        return True, agent
+    if key == "$signal":
+        ms = float((inner or {}).get("abort_after_ms") or 0) if isinstance(inner, dict) else 0.0
+        if ms <= 0:
+            return True, http.AbortSignal.abort()
+        controller = http.AbortController()
+        ctx.signals.append((controller, ms))
+        return True, controller.signal
+    if key == "$headers":
+        return True, Headers(decode(inner, ctx))
+    if key == "$map":
+        return True, {k: v for k, v in decode(inner, ctx)}
+    if key == "$number":
+        return True, float(inner)
+    return False, None  # not a tag we know: an ordinary one-key object
+
+
+def error_record(err: Any) -> Json:
+    """An exception as {name, code, message}: the JS name the reference gives it, else the class name."""
+    if not isinstance(err, BaseException):
+        return {"name": _typeof(err), "code": None, "message": _js_text(err)}
+    name = getattr(err, "name", None)
+    if isinstance(err, ImportError) or not isinstance(name, str) or not name:
+        name = type(err).__name__  # ImportError.name is a module name, not a JS constructor
+    code = getattr(err, "code", None)
+    if code is not None and not isinstance(code, (str, int)):
+        code = str(code)
+    message = getattr(err, "message", None)
+    if not isinstance(message, str):
+        message = str(err)
+    return {"name": name, "code": code, "message": message}
+
+
+def _typeof(value: Any) -> str:
+    if value is None:
+        return "object"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if value is UNDEFINED:
+        return "undefined"
+    return "object"
+
+
+def _js_text(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is UNDEFINED:
+        return "undefined"
+    return str(value)
+
+
+def is_undefined(value: Any) -> bool:
+    return value is UNDEFINED
+
+
+def encode(value: Any, receiver: Any = None, depth: int = 0, seen: set[int] | None = None) -> Any:
+    """A returned value as JSON, the way executor.mjs encode() writes the JS value."""
+    if receiver is not None and value is receiver:
+        return "$this"
+    if is_undefined(value):
+        return {"$undefined": True}
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return {"$number": "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")}
+    if callable(value) and not hasattr(value, "__dict__"):
+        return None  # functions are dropped, as in JS
+    if isinstance(value, bytes):
+        return {"$bytes": b64(value)}
+    if isinstance(value, (bytearray, memoryview)):
+        return {"$u8": b64(bytes(value))}
+    if isinstance(value, BaseException):
+        return error_record(value)
+    if depth >= MAX_ENCODE_DEPTH:
+        return "$depth"
+    seen = seen if seen is not None else set()
+    if id(value) in seen:
+        return "$circular"
+    seen.add(id(value))
+    try:
+        return _encode_container(value, receiver, depth, seen)
+    finally:
+        seen.discard(id(value))
+
+
+def _encode_container(value: Any, receiver: Any, depth: int, seen: set[int]) -> Any:
+    sub = depth + 1
+    if isinstance(value, (list, tuple)):
+        return [encode(v, receiver, sub, seen) for v in value]
+    if isinstance(value, dict):
+        return {str(k): encode(v, receiver, sub, seen) for k, v in value.items()}
+    if isinstance(value, Headers):
+        return {"$headers": [[k, v] for k, v in value.items()]}
+    # Any other object: its public, non-callable attributes under Node's names.
+    out: Json = {}
+    try:
+        attrs = dict(vars(value))
+    except TypeError:
+        return None
+    for key, v in attrs.items():
+        if key.startswith("_") or callable(v):
+            continue
+        out[camel(key)] = encode(v, receiver, sub, seen)
+    return out
+
+
+def encode_return(value: Any, receiver: Any) -> Any:
+    """What a method call returned. A Python method that returns nothing gives None where
+    the JS method gives undefined (no node:http op returns null), so None is undefined here."""
+    return {"$undefined": True} if value is None else encode(value, receiver)
+
+
+def plain(value: Any) -> Any:
+    """Observed properties: like encode, but undefined becomes null."""
+    if is_undefined(value):
+        return None
+    try:
+        return encode(value)
+    except Exception as exc:  # noqa: BLE001 - a property that cannot be read is data
+        return {"$error": error_record(exc)}
+
+
+def read_attr(obj: Any, node_name: str) -> Any:
+    """obj[nodeName] read from the reference: the snake_case attribute, null when absent."""
+    if obj is None:
+        return None
+    try:
+        value = getattr(obj, snake(node_name))
+    except Exception:  # noqa: BLE001 - absent or throwing: null, as readProp does
+        return None
+    return plain(value)
+
+
+def to_bytes(chunk: Any) -> bytes:
+    """A 'data' chunk as bytes (strings from set_encoding are re-encoded as UTF-8)."""
+    if isinstance(chunk, str):
+        return chunk.encode("utf-8", "surrogatepass")
+    if isinstance(chunk, (bytes, bytearray, memoryview)):
+        return bytes(chunk)
+    return str(chunk).encode("utf-8")
+
+
+def chunk_type(chunk: Any) -> str:
+    """The JS constructor name of a chunk (SCENARIO.md chunks[].type)."""
+    if isinstance(chunk, str):
+        return "string"
+    if isinstance(chunk, bytes):
+        return "Buffer"
+    if isinstance(chunk, (bytearray, memoryview)):
+        return "Uint8Array"
+    if chunk is None:
+        return "null"
+    if is_undefined(chunk):
+        return "undefined"
+    return type(chunk).__name__
