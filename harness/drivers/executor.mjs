@@ -703,9 +703,10 @@ function handleRequest(session, serverIndex, ops, req, res) {
   });
   for (const name of SERVER_REQ_EVENTS) {
     req.on(name, () => {
-      ev('req', name);
+      // State first: ev() wakes the waiters, which read it (req.read_body waits on st.ended).
       if (name === 'end') st.ended = true;
       if (name === 'close' || name === 'aborted') st.reqGone = true;
+      ev('req', name);
       if (name === 'end' || name === 'close') readTail();
     });
   }

@@ -28,12 +28,17 @@ class Fault:
 
     name: str = "none"
 
+    def on_scenario(self, scenario: Json) -> Json:
+        """The whole scenario (a copy) before the target runs it, e.g. for bridge routing."""
+        return scenario
+
     def on_options(self, args: list[Any]) -> list[Any]:
         """The decoded arguments of request()/get() (client) or createServer() (server)."""
         return args
 
-    def on_op(self, op: Json) -> Json | None:
-        """A client op or server handler op before it runs; None skips it."""
+    def on_op(self, op: Json) -> Json | list[Json] | None:
+        """A client op or server handler op before it runs; None skips it, a list
+        replaces it with several ops."""
         return op
 
     def on_chunk(self, data: bytes) -> bytes:
@@ -55,6 +60,16 @@ class FaultContext:
 
 class FaultUnavailable(Exception):
     """A fault was named but cannot be built (no faults module, unknown name)."""
+
+
+def ops_for(fault: Fault | None, op: Json) -> list[Json]:
+    """The ops to run in place of `op` (just `op` without a fault)."""
+    if fault is None:
+        return [op]
+    out = fault.on_op(op)
+    if out is None:
+        return []
+    return out if isinstance(out, list) else [out]
 
 
 def load(name: str | None, context: FaultContext) -> Fault | None:

@@ -12,6 +12,7 @@ a response buffered instead of streamed).
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,9 @@ def _flip(data: Any) -> Any:
         return bytes([data[0] ^ 0x01]) + bytes(data[1:]) if data else b"!"
     if isinstance(data, str):
         return chr(ord(data[0]) ^ 0x01) + data[1:] if data else "!"
+    if isinstance(data, dict) and isinstance(data.get("$bytes"), str):  # a scenario's bytes tag
+        flipped = _flip(base64.b64decode(data["$bytes"]))
+        return {"$bytes": base64.b64encode(flipped).decode()}
     return data
 
 
@@ -268,11 +272,72 @@ class ServerRequestView(Fault):
         return obs
 
 
+class ServerFramingSwap(Fault):
+    name = "server-framing-swap"
+    description = "res.end(data) streams (write + end: chunked); a write before end is held back and sent with end (Content-Length)"
+
+    def __init__(self) -> None:
+        self.held: list[Any] = []
+
+    def on_options(self, args: list[Any]) -> list[Any]:
+        self.held = []  # a new server: nothing from an earlier scenario is carried over
+        return args
+
+    def on_op(self, op: Json) -> Json | list[Json] | None:
+        kind, args = op.get("op"), list(op.get("args") or [])
+        if kind == "res.write" and args:
+            self.held.append(args[0])
+            return None
+        if kind == "res.end":
+            held, self.held = self.held, []
+            if held:  # what was written goes out with end, as one known-length body
+                data = args[0] if args and not callable(args[0]) else b""
+                return {**op, "args": [_join([*held, data])]}
+            if args and isinstance(args[0], str | bytes | bytearray | dict):
+                return [{"op": "res.write", "args": [args[0]]}, {"op": "res.end", "args": []}]
+            return [{"op": "res.flushHeaders", "args": []}, op]
+        return op
+
+
+def _join(parts: list[Any]) -> Any:
+    """Concatenate body chunks given as text, bytes or {"$bytes"} tags (as bytes)."""
+    out = b""
+    for p in parts:
+        if isinstance(p, dict) and "$bytes" in p:
+            out += base64.b64decode(p["$bytes"])
+        elif isinstance(p, str):
+            out += p.encode()
+        elif isinstance(p, bytes | bytearray):
+            out += bytes(p)
+    return {"$bytes": base64.b64encode(out).decode()}
+
+
+class ServerNoDate(Fault):
+    name = "server-no-date"
+    description = "the server never sends a Date header (sendDate is forced off)"
+
+    def on_op(self, op: Json) -> Json | list[Json] | None:
+        if str(op.get("op", "")).startswith("res.") and op.get("op") != "res.set":
+            return [{"op": "res.set", "prop": "sendDate", "value": False}, op]
+        return op
+
+
+class BridgeIgnoresPort(Fault):
+    name = "bridge-ignores-port"
+    description = "the bridge routes every request to its server's own port key, whatever key it names"
+
+    def on_scenario(self, scenario: Json) -> Json:
+        for req in scenario.get("requests") or []:
+            req.pop("port", None)
+        return scenario
+
+
 FAULTS: dict[str, Callable[[], Fault]] = {
     cls.name: cls for cls in (
         DropUserHeaders, AlterHeaderValues, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
         SwallowErrors, CorruptResponseBody, BufferResponse, ReorderEvents, MangleResponseHead,
         ServerWrongStatus, ServerDropHeaders, ServerCorruptBody, ServerRequestView,
+        ServerFramingSwap, ServerNoDate, BridgeIgnoresPort,
     )
 }
 

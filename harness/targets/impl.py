@@ -85,6 +85,8 @@ class ImplTarget:
             return _empty_server("skipped", detail) if kind == "server" else {
                 **empty_client_observations(), "status": "skipped", "detail": detail}
         timeout_s = float(scenario.get("timeout_ms") or 5000) / 1000
+        if self.fault is not None:
+            scenario = self.fault.on_scenario(copy.deepcopy(scenario))
         with self._lock:
             front = self._ensure()
             if kind == "client":

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from harness.targets.fault_hooks import Fault
+from harness.targets.fault_hooks import Fault, ops_for
 from harness.targets.impl_recorder import Recorder
 from harness.targets.impl_server import finish_servers, start_servers
 from harness.targets.impl_tags import (
@@ -335,14 +335,11 @@ class ClientRun:
     # ---- ops ---------------------------------------------------------------------------
 
     async def run_ops(self) -> None:
-        for op in self.c.get("ops") or []:
-            if self.rec.timed_out:
-                break
-            if self.fault is not None:
-                op = self.fault.on_op(op)
-                if op is None:
-                    continue
-            await self.client_op(op)
+        for given_op in self.c.get("ops") or []:
+            for op in ops_for(self.fault, given_op):
+                if self.rec.timed_out:
+                    return
+                await self.client_op(op)
 
     def call(self, rec: Json) -> None:
         if not self.rec.frozen:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from harness.targets.fault_hooks import Fault
+from harness.targets.fault_hooks import Fault, ops_for
 from harness.targets.impl_recorder import Recorder
 from harness.targets.impl_tags import (
     DecodeContext,
@@ -210,13 +210,9 @@ async def _run_handler(session: ServerSession, h: Handler, ops: list[Json], ev: 
     rec = session.rec
     assert rec is not None
     try:
-        for op in ops:
+        for op in (expanded for given_op in ops for expanded in ops_for(session.fault, given_op)):
             if rec.timed_out or rec.frozen:
                 break
-            if session.fault is not None:
-                op = session.fault.on_op(op)
-                if op is None:
-                    continue
             await _server_op(session, h, op, ev)
     except Exception as exc:  # noqa: BLE001
         session.fail(" in handler ops", exc)
