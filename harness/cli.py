@@ -98,6 +98,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if behavior is None:
         print(f"behavior {rec['behavior']} is not in {args.specs}", file=sys.stderr)
         return 1
+    if rec.get("inputs") is None:
+        print(f"{args.file}: no example was recorded ({rec.get('status')}: {rec.get('message')}); "
+              f"rerun the cell with pytest instead", file=sys.stderr)
+        return 1
     target_name = args.target or rec["target"]
     session = Session([target_name], session_seed=rec.get("session_seed", 0),
                       fault=args.fault if args.fault is not None else rec.get("fault"))

@@ -32,6 +32,13 @@ def test_evaluate(expr: object, value: object) -> None:
     assert evaluate(expr, GIVEN) == value
 
 
+def test_paths_reach_dotted_keys() -> None:
+    props = {"props": {"req.socket.encrypted": None, "req.method": "GET", "req": {"x": 1}}}
+    assert evaluate({"$obs": "props.req.method"}, {}, props) == "GET"
+    assert evaluate({"$obs": "props.req.x"}, {}, props) == 1
+    assert evaluate({"$obs": "props.req.socket.encrypted"}, {}, props) is None
+
+
 def test_obs_reference_and_missing_given() -> None:
     assert evaluate({"$obs": "a.0.b"}, {}, {"a": [{"b": 7}]}) == 7
     assert evaluate({"$obs": "a.9"}, {}, {"a": []}) is None

@@ -35,14 +35,26 @@ _MISSING = object()
 
 def get_path(data: Any, path: str | list[Any]) -> Any:
     """Follow a dotted path (`a.b.0.c`, negative indices allowed). Returns _MISSING if absent."""
-    parts = path.split(".") if isinstance(path, str) else path
+    parts = path.split(".") if isinstance(path, str) else list(path)
     cur = data
-    for part in parts:
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        i += 1
         if isinstance(cur, Mapping):
             if part in cur:
                 cur = cur[part]
                 continue
-            return _MISSING
+            # Keys may hold dots themselves (props like "req.socket.encrypted"): try the
+            # longest run of the remaining parts that names a key.
+            for j in range(len(parts), i, -1):
+                key = ".".join(str(p) for p in parts[i - 1:j])
+                if key in cur:
+                    cur, i = cur[key], j
+                    break
+            else:
+                return _MISSING
+            continue
         if isinstance(cur, list | tuple | str | bytes):
             try:
                 cur = cur[int(part)]
