@@ -42,12 +42,9 @@ def get_path(data: Any, path: str | list[Any]) -> Any:
         part = parts[i]
         i += 1
         if isinstance(cur, Mapping):
-            if part in cur:
-                cur = cur[part]
-                continue
-            # Keys may hold dots themselves (props like "req.socket.encrypted"): try the
-            # longest run of the remaining parts that names a key.
-            for j in range(len(parts), i, -1):
+            # Keys may hold dots themselves (props like "req.socket.encrypted"): the
+            # longest run of the remaining parts that names a key wins.
+            for j in range(len(parts), i - 1, -1):
                 key = ".".join(str(p) for p in parts[i - 1:j])
                 if key in cur:
                     cur, i = cur[key], j
