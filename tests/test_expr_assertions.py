@@ -76,3 +76,10 @@ def test_check_message_and_when() -> None:
     assert not out.ok and out.message == "a.b equals 'PATCH': observed 'patch'"
     assert check({"at": "a", "equals": 1, "when": False}, GIVEN, {"a": 2}).ok
     assert check({"value": {"$sub": [{"$obs": "t2"}, {"$obs": "t1"}]}, "gte": 100}, {}, {"t1": 1, "t2": 150}).ok
+
+
+def test_wrong_shaped_observation_fails_not_errors() -> None:
+    out = check({"value": {"$len": {"$obs": "missing"}}, "equals": 2}, {}, {})
+    assert not out.ok and "cannot evaluate" in out.message
+    with pytest.raises(ExprError):
+        check({"at": "a", "equals": {"$given": "nope"}}, {}, {"a": 1})

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.spec.expr import evaluate, get_path, is_missing, regex
+from harness.spec.expr import ExprError, evaluate, get_path, is_missing, regex
 
 _ABSENT_VALUES: tuple[Any, ...] = (None, [], {}, "", b"")
 
@@ -109,18 +109,23 @@ def short(value: Any, limit: int = 300) -> str:
 
 def check(assertion: Mapping[str, Any], given: Mapping[str, Any], views: Any) -> Outcome:
     """Evaluate one assertion against the observation views."""
-    if "when" in assertion and not evaluate(assertion["when"], given, views):
-        return Outcome(True, "")
-    if "at" in assertion:
-        subject = str(assertion["at"])
-        actual = get_path(views, subject)
-        if is_missing(actual):
-            actual = None
-    else:
-        subject = "value"
-        actual = evaluate(assertion["value"], given, views)
+    subject = str(assertion["at"]) if "at" in assertion else "value"
     name = next(k for k in assertion if k in CHECKS)
-    expected = evaluate(assertion[name], given, views)
+    try:
+        if "when" in assertion and not evaluate(assertion["when"], given, views):
+            return Outcome(True, "")
+        if "at" in assertion:
+            actual = get_path(views, subject)
+            if is_missing(actual):
+                actual = None
+        else:
+            actual = evaluate(assertion["value"], given, views)
+        expected = evaluate(assertion[name], given, views)
+    except ExprError:
+        raise  # the spec itself is wrong (unknown input or operator): ERROR, not FAIL
+    except Exception as exc:  # an observation of the wrong shape (null where data was due)
+        return Outcome(False, f"{subject} {name}: cannot evaluate on what was observed "
+                              f"({type(exc).__name__}: {exc})")
     if CHECKS[name](actual, expected):
         return Outcome(True, "")
     because = f" ({assertion['because']})" if "because" in assertion else ""
