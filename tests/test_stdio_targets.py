@@ -410,5 +410,7 @@ def test_server_handler_that_never_ends_times_out(node: StdioTarget) -> None:
     obs = node.run(scenario, exchange)
     assert time.monotonic() - started < 3.0
     assert obs["status"] == "timeout"
-    assert "request 0" in obs["detail"]
+    # The pending handler is named only if its res had not closed yet when finish began:
+    # the client's socket closes as exchange() returns, so that is a race.
+    assert "did not finish within 300 ms" in obs["detail"]
     assert obs["requests"][0]["calls"][0]["returned"] is True
