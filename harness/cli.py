@@ -64,6 +64,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         session.close()
     doc = store.document(session, records, args.profile)
+    for target, t in doc["targets"].items():
+        examples = sum(r["examples_run"] for r in records if r["target"] == target)
+        procs = f", {t['processes_started']} process(es) started" if "processes_started" in t else ""
+        print(f"{target}: {examples} examples in {t.get('wall_s', 0):.1f} s{procs}", file=sys.stderr)
     out = Path(args.report_dir)
     for path in [store.write(doc, out), *render_all(doc, out)]:
         print(f"wrote {path}")

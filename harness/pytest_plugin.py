@@ -217,8 +217,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for rec in state["records"]:
         per = counts.setdefault(rec["target"], {})
         per[rec["status"]] = per.get(rec["status"], 0) + 1
+    info = state["session"].versions()
     for target, per in counts.items():
-        tr.write_line(f"{target}: " + ", ".join(f"{n} {s}" for s, n in sorted(per.items())))
+        examples = sum(r["examples_run"] for r in state["records"] if r["target"] == target)
+        t = info.get(target, {})
+        procs = f", {t['processes_started']} process(es) started" if "processes_started" in t else ""
+        tr.write_line(f"{target}: " + ", ".join(f"{n} {s}" for s, n in sorted(per.items()))
+                      + f"  [{examples} examples, {t.get('wall_s', 0):.1f} s{procs}]")
     for path in state["written"]:
         tr.write_line(f"wrote {path}")
     for report in state.get("gate", []):

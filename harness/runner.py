@@ -121,7 +121,8 @@ class Session:
                 if name not in self._versions:
                     self._versions[name] = t.version()
                 info.update(version=self._versions[name], profile=t.profile)
-                started = getattr(t, "starts", None)  # runtime processes spawned, restarts included
+                # runtime processes (impl: event loops) started, restarts included
+                started = getattr(t, "starts", getattr(t, "processes_started", None))
                 if started is not None:
                     info["processes_started"] = started
             else:
