@@ -134,7 +134,7 @@ async def _send_stream(
             if request_body.disconnected:
                 return
         while (await receive())["type"] != "http.disconnect":
-            pass
+            await asyncio.sleep(0)  # never spin on a server that answers at once
 
     # Two tasks per streamed response and none per chunk: the watcher cancels the pump
     # when the client goes away, which closes the body iterator (the server sees an abort).

@@ -130,7 +130,7 @@ class ServerIncomingMessage(EventEmitter):
         self._buffer: deque[Any] = deque()
         self._decoder: _Decoder | None = None
         self._want = asyncio.Event()
-        self._pump_task: asyncio.Task[None] | None = None
+        self._pump_task: asyncio.Task[None] | asyncio.Handle | None = None
         self._iter_queue: asyncio.Queue[Any] | None = None
         self._dumped = False
         self._close_pending = False
@@ -208,7 +208,22 @@ class ServerIncomingMessage(EventEmitter):
     def _start(self) -> None:
         if self._pump_task is None and not self.readable_ended:
             self._want.set()
-            self._pump_task = asyncio.get_running_loop().create_task(self._pump())
+            if self._body is None:
+                # Nothing to pull: 'end' on the next loop turn, without a task.
+                self._pump_task = asyncio.get_running_loop().call_soon(self._end_bodyless)
+            else:
+                self._pump_task = asyncio.get_running_loop().create_task(self._pump())
+
+    def _end_bodyless(self) -> None:
+        if self.destroyed or self.readable_ended:
+            return
+        self.complete = True
+        self.readable_ended = True
+        if self._iter_queue is not None:
+            self._iter_queue.put_nowait(_END)
+        self.emit("end")
+        if self._close_pending:
+            self._emit_close()
 
     def _flush(self) -> None:
         while self._buffer and self._flowing and not self.destroyed:

@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
-from .client import _to_bytes, _wire_values
+from .chunks import to_bytes, wire_values
 from .constants import STATUS_CODES
 from .errors import (
     UNDEFINED,
@@ -121,7 +121,7 @@ class OutgoingMessage(EventEmitter):
         self.destroyed = False
         self._removed_content_length = False
         self._removed_transfer_encoding = False
-        self._unique_headers: frozenset[str] = frozenset()
+        self._unique_headers: set[str] = set()
 
     @property
     def headers_sent(self) -> bool:
@@ -233,7 +233,7 @@ class ServerResponse(OutgoingMessage):
             bool(server.reject_non_standard_body_writes) if server is not None else False
         )
         if server is not None and server.unique_headers:
-            self._unique_headers = server.unique_headers
+            self._unique_headers = set(server.unique_headers)
         # Node drops the body of a HEAD response (and of 204/304, set in write_head).
         self._has_body = req.method != "HEAD"
         self._content_length: int | None = None
@@ -326,7 +326,7 @@ class ServerResponse(OutgoingMessage):
                 validate_header_name(name)
                 validate_header_value(name, value)
             key = name.lower()
-            for text in _wire_values(key, value, self._unique_headers):
+            for text in wire_values(key, value, self._unique_headers):
                 lines.append((name, text))
             if key == "date":
                 has_date = True
@@ -439,10 +439,10 @@ class ServerResponse(OutgoingMessage):
     def write(self, chunk: Any, encoding: Any = None, callback: Callback | None = None) -> bool:
         if callable(encoding):
             callback, encoding = encoding, None
-        data = _to_bytes(chunk, encoding)
+        data = to_bytes(chunk, encoding)
         return self._write(data, callback)
 
-    def _write(self, data: bytes, callback: Callback | None) -> bool:
+    def _write(self, data: bytes, callback: Callback | None, from_end: bool = False) -> bool:
         if self.finished:
             self._error_soon(write_after_end(), callback)
             return False
@@ -471,7 +471,9 @@ class ServerResponse(OutgoingMessage):
             self._chunks.append(data)
             self._buffered += len(data)
             self._wake.set()
-        self._flush_head()
+        if not from_end:
+            # end() flushes after marking the end, so a whole body goes out as bytes.
+            self._flush_head()
         if callback is not None:
             self._loop.call_soon(callback)
         if self._buffered >= self.writable_high_water_mark:
@@ -490,10 +492,10 @@ class ServerResponse(OutgoingMessage):
             if self.finished:
                 self._error_soon(write_after_end(), callback)
                 return self
-            data = _to_bytes(chunk, encoding)
+            data = to_bytes(chunk, encoding)
             if self._header is None:
                 self._content_length = len(data)
-            self._write(data, None)
+            self._write(data, None, from_end=True)
         elif self.finished:
             if callback is not None:
                 if self.writable_finished:

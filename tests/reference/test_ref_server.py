@@ -695,20 +695,22 @@ def test_backpressure_and_drain() -> None:
 
 def test_async_handler_streams_and_flush_headers() -> None:
     async def main() -> None:
+        written: list[bool] = []
+
         async def handler(req: Any, res: ServerResponse) -> None:
             res.flush_headers()
             await asyncio.sleep(0.02)
+            written.append(True)
             res.write("later")
             res.end()
 
         with listening(handler) as server:
-            request_started = asyncio.get_running_loop().time()
             from harness.reference.bridge import handle_as_node_request
             from harness.reference.fetch import Request
 
             response = await handle_as_node_request(port_of(server), Request("http://h/"))
-            head_after = asyncio.get_running_loop().time() - request_started
-            assert head_after < 0.015  # the head came before any body was written
+            assert written == []  # the Response (head) came before any body was written
+            assert response.headers.has("date") and not response.headers.has("content-length")
             assert await response.read() == b"later"
 
     run(main())
@@ -788,3 +790,113 @@ def test_async_listener_can_be_removed() -> None:
     assert server.listeners("request") == [handler]
     server.off("request", handler)
     assert server.listeners("request") == []
+
+
+def test_destroy_before_and_after_the_head() -> None:
+    async def main() -> None:
+        closes: list[str] = []
+
+        async def handler(req: Any, res: ServerResponse) -> None:
+            res.on("close", lambda: closes.append(req.url))
+            if req.url == "/late":
+                res.write("part")
+                await asyncio.sleep(0.01)
+            res.destroy(RuntimeError("gone") if req.url == "/late" else None)
+
+        with listening(handler) as server:
+            response, body = await send(server, "/early")
+            assert (response.status, body) == (500, b"Internal Server Error")
+            from harness.reference.bridge import handle_as_node_request
+            from harness.reference.fetch import Request
+
+            response = await handle_as_node_request(port_of(server), Request("http://h/late"))
+            with pytest.raises(RuntimeError, match="gone"):
+                await response.read()
+            await settle()
+        assert closes == ["/early", "/late"]
+
+    run(main())
+
+
+def test_subclass_and_unique_headers_options() -> None:
+    class MyIncoming(ServerIncomingMessage):
+        pass
+
+    class MyResponse(ServerResponse):
+        pass
+
+    async def main() -> None:
+        seen: dict[str, Any] = {}
+
+        def handler(req: Any, res: Any) -> None:
+            seen["types"] = (type(req), type(res))
+            res.set_header("X-U", ["a", "b"])
+            res.end()
+
+        options = {
+            "IncomingMessage": MyIncoming,
+            "ServerResponse": MyResponse,
+            "uniqueHeaders": ["x-u"],
+        }
+        with listening(handler, options) as server:
+            response, _ = await send(server)
+        assert seen["types"] == (MyIncoming, MyResponse)
+        assert [v for n, v in response.headers.raw_items() if n == "x-u"] == ["a; b"]
+
+    run(main())
+
+
+def test_port_table_allocation() -> None:
+    from harness.reference.port_table import MAX_PORT, PortTable
+
+    table = PortTable()
+    a, b = object(), object()
+    assert table.claim(0, a) == FIRST_DYNAMIC_PORT
+    assert table.claim(0, b) == FIRST_DYNAMIC_PORT + 1
+    assert table.claim(FIRST_DYNAMIC_PORT, b) is None  # taken
+    assert table.release(FIRST_DYNAMIC_PORT, b) is False  # not b's to free
+    assert table.release(FIRST_DYNAMIC_PORT, a) is True
+    assert table.claim(80, a) == 80 and table.lookup(80) is a and 80 in table
+    for _ in range(MAX_PORT - FIRST_DYNAMIC_PORT):
+        assert table.claim(0, a) is not None
+    assert table.claim(0, a) is None  # the dynamic range is exhausted
+
+
+def test_remaining_error_codes() -> None:
+    async def main() -> None:
+        got: list[Any] = []
+
+        async def handler(req: Any, res: ServerResponse) -> None:
+            res.end("x")
+            await settle()  # 'finish' has fired
+            res.end(got.append)  # end() again after finish: ERR_STREAM_ALREADY_FINISHED
+            err = error_of(res.assign_socket, None)
+            got.append(err)
+
+        with listening(handler) as server:
+            await send(server)
+            await settle(20)
+        assert [e.code for e in got] == [
+            "ERR_METHOD_NOT_IMPLEMENTED",
+            "ERR_STREAM_ALREADY_FINISHED",
+        ]
+
+        async def destroyed(req: Any, res: ServerResponse) -> None:
+            res.write("a")
+            res.destroy()
+            assert res.write("b", got.append) is False
+
+        got.clear()
+        with listening(destroyed) as server:
+            from harness.reference.bridge import handle_as_node_request
+            from harness.reference.fetch import Request
+
+            response = await handle_as_node_request(port_of(server), Request("http://h/"))
+            with pytest.raises(NodeError):
+                await response.read()
+            await settle()
+        assert [e.code for e in got] == ["ERR_STREAM_DESTROYED"]
+
+    run(main())
+    err = error_of(create_server, {"headersTimeout": 10, "requestTimeout": 5})
+    assert (err.name, err.code) == ("RangeError", "ERR_OUT_OF_RANGE")
