@@ -140,7 +140,9 @@ def cmd_gate(args: argparse.Namespace) -> int:
         path = base_dir / f"{target}.json"
         if args.update:
             base_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(gating.baseline_from(doc, target), indent=2) + "\n", encoding="utf-8")
+            previous = gating.load_baseline(path) if args.merge and path.exists() else None
+            baseline = gating.baseline_from(doc, target, previous)
+            path.write_text(json.dumps(baseline, indent=2) + "\n", encoding="utf-8")
             print(f"wrote {path}")
             continue
         if not path.exists():
@@ -241,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--baselines", default="reports/baselines")
     g.add_argument("--target", action="append")
     g.add_argument("--update", action="store_true", help="write the baselines from the results")
+    g.add_argument("--merge", action="store_true",
+                   help="with --update: keep the statuses already accepted too (behaviors that vary)")
     t = sub.add_parser("targets", help="list or install targets")
     t.add_argument("action", choices=["list", "install"])
     t.add_argument("names", nargs="*")

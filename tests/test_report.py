@@ -80,3 +80,15 @@ def test_cli_report_and_gate(tmp_path: Path, capsys: Any) -> None:
 def test_cli_report_missing_results(tmp_path: Path, capsys: Any) -> None:
     assert main(["report", "--results", str(tmp_path / "nope.json")]) == 1
     assert "run the suite first" in capsys.readouterr().err
+
+
+def test_gate_accepts_a_list_for_varying_behaviors() -> None:
+    first = gating.baseline_from(DOC, "impl")
+    second_run = doc(rec("a.one", "impl", "FAIL"), rec("b.two", "impl", "FAIL", "server"),
+                     rec("c.three", "impl", "UNSUPPORTED", "trailers"))
+    merged = gating.baseline_from(second_run, "impl", first)
+    assert merged["statuses"]["a.one"] == ["FAIL", "PASS"] and merged["statuses"]["b.two"] == "FAIL"
+    assert gating.gate(DOC, merged).ok and gating.gate(second_run, merged).ok
+    worse = doc(rec("a.one", "impl", "TIMEOUT"), rec("b.two", "impl", "FAIL", "server"),
+                rec("c.three", "impl", "UNSUPPORTED", "trailers"))
+    assert gating.gate(worse, merged).regressions[0].startswith("a.one: FAIL|PASS -> TIMEOUT")

@@ -1,6 +1,7 @@
 """The CI gate: compare a run's results with a committed baseline per target.
 
-A baseline (reports/baselines/<target>.json) maps behavior id -> accepted status. The
+A baseline (reports/baselines/<target>.json) maps behavior id -> accepted status (or a
+list of statuses, for a behavior known to vary between runs: `gate --update --merge`). The
 gate fails on a regression: a behavior whose status is now worse than the baseline
 (PASS -> FAIL, UNSUPPORTED -> FAIL, anything -> ERROR/CRASH/TIMEOUT), or a required
 behavior missing from the run. An improvement (FAIL -> PASS) passes but is reported as
@@ -40,8 +41,14 @@ class GateReport:
         return out
 
 
-def baseline_from(doc: dict[str, Any], target: str) -> dict[str, Any]:
-    statuses = {r["behavior"]: r["status"] for r in doc["results"] if r["target"] == target}
+def baseline_from(doc: dict[str, Any], target: str, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The statuses of this run; with `previous`, a behavior whose status changed keeps
+    both (listed), so a behavior that varies between runs does not flap the gate."""
+    statuses: dict[str, Any] = {r["behavior"]: r["status"] for r in doc["results"] if r["target"] == target}
+    for bid, old in (previous or {}).get("statuses", {}).items():
+        if bid in statuses:
+            merged = sorted(set(old if isinstance(old, list) else [old]) | {statuses[bid]})
+            statuses[bid] = merged[0] if len(merged) == 1 else merged
     version = doc.get("targets", {}).get(target, {}).get("version")
     return {"schema": BASELINE_SCHEMA, "target": target, "target_version": version,
             "statuses": dict(sorted(statuses.items()))}
@@ -58,18 +65,22 @@ def gate(doc: dict[str, Any], baseline: dict[str, Any]) -> GateReport:
     target = baseline["target"]
     report = GateReport(target)
     now = {r["behavior"]: r for r in doc["results"] if r["target"] == target}
-    for bid, accepted in baseline["statuses"].items():
+    for bid, accepted_any in baseline["statuses"].items():
         rec = now.get(bid)
         if rec is None:
             report.missing.append(bid)
             continue
+        # A behavior known to vary between runs lists every status it is accepted with.
+        accepted = accepted_any if isinstance(accepted_any, list) else [accepted_any]
         status = rec["status"]
-        if status == accepted:
+        if status in accepted:
             continue
+        worst_accepted = max(accepted, key=lambda s: SEVERITY[s])
+        shown = "|".join(accepted)
         # SKIP ranks lowest, but losing coverage is a regression too.
-        if SEVERITY[status] > SEVERITY[accepted] or status in ("ERROR", "SKIP"):
-            report.regressions.append(f"{bid}: {accepted} -> {status}: {rec['message'][:200]}")
+        if SEVERITY[status] > SEVERITY[worst_accepted] or status in ("ERROR", "SKIP"):
+            report.regressions.append(f"{bid}: {shown} -> {status}: {rec['message'][:200]}")
         else:
-            report.improvements.append(f"{bid}: {accepted} -> {status}")
+            report.improvements.append(f"{bid}: {shown} -> {status}")
     report.new = sorted(set(now) - set(baseline["statuses"]))
     return report
