@@ -66,10 +66,11 @@ def _event_views(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 def views(observations: Mapping[str, Any]) -> dict[str, Any]:
     """Observations plus derived views that keep spec paths short:
-    event_names, events_by.<src:name>, errors, body_text; wire messages get
-    header.<lower-name> -> [values], header_names, trailer.<name>, body_text;
-    `request` (client scenarios) is wire.requests.0, `reply` (server scenarios) is
-    wire.responses.0 and `handler` is requests.0."""
+    event_names, events_by.<src:name>, errors, body_text (also on each more.<i>);
+    agents.<id>.event_names; servers.<i>.event_names and servers.<i>.events_by.<name>;
+    wire messages get header.<lower-name> -> [values], header_names, trailer.<name>,
+    body_text; `request` (client scenarios) is wire.requests.0, `reply` (server
+    scenarios) is wire.responses.0 and `handler` is requests.0."""
     v: dict[str, Any] = from_json(dict(observations))
     wire = v.get("wire") or {}
     if "requests" in wire:
@@ -83,6 +84,22 @@ def views(observations: Mapping[str, Any]) -> dict[str, Any]:
     body = v.get("body")
     if isinstance(body, bytes):
         v["body_text"] = body.decode("utf-8", "replace")
+    for more in v.get("more") or []:  # client scenarios: the further requests, same views
+        if isinstance(more, dict):
+            more.update(_event_views(more.get("events") or []))
+            if isinstance(more.get("body"), bytes):
+                more["body_text"] = more["body"].decode("utf-8", "replace")
+    for named in (v.get("agents") or {}).values():  # named agents: agents.<id>.event_names
+        if isinstance(named, dict):
+            named["event_names"] = [e.get("name") for e in named.get("events") or []]
+    for server in v.get("servers") or []:  # server scenarios: servers.<i>.event_names / events_by
+        if isinstance(server, dict):
+            events = server.get("events") or []
+            server["event_names"] = [e.get("name") for e in events]
+            first: dict[str, Any] = {}
+            for e in events:
+                first.setdefault(str(e.get("name")), e)
+            server["events_by"] = first
     if isinstance(v.get("requests"), list):  # server scenarios: what each handler saw
         for req in v["requests"]:
             req.update(_event_views(req.get("events") or []))

@@ -403,3 +403,97 @@ def test_same_observation_shape_as_node(wire: Wire, impl: ImplTarget) -> None:
     assert _shape(ours["chunks"]) == _shape(theirs["chunks"])
     assert _shape({k: ours[k] for k in ("threw", "body", "props")}) == \
         _shape({k: theirs[k] for k in ("threw", "body", "props")})
+
+
+def _node_or_skip() -> Any:
+    from harness.targets.node import NodeTarget
+
+    node = NodeTarget()
+    if not node.installed():
+        pytest.skip(f"node is not installed: {node.install_hint()}")
+    return node
+
+
+def test_several_requests_same_shape_as_node(wire: Wire, impl: ImplTarget) -> None:
+    """client.then / client.parallel, a named agent and the agent/module reads: both
+    executors answer the same shape (SCENARIO.md "Several requests")."""
+    node = _node_or_skip()
+    named = {"$agent": {"id": "a", "options": {"keepAlive": True}}}
+    again = {"$agent": {"id": "a"}}
+    reads = [{"op": "agent.get", "agent": "a", "prop": "keepAlive"},
+             {"op": "agent.call", "agent": "a", "method": "getName", "args": [{"host": "x", "port": 1}]},
+             {"op": "agent.get", "agent": "global", "prop": "maxFreeSockets"},
+             {"op": "module.get", "prop": "maxHeaderSize"}]
+    further = [{"call": "request", "args": origin_args(f"/{i}", agent=again), "ops": [{"op": "end", "args": []}],
+                "response": dict(RESPONSE_DEFAULTS)} for i in (2, 3)]
+    results = {}
+    for parallel in (False, True):
+        sc = client_scenario(origin_args("/1", agent=named), [{"op": "end", "args": []}, *reads],
+                             [respond([{"data": "ok", "delay_ms": 10}])], then=further, parallel=parallel)
+        node.start()
+        try:
+            theirs = run_client(wire, node, sc)
+        finally:
+            node.stop()
+        ours = run_client(wire, impl, sc)
+        results[parallel] = (theirs, ours)
+        for obs in (theirs, ours):
+            assert obs["status"] == "ok", obs["detail"]
+            assert len(obs["more"]) == 2
+            targets = [r["target"] for r in obs["wire"]["requests"]]
+            # Sequential requests reach the origin in order; parallel ones in any order.
+            assert (targets if not parallel else sorted(targets)) == ["/1", "/2", "/3"]
+            assert [c["returned"] for c in obs["calls"][1:]] == [True, "x:1:", 256, 16384]
+            assert set(obs["agents"]) == {"a"} and isinstance(obs["agents"]["a"]["events"], list)
+        assert set(ours) == set(theirs)
+        for mine, other in zip(ours["more"], theirs["more"], strict=True):
+            assert set(mine) == set(other) == {"threw", "calls", "events", "response", "body", "chunks", "props"}
+            assert set(mine["response"]) == set(other["response"])
+            assert mine["props"].keys() == other["props"].keys()
+            assert mine["calls"] == other["calls"]
+            assert unb64(mine["body"]) == unb64(other["body"]) == b"ok"
+            assert {e["name"] for e in mine["events"]} == {e["name"] for e in other["events"]}
+            assert _shape(mine["chunks"]) == _shape(other["chunks"])
+    # Node reuses the keep-alive socket for the sequential requests: the contract's way to see it.
+    theirs, _ = results[False]
+    assert [r["conn"] for r in theirs["wire"]["requests"]] == [0, 0, 0]
+    assert [m["props"]["req.reusedSocket"] for m in theirs["more"]] == [True, True]
+    assert [e["name"] for e in theirs["agents"]["a"]["events"]] == ["free"] * 3
+
+
+def test_unknown_agent_and_missing_agent_method(wire: Wire, impl: ImplTarget) -> None:
+    ops = [{"op": "end", "args": []}, {"op": "agent.get", "agent": "nope", "prop": "keepAlive"}]
+    obs = run_client(wire, impl, client_scenario(origin_args(), ops, [respond()]))
+    assert obs["status"] == "error" and "nope" in obs["detail"]
+    assert obs["calls"][1]["threw"]["code"] == "ERR_HARNESS_UNKNOWN_AGENT"
+    ops = [{"op": "end", "args": []}, {"op": "agent.call", "agent": "global", "method": "noSuchMethod", "args": []},
+           {"op": "agent.get", "agent": "global", "prop": "noSuchProp"}]
+    obs = run_client(wire, impl, client_scenario(origin_args(), ops, [respond()]))
+    assert obs["status"] == "ok", obs["detail"]
+    assert obs["calls"][1]["threw"]["name"] == "AttributeError"  # recorded as it happened, not faked
+    assert obs["calls"][2]["returned"] == {"$undefined": True}
+
+
+def test_server_extensions_same_shape_as_node(wire: Wire, impl: ImplTarget) -> None:
+    """address(), the listener that got the request, server.close and its callback."""
+    node = _node_or_skip()
+    handler = [{"op": "res.end", "args": ["ok"]}, {"op": "wait", "ms": 20}, {"op": "server.close"},
+               {"op": "server.get", "prop": "keepAliveTimeout"}, {"op": "module.get", "prop": "maxHeaderSize"}]
+    sc = server_scenario([{"options": {}, "listen": 0, "handler": handler, "on_check_expectation": [],
+                           "on_client_error": []}], [raw_request()])
+    node.start()
+    try:
+        theirs = run_server(wire, node, sc)
+    finally:
+        node.stop()
+    ours = run_server(wire, impl, sc)
+    for obs in (theirs, ours):
+        assert obs["status"] == "ok", obs["detail"]
+        (srec,) = obs["servers"]
+        assert set(srec) == {"port", "address", "listen_error", "events"}
+        assert srec["address"]["port"] == srec["port"]
+        assert {"close", "close_cb"} <= {e["name"] for e in srec["events"]}
+        (req,) = obs["requests"]
+        assert req["event"] == "request"
+    assert set(ours["requests"][0]) == set(theirs["requests"][0])
+    assert ours["requests"][0]["calls"] == theirs["requests"][0]["calls"]

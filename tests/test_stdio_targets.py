@@ -414,3 +414,40 @@ def test_server_handler_that_never_ends_times_out(node: StdioTarget) -> None:
     # the client's socket closes as exchange() returns, so that is a race.
     assert "did not finish within 300 ms" in obs["detail"]
     assert obs["requests"][0]["calls"][0]["returned"] is True
+
+
+def test_server_listeners_client_error_and_destroy(node: StdioTarget, wire: Wire) -> None:
+    """on_check_continue / on_client_error / res.destroy (SCENARIO.md "Server scenario")."""
+    bad = {"$bytes": b64(b"get / HTTP/1.1\r\nHost: h\r\n\r\n")}
+    reply = "HTTP/1.1 418 Nope\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    scenario = {
+        "kind": "server", "id": "test.listeners/0", "timeout_ms": 3000,
+        "servers": [{"listen": 0, "handler": [{"op": "res.destroy"}],
+                     "on_check_continue": [{"op": "res.writeContinue"}, {"op": "req.read_body"},
+                                           {"op": "res.end", "args": ["checked"]}],
+                     "on_client_error": [{"op": "socket.end", "args": [reply]}]}],
+        "requests": [
+            {"server": 0, "method": "POST", "target": "/c", "headers": [["Host", "h"], ["Expect", "100-continue"]],
+             "body": [{"data": "abc", "delay_ms": 30}]},
+            {"server": 0, "raw": bad},
+            {"server": 0, "method": "GET", "target": "/d", "headers": [["Host", "h"]]},
+        ],
+    }
+    obs = node.run(scenario, lambda addresses: wire.exchange(scenario["requests"], addresses, 3.0))
+    assert obs["status"] == "ok", obs["detail"]
+    assert [r["event"] for r in obs["requests"]] == ["checkContinue", "request"]
+    first, second, third = obs["wire"]["responses"]
+    assert [i["status"] for i in first["interim"]] == [100] and first["status"] == 200
+    assert second["status"] == 418
+    assert third["status"] is None and third["error"]  # res.destroy(): no response at all
+    (client_error,) = [e for e in obs["servers"][0]["events"] if e["name"] == "clientError"]
+    assert client_error["error"]["code"] == "HPE_INVALID_METHOD"
+    assert client_error["error"]["bytesParsed"] == 0
+    assert client_error["calls"] == [{"op": "socket.end", "returned": "$this", "threw": None}]
+
+
+def test_error_record_extras(node: StdioTarget) -> None:
+    obs = node.run(client_scenario(1, args=[{"host": "127.0.0.1", "port": 1, "path": "/"}], ops=[{"op": "end"}]), None)
+    (err,) = [e["error"] for e in obs["events"] if e["name"] == "error"]
+    assert err == {"name": "Error", "code": "ECONNREFUSED", "message": "connect ECONNREFUSED 127.0.0.1:1",
+                   "syscall": "connect", "address": "127.0.0.1", "port": 1}

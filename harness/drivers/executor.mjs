@@ -20,6 +20,8 @@ const CLOSE_WAIT_MS = 1000;
 // Settle time after the servers closed, so that trailing 'close' events are recorded.
 const SETTLE_MS = 1;
 const MAX_ENCODE_DEPTH = 8;
+// Optional keys of an error record, present only when the error has them (SCENARIO.md).
+const ERROR_EXTRAS = ['syscall', 'address', 'port', 'bytesParsed'];
 
 const CLIENT_OPS = new Set([
   'setHeader', 'getHeader', 'hasHeader', 'removeHeader', 'getHeaderNames',
@@ -29,13 +31,16 @@ const CLIENT_OPS = new Set([
 const SERVER_RES_OPS = new Set([
   'setHeader', 'getHeader', 'getHeaders', 'getHeaderNames', 'hasHeader', 'removeHeader',
   'appendHeader', 'setHeaders', 'writeHead', 'write', 'end', 'flushHeaders', 'addTrailers',
-  'writeContinue', 'writeProcessing', 'writeEarlyHints',
+  'writeContinue', 'writeProcessing', 'writeEarlyHints', 'destroy',
 ]);
+// server.<method> ops (besides server.get) and socket.<method> ops of 'clientError'.
+const SERVER_OPS = new Set(['close', 'closeIdleConnections', 'closeAllConnections']);
+const SOCKET_OPS = new Set(['write', 'end', 'destroy']);
 // Methods whose completion callback is always attached and recorded as "<op>_cb".
 const CLIENT_CB_OPS = new Set(['write', 'end']);
 const SERVER_CB_OPS = new Set(['write', 'end', 'writeEarlyHints']);
 
-const CLIENT_REQ_EVENTS = ['socket', 'finish', 'continue', 'timeout', 'abort', 'close'];
+const CLIENT_REQ_EVENTS = ['socket', 'finish', 'continue', 'timeout', 'abort', 'drain', 'close'];
 const CLIENT_RES_EVENTS = ['end', 'aborted', 'close'];
 const SERVER_EVENTS = ['listening', 'connection', 'close'];
 const SERVER_REQ_EVENTS = ['end', 'aborted', 'close'];
@@ -79,7 +84,17 @@ export function errorRecord(err) {
   }
   let message = '';
   try { message = err.message === undefined ? '' : String(err.message); } catch { message = ''; }
-  return { name, code, message };
+  const rec = { name, code, message };
+  for (const key of ERROR_EXTRAS) {
+    let v;
+    try { v = err[key]; } catch { v = undefined; }
+    if (v === undefined || v === null) continue;
+    if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) rec[key] = v;
+    else {
+      try { rec[key] = String(v); } catch { /* an unprintable extra is left out */ }
+    }
+  }
+  return rec;
 }
 
 function toBuffer(chunk) {
@@ -109,7 +124,6 @@ class Recorder {
     this.timedOut = false;
     this.timers = new Set();
     this.conds = [];
-    this.fired = new Set();
     this.uncaught = []; // process-level errors when there is no event list (server)
     this.sink = null; // the client scenario's event list, which takes them in order
     this.timeoutMs = typeof timeoutMs === 'number' && timeoutMs > 0 ? timeoutMs : DEFAULT_TIMEOUT_MS;
@@ -134,11 +148,6 @@ class Recorder {
     const rec = { src: 'process', name, t: this.t(), error: errorRecord(err) };
     if (this.sink) this.event(this.sink, rec);
     else if (!this.frozen) this.uncaught.push(rec);
-  }
-
-  mark(key) {
-    this.fired.add(key);
-    this.poke();
   }
 
   setTimer(fn, ms) {
@@ -201,6 +210,33 @@ export function recordUncaught(kind, err) {
 // Tagged values (SCENARIO.md "Tagged values")
 
 /**
+ * What decoding collects for one scenario: agents to destroy at its end (and the named
+ * ones by id), abort timers to start; `agentObs` is where named agents' events go
+ * (client observations `agents`), null when they are not recorded.
+ */
+function newContext(http, rec, agentObs) {
+  return { http, rec, agentObs, agents: [], agentsById: new Map(), signals: [] };
+}
+
+/** The agent an op names: "global" is http.globalAgent, else a named agent (or undefined). */
+function lookupAgent(ctx, id) {
+  if (id === 'global') return ctx.http.globalAgent;
+  return ctx.agentsById.get(id);
+}
+
+/** Record a named agent's 'free' events in agents[id].events. */
+function watchAgent(ctx, id, agent) {
+  if (!ctx.agentObs) return;
+  const entry = { events: [] };
+  ctx.agentObs[id] = entry;
+  try {
+    agent.on('free', () => ctx.rec.event(entry.events, { name: 'free', t: ctx.rec.t() }));
+  } catch (e) {
+    ctx.rec.event(entry.events, { name: 'on_threw', t: ctx.rec.t(), error: errorRecord(e) });
+  }
+}
+
+/**
  * Decode tags into runtime values. ctx collects what the scenario creates and must
  * release afterwards (agents, abort timers).
  */
@@ -220,6 +256,16 @@ function decode(value, ctx) {
         return undefined;
       case '$agent': {
         if (inner === 'global') return ctx.http.globalAgent;
+        if (inner && typeof inner === 'object' && !Array.isArray(inner) && typeof inner.id === 'string') {
+          // A named agent: created on first use, the same object every later time.
+          const known = lookupAgent(ctx, inner.id);
+          if (known !== undefined) return known;
+          const named = new ctx.http.Agent(decode(inner.options ?? {}, ctx));
+          ctx.agents.push(named);
+          ctx.agentsById.set(inner.id, named);
+          watchAgent(ctx, inner.id, named);
+          return named;
+        }
         const agent = new ctx.http.Agent(decode(inner ?? {}, ctx));
         ctx.agents.push(agent);
         return agent;
@@ -306,11 +352,14 @@ function readProp(fn) {
 // ---------------------------------------------------------------------------------------
 // Client scenarios
 
-function emptyClientObservations() {
+function emptyRequestObservations() {
   return {
-    status: 'ok', detail: '', threw: null, calls: [], events: [], response: null,
-    body: { $bytes: '' }, chunks: [], props: {},
+    threw: null, calls: [], events: [], response: null, body: { $bytes: '' }, chunks: [], props: {},
   };
+}
+
+function emptyClientObservations() {
+  return { status: 'ok', detail: '', ...emptyRequestObservations(), more: [], agents: {} };
 }
 
 const CLIENT_PROPS = {
@@ -357,46 +406,129 @@ export async function runClient(http, scenario) {
 async function clientBody(http, scenario, obs, rec) {
   rec.sink = obs.events;
   const c = (scenario && scenario.client) || {};
-  const ctx = { http, agents: [], signals: [] };
-  const st = {
-    req: null, res: null, reqClosed: false, resClosed: false, resEnded: false,
-    endGraceOver: false, upgradeDone: false, parts: [], bytes: 0, destroyedRes: false,
-  };
-  const ev = (src, name, extra) => {
-    rec.event(obs.events, { src, name, t: rec.t(), ...(extra || {}) });
-  };
-  const fillProps = () => {
-    for (const [k, fn] of Object.entries(CLIENT_PROPS)) {
-      obs.props[k] = st.req ? readProp(() => fn(st)) : null;
-    }
-  };
+  const ctx = newContext(http, rec, obs.agents);
 
   if (scenario && scenario.kind !== undefined && scenario.kind !== 'client') {
     obs.status = 'error';
     obs.detail = `runClient got a scenario of kind ${JSON.stringify(scenario.kind)}`;
     return;
   }
-  const call = c.call ?? 'request';
-  if (call !== 'request' && call !== 'get') {
-    obs.status = 'error';
-    obs.detail = `unknown client.call ${JSON.stringify(call)} (expected "request" or "get")`;
-    return;
-  }
+  // The first request is `client` itself; `client.then` lists the further ones, whose
+  // observations go to obs.more[i] (SCENARIO.md "Several requests").
+  const further = Array.isArray(c.then) ? c.then : [];
+  for (let i = 0; i < further.length; i++) obs.more.push(emptyRequestObservations());
+  const runs = [c, ...further].map((spec, i) => clientRun(spec || {}, i === 0 ? obs : obs.more[i - 1], i, obs, ctx, rec));
 
-  // request()/get(): a synchronous throw is the whole observation.
-  let req;
-  try {
-    const args = decode(c.args ?? [], ctx);
-    req = http[call](...args);
-  } catch (e) {
-    obs.threw = errorRecord(e);
-    fillProps();
-    releaseClient(ctx, st);
-    return;
+  const drive = async () => {
+    if (c.parallel) {
+      for (const run of runs) run.start();
+      await Promise.all(runs.map((run) => run.done));
+      return;
+    }
+    for (const run of runs) {
+      if (rec.timedOut) break;
+      run.start();
+      await run.done;
+    }
+  };
+  const outcome = await Promise.race([drive().then(() => 'done'), rec.deadline]);
+  if (outcome === 'timeout') {
+    obs.status = 'timeout';
+    obs.detail = `scenario did not finish within ${rec.timeoutMs} ms` + timeoutDetail(runs);
   }
-  st.req = req;
-  for (const { controller, ms } of ctx.signals) rec.setTimer(() => controller.abort(), ms);
+  for (const run of runs) run.fillProps();
+  rec.frozen = true;
+  for (const run of runs) run.fillBody();
+  for (const run of runs) run.release();
+  releaseAgents(ctx);
+}
 
+/**
+ * One request of a client scenario: `spec` is {call, args, ops, response, on_timeout},
+ * `robs` where its observations go (the top-level observations for the first request,
+ * obs.more[i] for the others), `top` the top-level observations (status, detail).
+ * start() creates the request and runs its ops; `done` resolves once the ops ran and the
+ * request finished (or at once when request() threw).
+ */
+function clientRun(spec, robs, index, top, ctx, rec) {
+  const c = spec;
+  const st = {
+    req: null, res: null, reqClosed: false, resClosed: false, resEnded: false,
+    endGraceOver: false, upgradeDone: false, parts: [], bytes: 0, destroyedRes: false,
+    started: false, fired: new Set(),
+  };
+  let settle;
+  const run = { st, done: new Promise((resolve) => { settle = resolve; }) };
+  const obs = robs;
+  const ev = (src, name, extra) => {
+    rec.event(obs.events, { src, name, t: rec.t(), ...(extra || {}) });
+  };
+  const mark = (key) => {
+    st.fired.add(key);
+    rec.poke();
+  };
+  const finished = () => st.upgradeDone || (st.reqClosed && (!st.res || st.resClosed || st.endGraceOver));
+
+  run.fillProps = () => {
+    for (const [k, fn] of Object.entries(CLIENT_PROPS)) {
+      obs.props[k] = st.req ? readProp(() => fn(st)) : null;
+    }
+  };
+  run.fillBody = () => {
+    if (st.parts.length) obs.body = { $bytes: Buffer.concat(st.parts).toString('base64') };
+  };
+  run.release = () => releaseClient(st);
+  // What this request still waits for ('' when only its ops are running), null if nothing.
+  run.waiting = () => {
+    if (!st.started || st.req === null || finished()) return null;
+    const waiting = [];
+    if (!st.reqClosed) waiting.push("req 'close'");
+    if (st.res && !st.resClosed && !st.resEnded) waiting.push("res 'end' or 'close'");
+    return waiting.join(', ');
+  };
+
+  run.start = () => {
+    st.started = true;
+    const call = c.call ?? 'request';
+    if (call !== 'request' && call !== 'get') {
+      top.status = 'error';
+      top.detail = `unknown client.call ${JSON.stringify(call)} (expected "request" or "get")`;
+      settle();
+      return;
+    }
+    // request()/get(): a synchronous throw is the whole observation of this request.
+    let req;
+    const signalsBefore = ctx.signals.length;
+    try {
+      const args = decode(c.args ?? [], ctx);
+      req = ctx.http[call](...args);
+    } catch (e) {
+      obs.threw = errorRecord(e);
+      settle();
+      return;
+    }
+    st.req = req;
+    for (const { controller, ms } of ctx.signals.slice(signalsBefore)) rec.setTimer(() => controller.abort(), ms);
+    attachClientListeners(req, c, st, obs, rec, ev, mark);
+    const runOps = async () => {
+      for (const op of c.ops ?? []) {
+        if (rec.timedOut) break;
+        // API ops run back to back in the same tick, as consecutive calls in a Node test
+        // would; only the waiting ops yield to the event loop.
+        const pending = clientOp(op, req, ctx, obs, top, rec, ev, st.fired);
+        if (pending) await pending;
+      }
+    };
+    Promise.all([runOps(), rec.until(finished)]).then(() => settle(), (e) => {
+      top.status = 'error';
+      top.detail = `executor error in request ${index}: ${describe(e)}`;
+      settle();
+    });
+  };
+  return run;
+}
+
+function attachClientListeners(req, c, st, obs, rec, ev, mark) {
   // --- req events
   for (const name of CLIENT_REQ_EVENTS) {
     req.on(name, () => {
@@ -405,12 +537,12 @@ async function clientBody(http, scenario, obs, rec) {
       if (name === 'timeout' && c.on_timeout === 'destroy') {
         try { req.destroy(); } catch (e) { ev('req', 'destroy_threw', { error: errorRecord(e) }); }
       }
-      rec.mark(`req:${name}`);
+      mark(`req:${name}`);
     });
   }
   req.on('error', (err) => {
     ev('req', 'error', { error: errorRecord(err) });
-    rec.mark('req:error');
+    mark('req:error');
   });
   req.on('information', (info) => {
     ev('req', 'information', {
@@ -421,12 +553,12 @@ async function clientBody(http, scenario, obs, rec) {
         rawHeaders: readProp(() => info.rawHeaders),
       },
     });
-    rec.mark('req:information');
+    mark('req:information');
   });
   for (const name of ['upgrade', 'connect']) {
     req.on(name, (res, socket, head) => {
       ev('req', name, { info: headSnapshot(res), head: plain(head ? toBuffer(head) : Buffer.alloc(0)) });
-      rec.mark(`req:${name}`);
+      mark(`req:${name}`);
       // The socket is handed to us; end it so the scenario can finish.
       try {
         if (socket && !socket.destroyed) {
@@ -465,12 +597,12 @@ async function clientBody(http, scenario, obs, rec) {
           rec.setTimer(() => { st.endGraceOver = true; rec.poke(); }, END_GRACE_MS);
         }
         if (name === 'close') st.resClosed = true;
-        rec.mark(`res:${name}`);
+        mark(`res:${name}`);
       });
     }
     res.on('error', (err) => {
       ev('res', 'error', { error: errorRecord(err) });
-      rec.mark('res:error');
+      mark('res:error');
     });
     const how = c.response || {};
     if (how.encoding !== null && how.encoding !== undefined) {
@@ -512,39 +644,53 @@ async function clientBody(http, scenario, obs, rec) {
         ev('res', 'pause_threw', { error: errorRecord(e) });
       }
     }
-    rec.mark('req:response');
+    mark('req:response');
   });
+}
 
-  // --- ops, in order
-  const runOps = async () => {
-    for (const op of c.ops ?? []) {
-      if (rec.timedOut) break;
-      // API ops run back to back in the same tick, as consecutive calls in a Node test
-      // would; only the waiting ops yield to the event loop.
-      const pending = clientOp(op, req, ctx, obs, rec, ev);
-      if (pending) await pending;
+function unknownOp(rec, calls, top, kind, name) {
+  const message = `unknown ${kind} op ${JSON.stringify(name)}`;
+  top.status = 'error';
+  top.detail = message;
+  pushCall(rec, calls, { op: name, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_OP', message } });
+}
+
+/**
+ * The ops every op list shares (SCENARIO.md "Agent and module reads"): agent.get,
+ * agent.call, module.get. Returns true when `op` was one of them (and recorded).
+ */
+function sharedOp(op, ctx, calls, top, rec) {
+  const name = op && op.op;
+  if (name === 'module.get') {
+    try {
+      pushCall(rec, calls, { op: name, returned: encode(ctx.http[op.prop], ctx.http), threw: null });
+    } catch (e) {
+      pushCall(rec, calls, { op: name, returned: null, threw: errorRecord(e) });
     }
-  };
-  const finished = () => st.upgradeDone || (st.reqClosed && (!st.res || st.resClosed || st.endGraceOver));
-  const outcome = await Promise.race([
-    Promise.all([runOps(), rec.until(finished)]).then(() => 'done'),
-    rec.deadline,
-  ]);
-  if (outcome === 'timeout') {
-    obs.status = 'timeout';
-    const waiting = [];
-    if (!st.reqClosed) waiting.push("req 'close'");
-    if (st.res && !st.resClosed && !st.resEnded) waiting.push("res 'end' or 'close'");
-    obs.detail = `scenario did not finish within ${rec.timeoutMs} ms` + (waiting.length ? ` (waiting for ${waiting.join(', ')})` : ' (ops still running)');
+    return true;
   }
-  fillProps();
-  rec.frozen = true;
-  if (st.parts.length) obs.body = { $bytes: Buffer.concat(st.parts).toString('base64') };
-  releaseClient(ctx, st);
+  if (name !== 'agent.get' && name !== 'agent.call') return false;
+  const agent = lookupAgent(ctx, op.agent);
+  if (agent === undefined) {
+    const message = `no agent ${JSON.stringify(op.agent)} in this scenario (give one with {"$agent": {"id": ...}} first)`;
+    top.status = 'error';
+    top.detail = message;
+    pushCall(rec, calls, { op: name, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_AGENT', message } });
+    return true;
+  }
+  try {
+    let returned;
+    if (name === 'agent.get') returned = agent[op.prop];
+    else returned = agent[op.method](...decode(op.args ?? [], ctx));
+    pushCall(rec, calls, { op: name, returned: encode(returned, agent), threw: null });
+  } catch (e) {
+    pushCall(rec, calls, { op: name, returned: null, threw: errorRecord(e) });
+  }
+  return true;
 }
 
 /** Runs one client op; returns a Promise only for the ops that wait. */
-function clientOp(op, req, ctx, obs, rec, ev) {
+function clientOp(op, req, ctx, obs, top, rec, ev, fired) {
   const name = op && op.op;
   if (name === 'wait') {
     return Promise.race([rec.sleep(op.ms), rec.deadline]).then(() => {
@@ -557,13 +703,12 @@ function clientOp(op, req, ctx, obs, rec, ev) {
       op: name, returned: { $undefined: true },
       threw: r === 'timeout' ? { name: 'HarnessTimeout', code: null, message: `event ${key} did not fire` } : null,
     });
-    if (rec.fired.has(key)) return done('done');
-    return rec.untilOrDeadline(() => rec.fired.has(key)).then(done);
+    if (fired.has(key)) return done('done');
+    return rec.untilOrDeadline(() => fired.has(key)).then(done);
   }
+  if (sharedOp(op, ctx, obs.calls, top, rec)) return;
   if (!CLIENT_OPS.has(name)) {
-    obs.status = 'error';
-    obs.detail = `unknown client op ${JSON.stringify(name)}`;
-    pushCall(rec, obs.calls, { op: name, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_OP', message: `unknown client op ${JSON.stringify(name)}` } });
+    unknownOp(rec, obs.calls, top, 'client', name);
     return;
   }
   try {
@@ -579,16 +724,31 @@ function clientOp(op, req, ctx, obs, rec, ev) {
   }
 }
 
-function releaseClient(ctx, st) {
+function releaseClient(st) {
   try {
     if (st.req && !st.reqClosed && !st.req.destroyed) st.req.destroy();
   } catch { /* best effort */ }
   try {
     if (st.res && !st.resClosed && !st.res.destroyed) st.res.destroy();
   } catch { /* best effort */ }
+}
+
+function releaseAgents(ctx) {
   for (const agent of ctx.agents) {
     try { agent.destroy(); } catch { /* best effort */ }
   }
+}
+
+/** What the requests of a timed-out client scenario were still waiting for. */
+function timeoutDetail(runs) {
+  if (runs.length === 1) {
+    const w = runs[0].waiting();
+    return w ? ` (waiting for ${w})` : ' (ops still running)';
+  }
+  const parts = runs
+    .map((run, i) => { const w = run.waiting(); return w === null ? null : `request ${i}: ${w || 'ops still running'}`; })
+    .filter((p) => p !== null);
+  return parts.length ? ` (${parts.join('; ')})` : ' (ops still running)';
 }
 
 // ---------------------------------------------------------------------------------------
@@ -607,10 +767,12 @@ export async function startServers(http, scenario, listen) {
     rec: null,
     servers: [],
     handlers: [],
-    ctx: { http, agents: [], signals: [] },
+    clientErrors: [], // one per 'clientError' whose ops run: {done}
+    ctx: null,
   };
   try {
     session.rec = new Recorder(scenario && scenario.timeout_ms);
+    session.ctx = newContext(http, session.rec, null);
     if (scenario && scenario.kind !== undefined && scenario.kind !== 'server') {
       throw new Error(`startServers got a scenario of kind ${JSON.stringify(scenario.kind)}`);
     }
@@ -628,7 +790,7 @@ export async function startServers(http, scenario, listen) {
 
 async function startOne(http, session, spec, index, listen) {
   const { rec, obs } = session;
-  const srec = { port: null, listen_error: null, events: [] };
+  const srec = { port: null, address: null, listen_error: null, events: [] };
   obs.servers.push(srec);
   let server;
   try {
@@ -643,18 +805,37 @@ async function startOne(http, session, spec, index, listen) {
     server.on(name, () => rec.event(srec.events, { name, t: rec.t() }));
   }
   server.on('error', (err) => rec.event(srec.events, { name: 'error', t: rec.t(), error: errorRecord(err) }));
-  server.on('request', (req, res) => {
-    try {
-      handleRequest(session, index, spec.handler || [], req, res);
-    } catch (e) {
-      session.obs.status = 'error';
-      session.obs.detail = `executor error in handler: ${describe(e)}`;
-    }
-  });
+  // 'request', and the optional listeners whose presence changes what Node does:
+  // with 'checkContinue' / 'checkExpectation' the request goes to them instead of
+  // 'request'; with 'clientError' Node no longer answers a bad request itself.
+  const listeners = [['request', spec.handler || []]];
+  if (Array.isArray(spec.on_check_continue)) listeners.push(['checkContinue', spec.on_check_continue]);
+  if (Array.isArray(spec.on_check_expectation)) listeners.push(['checkExpectation', spec.on_check_expectation]);
+  for (const [event, ops] of listeners) {
+    server.on(event, (req, res) => {
+      try {
+        handleRequest(session, index, ops, req, res, event);
+      } catch (e) {
+        session.obs.status = 'error';
+        session.obs.detail = `executor error in handler: ${describe(e)}`;
+      }
+    });
+  }
+  if (Array.isArray(spec.on_client_error)) {
+    server.on('clientError', (err, socket) => {
+      try {
+        handleClientError(session, index, srec, spec.on_client_error, err, socket);
+      } catch (e) {
+        session.obs.status = 'error';
+        session.obs.detail = `executor error in clientError: ${describe(e)}`;
+      }
+    });
+  }
   try {
     const address = await listen(server, spec.listen ?? 0);
     const [host, port] = address;
     srec.port = port;
+    srec.address = readProp(() => server.address());
     return [host, port];
   } catch (e) {
     srec.listen_error = errorRecord(e);
@@ -662,11 +843,12 @@ async function startOne(http, session, spec, index, listen) {
   }
 }
 
-function handleRequest(session, serverIndex, ops, req, res) {
+function handleRequest(session, serverIndex, ops, req, res, event) {
   const { rec } = session;
   if (rec.frozen) return; // the scenario is over; the server is closing
   const entry = {
     server: serverIndex,
+    event,
     method: readProp(() => req.method),
     url: readProp(() => req.url),
     httpVersion: readProp(() => req.httpVersion),
@@ -682,7 +864,7 @@ function handleRequest(session, serverIndex, ops, req, res) {
   };
   session.obs.requests.push(entry);
   const st = { parts: [], ended: false, reqGone: false, resClosed: false, opsDone: false };
-  const h = { st, entry, req, res, readTail: null };
+  const h = { st, entry, req, res, readTail: null, serverIndex };
   session.handlers.push(h);
   const ev = (src, name, extra) => rec.event(entry.events, { src, name, t: rec.t(), ...(extra || {}) });
   const readTail = () => {
@@ -777,15 +959,15 @@ function serverOp(op, h, session, ev) {
     }
     return;
   }
+  if (serverLevelOp(op, session, h.serverIndex, entry.calls)) return;
   const method = typeof name === 'string' && name.startsWith('res.') ? name.slice(4) : null;
   if (!method || !SERVER_RES_OPS.has(method)) {
-    session.obs.status = 'error';
-    session.obs.detail = `unknown server handler op ${JSON.stringify(name)}`;
-    pushCall(rec, entry.calls, { op: name, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_OP', message: `unknown server handler op ${JSON.stringify(name)}` } });
+    unknownOp(rec, entry.calls, session.obs, 'server handler', name);
     return;
   }
   try {
     let args = decode(op.args ?? [], session.ctx);
+    if (method === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
     if (SERVER_CB_OPS.has(method)) {
       args = [...args, (err) => ev('res', `${method}_cb`, err ? { error: errorRecord(err) } : undefined)];
     }
@@ -797,6 +979,88 @@ function serverOp(op, h, session, ev) {
 }
 
 /**
+ * Ops on the server itself and the shared reads, usable in every server op list:
+ * server.close (its callback recorded as the server event 'close_cb'),
+ * server.closeIdleConnections, server.closeAllConnections, {"op": "server.get", "prop": P},
+ * agent.get, agent.call, module.get. Returns true when `op` was one of them.
+ */
+function serverLevelOp(op, session, serverIndex, calls) {
+  const { rec } = session;
+  const name = op && op.op;
+  if (sharedOp(op, session.ctx, calls, session.obs, rec)) return true;
+  if (typeof name !== 'string' || !name.startsWith('server.')) return false;
+  const server = session.servers[serverIndex];
+  const srec = session.obs.servers[serverIndex];
+  const method = name.slice(7);
+  if (method !== 'get' && !SERVER_OPS.has(method)) {
+    unknownOp(rec, calls, session.obs, 'server', name);
+    return true;
+  }
+  try {
+    if (method === 'get') {
+      pushCall(rec, calls, { op: name, returned: encode(server[op.prop], server), threw: null });
+      return true;
+    }
+    let args = decode(op.args ?? [], session.ctx);
+    if (method === 'close') {
+      args = [...args, (err) => rec.event(srec.events, { name: 'close_cb', t: rec.t(), ...(err ? { error: errorRecord(err) } : {}) })];
+    }
+    const returned = server[method](...args);
+    pushCall(rec, calls, { op: name, returned: encode(returned, server), threw: null });
+  } catch (e) {
+    pushCall(rec, calls, { op: name, returned: null, threw: errorRecord(e) });
+  }
+  return true;
+}
+
+/**
+ * A 'clientError' (err, socket): recorded as the server event {name: 'clientError',
+ * error, calls}; its ops (socket.write, socket.end, socket.destroy, wait and the
+ * server-level ops) run in order and their results go to that event's `calls`.
+ */
+function handleClientError(session, serverIndex, srec, ops, err, socket) {
+  const { rec } = session;
+  if (rec.frozen) return;
+  const record = { name: 'clientError', t: rec.t(), error: errorRecord(err), calls: [] };
+  rec.event(srec.events, record);
+  const run = { done: false };
+  session.clientErrors.push(run);
+  (async () => {
+    try {
+      for (const op of ops) {
+        if (rec.timedOut || rec.frozen) break;
+        const name = op && op.op;
+        if (name === 'wait') {
+          await Promise.race([rec.sleep(op.ms), rec.deadline]);
+          pushCall(rec, record.calls, { op: name, returned: { $undefined: true }, threw: null });
+          continue;
+        }
+        if (serverLevelOp(op, session, serverIndex, record.calls)) continue;
+        const method = typeof name === 'string' && name.startsWith('socket.') ? name.slice(7) : null;
+        if (!method || !SOCKET_OPS.has(method)) {
+          unknownOp(rec, record.calls, session.obs, 'clientError', name);
+          continue;
+        }
+        try {
+          const args = decode(op.args ?? [], session.ctx);
+          if (method === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
+          const returned = socket[method](...args);
+          pushCall(rec, record.calls, { op: name, returned: encode(returned, socket), threw: null });
+        } catch (e) {
+          pushCall(rec, record.calls, { op: name, returned: null, threw: errorRecord(e) });
+        }
+      }
+    } catch (e) {
+      session.obs.status = 'error';
+      session.obs.detail = `executor error in clientError ops: ${describe(e)}`;
+    } finally {
+      run.done = true;
+      rec.poke();
+    }
+  })();
+}
+
+/**
  * Wait until every handler has run its ops and its response closed (or the scenario
  * deadline passed), then close the servers; returns server observations (without "wire").
  */
@@ -804,13 +1068,15 @@ export async function finishServers(session) {
   const { obs, rec } = session;
   if (!rec) return obs;
   try {
-    const allDone = () => session.handlers.every((h) => h.st.opsDone && h.st.resClosed);
+    const allDone = () => session.handlers.every((h) => h.st.opsDone && h.st.resClosed)
+      && session.clientErrors.every((run) => run.done);
     const outcome = await rec.untilOrDeadline(allDone);
     if (outcome === 'timeout' && obs.status === 'ok') {
       obs.status = 'timeout';
       const pending = session.handlers
         .map((h, i) => (h.st.opsDone && h.st.resClosed ? null : `request ${i} (${h.st.opsDone ? "res 'close' missing" : 'ops still running'})`))
         .filter(Boolean);
+      if (session.clientErrors.some((run) => !run.done)) pending.push('clientError ops still running');
       obs.detail = `scenario did not finish within ${rec.timeoutMs} ms` + (pending.length ? `: ${pending.join('; ')}` : '');
     }
     if (outcome === 'timeout') {
@@ -833,9 +1099,7 @@ export async function finishServers(session) {
     obs.detail = `executor error: ${describe(e)}`;
   } finally {
     rec.close();
-    for (const agent of session.ctx.agents) {
-      try { agent.destroy(); } catch { /* best effort */ }
-    }
+    if (session.ctx) releaseAgents(session.ctx);
     for (const h of session.handlers) {
       try { if (!h.res.destroyed && !h.st.resClosed) h.res.destroy(); } catch { /* best effort */ }
     }

@@ -18,6 +18,7 @@ from typing import Any
 from harness.targets.fault_hooks import Fault, ops_for
 from harness.targets.impl_recorder import Recorder
 from harness.targets.impl_server import finish_servers, start_servers
+from harness.targets.impl_shared import harness_error, report_error, shared_op
 from harness.targets.impl_tags import (
     DecodeContext,
     b64,
@@ -31,7 +32,8 @@ from harness.targets.impl_tags import (
     to_bytes,
 )
 
-__all__ = ["empty_client_observations", "finish_servers", "run_client", "start_servers"]
+__all__ = ["empty_client_observations", "empty_request_observations", "finish_servers", "run_client",
+           "start_servers"]
 
 Json = dict[str, Any]
 END_GRACE_MS = 100  # after res 'end', how long to wait for res 'close' (SCENARIO.md)
@@ -42,7 +44,7 @@ CLIENT_OPS = frozenset({
     "setTimeout", "addTrailers",
 })  # fmt: skip
 CLIENT_CB_OPS = frozenset({"write", "end"})
-CLIENT_REQ_EVENTS = ("socket", "finish", "continue", "timeout", "abort", "close")
+CLIENT_REQ_EVENTS = ("socket", "finish", "continue", "timeout", "abort", "drain", "close")
 CLIENT_RES_EVENTS = ("end", "aborted", "close")
 
 # executor.mjs CLIENT_PROPS, read from the reference's snake_case attributes.
@@ -51,9 +53,13 @@ CLIENT_PROPS = ("req.method", "req.path", "req.host", "req.protocol", "req.writa
                 "req.aborted")  # fmt: skip
 
 
+def empty_request_observations() -> Json:
+    return {"threw": None, "calls": [], "events": [], "response": None, "body": {"$bytes": ""},
+            "chunks": [], "props": {}}
+
+
 def empty_client_observations() -> Json:
-    return {"status": "ok", "detail": "", "threw": None, "calls": [], "events": [],
-            "response": None, "body": {"$bytes": ""}, "chunks": [], "props": {}}
+    return {"status": "ok", "detail": "", **empty_request_observations(), "more": [], "agents": {}}
 
 
 def describe(exc: BaseException) -> str:
@@ -64,6 +70,7 @@ def describe(exc: BaseException) -> str:
 class ClientState:
     req: Any = None
     res: Any = None
+    started: bool = False
     req_closed: bool = False
     res_closed: bool = False
     res_ended: bool = False
@@ -73,6 +80,7 @@ class ClientState:
     parts: list[bytes] = field(default_factory=list)
     nbytes: int = 0
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    fired: set[str] = field(default_factory=set)
 
     def finished(self) -> bool:
         return self.upgrade_done or (self.req_closed and (
@@ -117,7 +125,8 @@ async def run_client(http: ModuleType, scenario: Json, fault: Fault | None = Non
 
 
 class ClientRun:
-    """One client scenario: clientBody() of executor.mjs."""
+    """One client scenario: clientBody() of executor.mjs. Its first request is `client`
+    itself, `client.then` lists the further ones (observations in obs["more"][i])."""
 
     def __init__(self, http: ModuleType, scenario: Json, obs: Json, rec: Recorder,
                  fault: Fault | None) -> None:
@@ -127,63 +136,153 @@ class ClientRun:
         self.obs = obs
         self.rec = rec
         self.fault = fault
-        self.ctx = DecodeContext(http)
+        self.ctx = DecodeContext(http, on_agent=self._watch_agent)
+        self.runs: list[RequestRun] = []
+
+    def _watch_agent(self, agent_id: str, agent: Any) -> None:
+        entry: Json = {"events": []}
+        self.obs["agents"][agent_id] = entry
+        rec = self.rec
+        try:
+            agent.on("free", lambda *_a: rec.event(entry["events"], {"name": "free", "t": rec.t()}))
+        except Exception as exc:  # noqa: BLE001 - an agent without on() is recorded, not fatal
+            rec.event(entry["events"], {"name": "on_threw", "t": rec.t(), "error": error_record(exc)})
+
+    async def run(self) -> None:
+        obs, rec, c = self.obs, self.rec, self.c
+        kind = self.scenario.get("kind")
+        if kind is not None and kind != "client":
+            obs["status"], obs["detail"] = "error", f"run_client got a scenario of kind {kind!r}"
+            return
+        further = c.get("then") if isinstance(c.get("then"), list) else []
+        obs["more"].extend(empty_request_observations() for _ in further)
+        specs = [c, *further]
+        self.runs = [RequestRun(self, spec if isinstance(spec, dict) else {}, obs if i == 0 else obs["more"][i - 1], i)
+                     for i, spec in enumerate(specs)]
+
+        async def drive() -> None:
+            if c.get("parallel"):
+                for run in self.runs:
+                    run.start()
+                await asyncio.gather(*(run.done for run in self.runs))
+                return
+            for run in self.runs:
+                if rec.timed_out:
+                    break
+                run.start()
+                await run.done
+
+        driving = asyncio.ensure_future(drive())
+        await asyncio.wait({driving, rec.deadline}, return_when=asyncio.FIRST_COMPLETED)
+        if driving.done():
+            driving.result()  # an executor bug in the ops surfaces here
+        else:
+            driving.cancel()
+            obs["status"] = "timeout"
+            obs["detail"] = f"scenario did not finish within {rec.timeout_ms} ms" + self._timeout_detail()
+        for run in self.runs:
+            run.fill_props()
+        rec.frozen = True
+        for run in self.runs:
+            run.fill_body()
+        for run in self.runs:
+            run.release()
+        for agent in self.ctx.agents:
+            try:
+                agent.destroy()
+            except Exception:  # noqa: BLE001, S110 - best effort
+                pass
+
+    def _timeout_detail(self) -> str:
+        if len(self.runs) == 1:
+            waiting = self.runs[0].waiting()
+            return f" (waiting for {waiting})" if waiting else " (ops still running)"
+        parts = [f"request {i}: {w or 'ops still running'}" for i, run in enumerate(self.runs)
+                 if (w := run.waiting()) is not None]
+        return f" ({'; '.join(parts)})" if parts else " (ops still running)"
+
+
+class RequestRun:
+    """One request of a client scenario (clientRun() of executor.mjs): `obs` is where its
+    observations go, `top` (the scenario's observations) takes status and detail."""
+
+    def __init__(self, scenario_run: ClientRun, spec: Json, obs: Json, index: int) -> None:
+        self.http = scenario_run.http
+        self.c = spec
+        self.obs = obs
+        self.top = scenario_run.obs
+        self.rec = scenario_run.rec
+        self.fault = scenario_run.fault
+        self.ctx = scenario_run.ctx
+        self.index = index
         self.st = ClientState()
+        self.done: asyncio.Future[None] = self.rec.loop.create_future()
 
     def ev(self, src: str, name: str, extra: Json | None = None) -> None:
         self.rec.event(self.obs["events"], {"src": src, "name": name, "t": self.rec.t(), **(extra or {})})
+
+    def mark(self, key: str) -> None:
+        self.st.fired.add(key)
+        self.rec.poke()
+
+    def _settle(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
 
     def fill_props(self) -> None:
         for key in CLIENT_PROPS:
             self.obs["props"][key] = _prop(self.st, key) if self.st.req is not None else None
 
-    async def run(self) -> None:
-        obs, rec, st, c = self.obs, self.rec, self.st, self.c
-        kind = self.scenario.get("kind")
-        if kind is not None and kind != "client":
-            obs["status"], obs["detail"] = "error", f"run_client got a scenario of kind {kind!r}"
-            return
+    def fill_body(self) -> None:
+        if self.st.parts:
+            self.obs["body"] = {"$bytes": b64(b"".join(self.st.parts))}
+
+    def waiting(self) -> str | None:
+        """What this request still waits for ('' when only its ops run), None if nothing."""
+        st = self.st
+        if not st.started or st.req is None or st.finished():
+            return None
+        waiting = []
+        if not st.req_closed:
+            waiting.append("req 'close'")
+        if st.res is not None and not st.res_closed and not st.res_ended:
+            waiting.append("res 'end' or 'close'")
+        return ", ".join(waiting)
+
+    def start(self) -> None:
+        st, c = self.st, self.c
+        st.started = True
         call = c.get("call") or "request"
         if call not in ("request", "get"):
-            obs["status"] = "error"
-            obs["detail"] = f'unknown client.call {call!r} (expected "request" or "get")'
+            report_error(self.top, f'unknown client.call {call!r} (expected "request" or "get")')
+            self._settle()
             return
+        signals_before = len(self.ctx.signals)
         try:
             args = decode(c.get("args") or [], self.ctx)
             if self.fault is not None:
                 args = self.fault.on_options(args)
             req = getattr(self.http, call)(*args)
-        except Exception as exc:  # noqa: BLE001 - a synchronous throw is the whole observation
-            obs["threw"] = error_record(exc)
-            self.fill_props()
-            self.release()
+        except Exception as exc:  # noqa: BLE001 - a synchronous throw is this request's whole observation
+            self.obs["threw"] = error_record(exc)
+            self._settle()
             return
         st.req = req
-        for controller, ms in self.ctx.signals:
-            rec.set_timer(controller.abort, ms)
+        for controller, ms in self.ctx.signals[signals_before:]:
+            self.rec.set_timer(controller.abort, ms)
         self.attach_req(req)
-
         ops = asyncio.ensure_future(self.run_ops())
-        ended = rec.until(st.finished)
+        ended = self.rec.until(st.finished)
         both = asyncio.ensure_future(asyncio.gather(ops, ended))
-        await asyncio.wait({both, rec.deadline}, return_when=asyncio.FIRST_COMPLETED)
-        if both.done():
-            both.result()  # an executor bug in the ops surfaces here
-        else:
-            both.cancel()
-            obs["status"] = "timeout"
-            waiting = []
-            if not st.req_closed:
-                waiting.append("req 'close'")
-            if st.res is not None and not st.res_closed and not st.res_ended:
-                waiting.append("res 'end' or 'close'")
-            obs["detail"] = f"scenario did not finish within {rec.timeout_ms} ms" + (
-                f" (waiting for {', '.join(waiting)})" if waiting else " (ops still running)")
-        self.fill_props()
-        rec.frozen = True
-        if st.parts:
-            obs["body"] = {"$bytes": b64(b"".join(st.parts))}
-        self.release()
+        st.tasks.append(both)
+        both.add_done_callback(self._ops_over)
+
+    def _ops_over(self, both: asyncio.Future[Any]) -> None:
+        # Cancelled (the scenario ended first, or a child was cancelled) is no error.
+        error = None if both.cancelled() else both.exception()
+        if error is not None and not isinstance(error, asyncio.CancelledError):
+            report_error(self.top, f"executor error in request {self.index}: {describe(error)}")
+        self._settle()
 
     # ---- listeners ---------------------------------------------------------------------
 
@@ -202,8 +301,7 @@ class ClientRun:
             try:
                 fn(*args)
             except Exception as exc:  # noqa: BLE001 - our bug, not the reference's
-                self.obs["status"] = "error"
-                self.obs["detail"] = f"executor error in a listener: {describe(exc)}"
+                report_error(self.top, f"executor error in a listener: {describe(exc)}")
         return listener
 
     def _req_event(self, name: str) -> Any:
@@ -216,22 +314,22 @@ class ClientRun:
                     self.st.req.destroy()
                 except Exception as exc:  # noqa: BLE001
                     self.ev("req", "destroy_threw", {"error": error_record(exc)})
-            self.rec.mark(f"req:{name}")
+            self.mark(f"req:{name}")
         return on
 
     def _req_error(self, err: Any = None, *_args: Any) -> None:
         self.ev("req", "error", {"error": error_record(err)})
-        self.rec.mark("req:error")
+        self.mark("req:error")
 
     def _on_information(self, info: Any = None, *_args: Any) -> None:
         self.ev("req", "information", {"info": {
             name: _info_field(info, name) for name in ("statusCode", "statusMessage", "headers", "rawHeaders")}})
-        self.rec.mark("req:information")
+        self.mark("req:information")
 
     def _upgrade_listener(self, name: str) -> Any:
         def on(res: Any = None, socket: Any = None, head: Any = None, *_args: Any) -> None:
             self.ev("req", name, {"info": head_snapshot(res), "head": plain(to_bytes(head or b""))})
-            self.rec.mark(f"req:{name}")
+            self.mark(f"req:{name}")
             # The socket is handed to us; end it so the scenario can finish.
             try:
                 if socket is not None and not getattr(socket, "destroyed", True) and hasattr(socket, "once"):
@@ -275,7 +373,7 @@ class ClientRun:
             except Exception as exc:  # noqa: BLE001
                 obs["props"]["res.isPaused_after_pause"] = None
                 self.ev("res", "pause_threw", {"error": error_record(exc)})
-        rec.mark("req:response")
+        self.mark("req:response")
 
     def _res_event(self, name: str) -> Any:
         def on(*_args: Any) -> None:
@@ -288,7 +386,7 @@ class ClientRun:
                 rec.set_timer(self._grace_over, END_GRACE_MS)
             if name == "close":
                 st.res_closed = True
-            rec.mark(f"res:{name}")
+            self.mark(f"res:{name}")
         return on
 
     def _grace_over(self) -> None:
@@ -304,7 +402,7 @@ class ClientRun:
 
     def _res_error(self, err: Any = None, *_args: Any) -> None:
         self.ev("res", "error", {"error": error_record(err)})
-        self.rec.mark("res:error")
+        self.mark("res:error")
 
     def on_chunk(self, chunk: Any = None, *_args: Any) -> None:
         st, rec = self.st, self.rec
@@ -354,14 +452,17 @@ class ClientRun:
             return
         if name == "wait_event":
             key = f"{op.get('src') or 'req'}:{op.get('event')}"
-            r = await rec.until_or_deadline(lambda: key in rec.fired)
+            fired = self.st.fired
+            r = await rec.until_or_deadline(lambda: key in fired)
             self.call({"op": name, "returned": {"$undefined": True}, "threw": None if r == "done" else {
                 "name": "HarnessTimeout", "code": None, "message": f"event {key} did not fire"}})
             return
+        if isinstance(op, dict) and shared_op(self.http, op, self.ctx, self.call, self.top):
+            return
         if name not in CLIENT_OPS:
-            self.obs["status"], self.obs["detail"] = "error", f"unknown client op {name!r}"
-            self.call({"op": name, "returned": None, "threw": {
-                "name": "HarnessError", "code": "ERR_HARNESS_UNKNOWN_OP", "message": f"unknown client op {name!r}"}})
+            report_error(self.top, f"unknown client op {name!r}")
+            self.call({"op": name, "returned": None, "threw": harness_error(
+                "ERR_HARNESS_UNKNOWN_OP", f"unknown client op {name!r}")})
             return
         try:
             args = decode(op.get("args") or [], self.ctx)
@@ -387,11 +488,6 @@ class ClientRun:
             try:
                 if obj is not None and not closed and not getattr(obj, "destroyed", False):
                     obj.destroy()
-            except Exception:  # noqa: BLE001, S110 - best effort
-                pass
-        for agent in self.ctx.agents:
-            try:
-                agent.destroy()
             except Exception:  # noqa: BLE001, S110 - best effort
                 pass
 

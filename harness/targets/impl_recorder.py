@@ -27,7 +27,6 @@ class Recorder:
         self.t0 = time.perf_counter()
         self.frozen = False
         self.timed_out = False
-        self.fired: set[str] = set()
         self.uncaught: list[Json] = []
         self.timeout_ms = timeout_ms if isinstance(timeout_ms, (int, float)) and timeout_ms > 0 else DEFAULT_TIMEOUT_MS
         self.deadline: asyncio.Future[str] = self.loop.create_future()
@@ -47,10 +46,6 @@ class Recorder:
     def event(self, target: list[Json], rec: Json) -> None:
         if not self.frozen:
             target.append(rec)
-        self.poke()
-
-    def mark(self, key: str) -> None:
-        self.fired.add(key)
         self.poke()
 
     def set_timer(self, fn: Callable[[], Any], ms: float) -> asyncio.TimerHandle:

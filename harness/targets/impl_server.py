@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.targets.fault_hooks import Fault, ops_for
 from harness.targets.impl_recorder import Recorder
+from harness.targets.impl_shared import shared_op
 from harness.targets.impl_tags import (
     DecodeContext,
     b64,
@@ -23,6 +24,7 @@ from harness.targets.impl_tags import (
     encode,
     encode_return,
     error_record,
+    plain,
     read_attr,
     snake,
     to_bytes,
@@ -37,8 +39,11 @@ SETTLE_MS = 1  # so that trailing 'close' events are recorded
 SERVER_RES_OPS = frozenset({
     "setHeader", "getHeader", "getHeaders", "getHeaderNames", "hasHeader", "removeHeader",
     "appendHeader", "setHeaders", "writeHead", "write", "end", "flushHeaders", "addTrailers",
-    "writeContinue", "writeProcessing", "writeEarlyHints",
+    "writeContinue", "writeProcessing", "writeEarlyHints", "destroy",
 })  # fmt: skip
+# server.<method> ops (besides server.get) and socket.<method> ops of 'clientError'.
+SERVER_OPS = frozenset({"close", "closeIdleConnections", "closeAllConnections"})
+SOCKET_OPS = frozenset({"write", "end", "destroy"})
 SERVER_CB_OPS = frozenset({"write", "end", "writeEarlyHints"})
 SERVER_EVENTS = ("listening", "connection", "close")
 SERVER_REQ_EVENTS = ("end", "aborted", "close")
@@ -57,6 +62,7 @@ class Handler:
     entry: Json
     req: Any
     res: Any
+    server_index: int = 0
     parts: list[bytes] = field(default_factory=list)
     ended: bool = False
     req_gone: bool = False
@@ -65,6 +71,13 @@ class Handler:
 
     def done(self) -> bool:
         return self.ops_done and self.res_closed
+
+
+@dataclass
+class ClientErrorRun:
+    """The ops run for one 'clientError'."""
+
+    done: bool = False
 
 
 @dataclass
@@ -79,6 +92,7 @@ class ServerSession:
     addresses: list[tuple[str, int] | None] = field(default_factory=list)
     servers: list[Any] = field(default_factory=list)
     handlers: list[Handler] = field(default_factory=list)
+    client_errors: list[ClientErrorRun] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     ctx: DecodeContext | None = None
 
@@ -107,7 +121,7 @@ async def start_servers(http: ModuleType, scenario: Json, listen: Listen,
 async def _start_one(session: ServerSession, spec: Json, index: int, listen: Listen) -> tuple[str, int] | None:
     rec = session.rec
     assert rec is not None and session.ctx is not None
-    srec: Json = {"port": None, "listen_error": None, "events": []}
+    srec: Json = {"port": None, "address": None, "listen_error": None, "events": []}
     session.obs["servers"].append(srec)
     try:
         args = [decode(spec.get("options") or {}, session.ctx)]
@@ -124,35 +138,56 @@ async def _start_one(session: ServerSession, spec: Json, index: int, listen: Lis
     server.on("error", lambda err=None, *_a: rec.event(
         srec["events"], {"name": "error", "t": rec.t(), "error": error_record(err)}))
 
-    def on_request(req: Any = None, res: Any = None, *_a: Any) -> None:
-        try:
-            _handle_request(session, index, spec.get("handler") or [], req, res)
-        except Exception as exc:  # noqa: BLE001
-            session.fail(" in handler", exc)
+    # 'request', and the optional listeners whose presence changes what Node does (the
+    # reference may never emit them: then nothing runs, as on any runtime without them).
+    listeners: list[tuple[str, list[Json]]] = [("request", spec.get("handler") or [])]
+    for key, event in (("on_check_continue", "checkContinue"), ("on_check_expectation", "checkExpectation")):
+        if isinstance(spec.get(key), list):
+            listeners.append((event, spec[key]))
+    for event, ops in listeners:
+        def on_request(req: Any = None, res: Any = None, *_a: Any, _ops: list[Json] = ops, _event: str = event) -> None:
+            try:
+                _handle_request(session, index, _ops, req, res, _event)
+            except Exception as exc:  # noqa: BLE001
+                session.fail(" in handler", exc)
 
-    server.on("request", on_request)
+        server.on(event, on_request)
+    if isinstance(spec.get("on_client_error"), list):
+        def on_client_error(err: Any = None, socket: Any = None, *_a: Any) -> None:
+            try:
+                _handle_client_error(session, index, srec, spec["on_client_error"], err, socket)
+            except Exception as exc:  # noqa: BLE001
+                session.fail(" in clientError", exc)
+
+        server.on("clientError", on_client_error)
     try:
         host, port = await listen(server, spec.get("listen", 0))
     except Exception as exc:  # noqa: BLE001 - a failed listen is an observation
         srec["listen_error"] = error_record(exc)
         return None
     srec["port"] = port
+    try:
+        srec["address"] = plain(server.address())
+    except Exception:  # noqa: BLE001 - readProp: a throwing address() reads as null
+        srec["address"] = None
     return host, port
 
 
-def _handle_request(session: ServerSession, index: int, ops: list[Json], req: Any, res: Any) -> None:
+def _handle_request(session: ServerSession, index: int, ops: list[Json], req: Any, res: Any,
+                    event: str = "request") -> None:
     rec = session.rec
     assert rec is not None
     if rec.frozen:
         return  # the scenario is over; the server is closing
     entry: Json = {
         "server": index,
+        "event": event,
         **{name: read_attr(req, name) for name in (
             "method", "url", "httpVersion", "headers", "rawHeaders", "headersDistinct", "trailers", "complete")},
         "body": {"$bytes": ""}, "chunks": [], "calls": [], "events": [],
     }
     session.obs["requests"].append(entry)
-    h = Handler(entry, req, res)
+    h = Handler(entry, req, res, index)
     session.handlers.append(h)
 
     def ev(src: str, name: str, extra: Json | None = None) -> None:
@@ -257,20 +292,122 @@ async def _server_op(session: ServerSession, h: Handler, op: Json, ev: Callable[
         except Exception as exc:  # noqa: BLE001
             _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
         return
+    if _server_level_op(session, h.server_index, op, lambda call: _push(session, h, call)):
+        return
     method = name[4:] if isinstance(name, str) and name.startswith("res.") else None
     if method not in SERVER_RES_OPS:
-        session.obs["status"], session.obs["detail"] = "error", f"unknown server handler op {name!r}"
-        _push(session, h, {"op": name, "returned": None, "threw": {
-            "name": "HarnessError", "code": "ERR_HARNESS_UNKNOWN_OP", "message": f"unknown server handler op {name!r}"}})
+        _unknown_op(session, lambda call: _push(session, h, call), "server handler", name)
         return
     try:
         args = decode(op.get("args") or [], ctx)
+        if method == "destroy" and args and isinstance(args[0], str):
+            args[0] = session.http.NodeError(args[0])  # new Error(arg)
         if method in SERVER_CB_OPS:
             args = [*args, _callback(method, ev)]
         returned = getattr(res, snake(method))(*args)
         _push(session, h, {"op": name, "returned": encode_return(returned, res), "threw": None})
     except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
         _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
+
+
+def _unknown_op(session: ServerSession, push: Callable[[Json], None], kind: str, name: Any) -> None:
+    message = f"unknown {kind} op {name!r}"
+    session.obs["status"], session.obs["detail"] = "error", message
+    push({"op": name, "returned": None, "threw": {
+        "name": "HarnessError", "code": "ERR_HARNESS_UNKNOWN_OP", "message": message}})
+
+
+def _server_level_op(session: ServerSession, index: int, op: Json, push: Callable[[Json], None]) -> bool:
+    """Ops on the server itself (server.close with its callback recorded as the server
+    event 'close_cb', server.closeIdleConnections, server.closeAllConnections, server.get)
+    and the shared reads (agent.get, agent.call, module.get); True when `op` was one."""
+    rec, ctx = session.rec, session.ctx
+    assert rec is not None and ctx is not None
+    if shared_op(session.http, op, ctx, push, session.obs):
+        return True
+    name = op.get("op")
+    if not isinstance(name, str) or not name.startswith("server."):
+        return False
+    server = session.servers[index]
+    srec = session.obs["servers"][index]
+    method = name[7:]
+    if method != "get" and method not in SERVER_OPS:
+        _unknown_op(session, push, "server", name)
+        return True
+    if method == "get":
+        try:
+            push({"op": name, "returned": encode(getattr(server, snake(str(op.get("prop")))), server), "threw": None})
+        except AttributeError:
+            push({"op": name, "returned": UNDEF, "threw": None})  # server[P] is undefined
+        except Exception as exc:  # noqa: BLE001
+            push({"op": name, "returned": None, "threw": error_record(exc)})
+        return True
+    try:
+        args = decode(op.get("args") or [], ctx)
+        if method == "close":
+            def close_cb(err: Any = None, *_a: Any) -> None:
+                rec.event(srec["events"], {"name": "close_cb", "t": rec.t(),
+                                           **({"error": error_record(err)} if err else {})})
+            args = [*args, close_cb]
+        returned = getattr(server, snake(method))(*args)
+        push({"op": name, "returned": encode_return(returned, server), "threw": None})
+    except Exception as exc:  # noqa: BLE001
+        push({"op": name, "returned": None, "threw": error_record(exc)})
+    return True
+
+
+def _handle_client_error(session: ServerSession, index: int, srec: Json, ops: list[Json], err: Any,
+                         socket: Any) -> None:
+    """A 'clientError' (err, socket): the server event {name: 'clientError', error, calls};
+    its ops run in order and their results go to that event's `calls`."""
+    rec = session.rec
+    assert rec is not None
+    if rec.frozen:
+        return
+    record: Json = {"name": "clientError", "t": rec.t(), "error": error_record(err), "calls": []}
+    rec.event(srec["events"], record)
+    run = ClientErrorRun()
+    session.client_errors.append(run)
+    session.tasks.append(asyncio.ensure_future(_run_client_error(session, index, record, ops, socket, run)))
+
+
+async def _run_client_error(session: ServerSession, index: int, record: Json, ops: list[Json], socket: Any,
+                            run: ClientErrorRun) -> None:
+    rec, ctx = session.rec, session.ctx
+    assert rec is not None and ctx is not None
+
+    def push(call: Json) -> None:
+        if not rec.frozen:
+            record["calls"].append(call)
+
+    try:
+        for op in ops:
+            if rec.timed_out or rec.frozen:
+                break
+            name = op.get("op") if isinstance(op, dict) else None
+            if name == "wait":
+                await rec.sleep(op.get("ms"))
+                push({"op": name, "returned": UNDEF, "threw": None})
+                continue
+            if isinstance(op, dict) and _server_level_op(session, index, op, push):
+                continue
+            method = name[7:] if isinstance(name, str) and name.startswith("socket.") else None
+            if method not in SOCKET_OPS:
+                _unknown_op(session, push, "clientError", name)
+                continue
+            try:
+                args = decode(op.get("args") or [], ctx)
+                if method == "destroy" and args and isinstance(args[0], str):
+                    args[0] = session.http.NodeError(args[0])
+                returned = getattr(socket, snake(method))(*args)
+                push({"op": name, "returned": encode_return(returned, socket), "threw": None})
+            except Exception as exc:  # noqa: BLE001
+                push({"op": name, "returned": None, "threw": error_record(exc)})
+    except Exception as exc:  # noqa: BLE001
+        session.fail(" in clientError ops", exc)
+    finally:
+        run.done = True
+        rec.poke()
 
 
 def _callback(method: str, ev: Callable[..., None]) -> Callable[..., None]:
@@ -285,12 +422,15 @@ async def finish_servers(session: ServerSession) -> Json:
     if rec is None:
         return obs
     try:
-        outcome = await rec.until_or_deadline(lambda: all(h.done() for h in session.handlers))
+        outcome = await rec.until_or_deadline(lambda: all(h.done() for h in session.handlers)
+                                              and all(run.done for run in session.client_errors))
         if outcome == "timeout":
             if obs["status"] == "ok":
                 obs["status"] = "timeout"
                 pending = [f"request {i} ({'res close missing' if h.ops_done else 'ops still running'})"
                            for i, h in enumerate(session.handlers) if not h.done()]
+                if not all(run.done for run in session.client_errors):
+                    pending.append("clientError ops still running")
                 obs["detail"] = f"scenario did not finish within {rec.timeout_ms} ms" + (
                     f": {'; '.join(pending)}" if pending else "")
             for h in session.handlers:

@@ -37,11 +37,26 @@ def camel(name: str) -> str:
 
 @dataclass
 class DecodeContext:
-    """What a scenario creates while decoding and must release afterwards."""
+    """What a scenario creates while decoding and must release afterwards.
+
+    Named agents ({"$agent": {"id": ...}}) are kept by id; `agent_obs` is where their
+    events go (client observations `agents`), None when they are not recorded, and
+    `on_agent` is how they are watched (set by the executor).
+    """
 
     http: ModuleType
     agents: list[Any] = field(default_factory=list)
     signals: list[tuple[Any, float]] = field(default_factory=list)  # (controller, abort_after_ms)
+    agents_by_id: dict[str, Any] = field(default_factory=dict)
+    on_agent: Any = None  # callable(id, agent), or None
+
+
+def lookup_agent(ctx: DecodeContext, agent_id: Any) -> Any:
+    """The agent an op names: "global" is the global agent, else a named agent (or None)."""
+    if agent_id == "global":
+        getter = getattr(ctx.http, "get_global_agent", None)
+        return getter() if getter else ctx.http.global_agent
+    return ctx.agents_by_id.get(agent_id) if isinstance(agent_id, str) else None
 
 
 def b64(data: bytes) -> str:
@@ -73,8 +88,18 @@ def _decode_tag(key: str, inner: Any, ctx: DecodeContext) -> tuple[bool, Any]:
         return True, UNDEFINED
     if key == "$agent":
         if inner == "global":
-            getter = getattr(http, "get_global_agent", None)
-            return True, getter() if getter else http.global_agent
+            return True, lookup_agent(ctx, "global")
+        if isinstance(inner, dict) and isinstance(inner.get("id"), str):
+            # A named agent: created on first use, the same object every later time.
+            known = lookup_agent(ctx, inner["id"])
+            if known is not None:
+                return True, known
+            named = http.Agent(decode(inner.get("options") or {}, ctx))
+            ctx.agents.append(named)
+            ctx.agents_by_id[inner["id"]] = named
+            if ctx.on_agent is not None:
+                ctx.on_agent(inner["id"], named)
+            return True, named
         agent = http.Agent(decode(inner or {}, ctx))
         ctx.agents.append(agent)
         return True, agent
@@ -94,20 +119,40 @@ def _decode_tag(key: str, inner: Any, ctx: DecodeContext) -> tuple[bool, Any]:
     return False, None  # not a tag we know: an ordinary one-key object
 
 
+# Optional keys of an error record, present only when the error has them (SCENARIO.md),
+# with the reference's attribute names.
+ERROR_EXTRAS = (("syscall", "syscall"), ("address", "address"), ("port", "port"), ("bytesParsed", "bytes_parsed"))
+
+
 def error_record(err: Any) -> Json:
-    """An exception as {name, code, message}: the JS name the reference gives it, else the class name."""
+    """An exception as {name, code, message} (plus syscall, address, port, bytesParsed when
+    it has them): the JS name the reference gives it, else the class name."""
     if not isinstance(err, BaseException):
         return {"name": _typeof(err), "code": None, "message": _js_text(err)}
     name = getattr(err, "name", None)
-    if isinstance(err, ImportError) or not isinstance(name, str) or not name:
-        name = type(err).__name__  # ImportError.name is a module name, not a JS constructor
+    if isinstance(err, (ImportError, AttributeError, NameError)) or not isinstance(name, str) or not name:
+        # ImportError.name is a module name, AttributeError.name / NameError.name the missing
+        # attribute's: not a JS constructor.
+        name = type(err).__name__
     code = getattr(err, "code", None)
     if code is not None and not isinstance(code, (str, int)):
         code = str(code)
     message = getattr(err, "message", None)
     if not isinstance(message, str):
         message = str(err)
-    return {"name": name, "code": code, "message": message}
+    rec: Json = {"name": name, "code": code, "message": message}
+    for key, attr in ERROR_EXTRAS:
+        value = getattr(err, attr, None)
+        if value is None or value is UNDEFINED:
+            continue
+        if isinstance(value, bool):
+            value = "true" if value else "false"  # String(true), as executor.mjs writes it
+        elif not isinstance(value, (str, int, float)):
+            value = str(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            value = str(value)
+        rec[key] = value
+    return rec
 
 
 def _typeof(value: Any) -> str:
