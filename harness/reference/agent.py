@@ -4,7 +4,9 @@ On a fetch-backed runtime the fetch implementation owns every connection, so an 
 cannot pool, limit or close sockets. This Agent validates and keeps its options (with
 Node's defaults), answers `get_name`, and otherwise does nothing: `sockets`,
 `free_sockets` and `requests` stay empty, `destroy()` has nothing to close and no
-'free' event is ever emitted. `global_agent` has Node v20's global-agent options.
+'free' event is ever emitted. `global_agent` has Node's global-agent options (keepAlive,
+lifo, a 5 s timeout). `options` is Node's: the options as given (keys as spelled),
+plus `noDelay` and `path`.
 """
 
 from __future__ import annotations
@@ -27,8 +29,14 @@ class Agent(EventEmitter):
         super().__init__()
         if options is not None and not isinstance(options, dict):
             raise invalid_arg_type("options", "Object", options)
-        opts = normalise_options({**(options or {}), **kwargs})
-        self.options: dict[str, Any] = {"path": None, **opts}
+        given = {**(options or {}), **kwargs}
+        opts = normalise_options(given)
+        # Node's `agent.options`: the caller's object with its own keys, then noDelay
+        # (true unless given) and path (null).
+        self.options: dict[str, Any] = dict(given)
+        if self.options.get("noDelay", self.options.get("no_delay")) is None:
+            self.options["noDelay"] = True
+        self.options["path"] = None
         self.keep_alive: bool = bool(opts.get("keep_alive", False))
         self.keep_alive_msecs: float = opts.get("keep_alive_msecs") or 1000
         self.max_sockets: float = opts.get("max_sockets") or math.inf

@@ -106,7 +106,13 @@ def client_get(n: int) -> Result:
 
 async def _bare_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
     # What the bridge's hello-world sends, written straight to ASGI.
-    headers = [(b"content-type", b"text/plain"), (b"date", utc_date().encode()), (b"content-length", b"2")]
+    headers = [
+        (b"content-type", b"text/plain"),
+        (b"date", utc_date().encode()),
+        (b"connection", b"keep-alive"),
+        (b"keep-alive", b"timeout=5"),
+        (b"content-length", b"2"),
+    ]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": b"ok"})
 
@@ -145,7 +151,9 @@ def server_request(n: int) -> Result:
                     bare_s.append(t2 - t1)
     finally:
         node_server.close()
-    return Result("server request", "http_server_handler behind asgi_app", "bare ASGI app", ref_s, bare_s)
+    return Result(
+        "server request", "http_server_handler behind asgi_app", "bare ASGI app", ref_s, bare_s
+    )
 
 
 MEASUREMENTS: list[Callable[[int], Result]] = [client_get, server_request]

@@ -2,8 +2,9 @@
 
 Usage needs a running asyncio loop: call `request()` from a coroutine. Events are
 emitted from the loop (never from inside `request()`), in Node's order:
-socket, finish, response, data..., end, close (req), close (res); on failure
-error then close.
+socket, finish, response, data..., end, close (req), close (res) (res 'close' first when
+Node would not keep the connection alive: `agent: false`, `Connection: close`); on
+failure error then close. `end()` callbacks run just before 'finish', as in Node 24.
 
 How the Node model maps onto one fetch() call:
 - `end()` alone sends the whole body at once (fetch frames it with Content-Length).
@@ -23,12 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from . import urls
 from .agent import get_global_agent, set_global_agent
 from .chunks import to_bytes, wire_values
+from .constants import MAX_HEADER_SIZE
 from .errors import (
     UNDEFINED,
     NodeError,
@@ -40,13 +44,15 @@ from .errors import (
     invalid_url,
     js_string,
     method_not_implemented,
+    parse_error,
     response_aborted,
+    socket_closed_before_connection,
     socket_hang_up,
     stream_destroyed,
     write_after_end,
 )
 from .events import EventEmitter
-from .fetch import FetchError, Headers, Request, fetch
+from .fetch import FetchError, Headers, Request, Response, fetch
 from .incoming import IncomingMessage
 from .options import normalise_options
 from .request_options import (
@@ -79,6 +85,9 @@ _EOF = object()
 _NO_DEFAULT_BODY = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 # fetch refuses a body on these.
 _FETCH_NO_BODY = frozenset({"GET", "HEAD"})
+# Bytes Node's parser (llhttp, strict mode) refuses in a header value: controls but HTAB.
+_INVALID_VALUE_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_CLOSE_TOKEN = re.compile(r"(?:^|\W)close(?:$|\W)", re.IGNORECASE)
 
 
 class FetchSocket(EventEmitter):
@@ -276,7 +285,7 @@ class ClientRequest(EventEmitter):
                 if self.writable_finished:
                     self._loop.call_soon(callback)
                 else:
-                    self.once("finish", callback)
+                    self._end_callbacks.append(callback)  # run before 'finish', as Node 24
             return self
         payload = to_bytes(data, encoding) if data is not None else b""
         if self.destroyed:
@@ -468,10 +477,11 @@ class ClientRequest(EventEmitter):
         if self.writable_finished or not self.writable_ended or self.destroyed:
             return
         self.writable_finished = True
-        self._safe(self.emit, "finish")
+        # Node 24 runs the end() callbacks before the 'finish' listeners.
         callbacks, self._end_callbacks = self._end_callbacks, []
         for callback in callbacks:
             self._safe(callback)
+        self._safe(self.emit, "finish")
 
     # ---- internals: the exchange ----------------------------------------------------
 
@@ -486,6 +496,13 @@ class ClientRequest(EventEmitter):
             return
         self._touch()
         self._finish()  # a body given whole to fetch is known sent once a response came
+        refused = self._parser_refusal(response)
+        if refused is not None:
+            # What Node's parser rejects but fetch let through: no 'response', as in Node.
+            await response.cancel()
+            self.destroyed = True
+            self._fail_and_close(refused)
+            return
         res = IncomingMessage(self, response)
         self.res = res
         if not self.emit("response", res):
@@ -502,9 +519,53 @@ class ClientRequest(EventEmitter):
         if res.destroyed:
             await response.cancel()
             return
-        self._emit_close()
-        res._emit_close()
+        if self._keeps_alive(response):
+            # The socket goes back to the pool at 'end': req 'close' first.
+            self._emit_close()
+            res._emit_close()
+        else:
+            # The socket is closed after the response: res 'close' first, then req 'close'.
+            res._emit_close()
+            self._emit_close()
         self._closed_event.set()
+
+    def _keeps_alive(self, response: Response) -> bool:
+        """Node's `shouldKeepAlive`, which orders the two 'close' events at the end.
+
+        The agent decides (a non-keepAlive agent with unlimited sockets, as with
+        `agent: false`, closes the connection); a Connection header given by the caller
+        overrides it, and a response saying `Connection: close` ends it. fetch sends
+        none of these Connection headers itself (see the README).
+        """
+        given = self._header_value("connection")
+        if given:
+            keep = _CLOSE_TOKEN.search(given) is None
+        else:
+            agent = self.agent
+            keep = bool(getattr(agent, "keep_alive", False)) or math.isfinite(
+                getattr(agent, "max_sockets", math.inf)
+            )
+        answer = response.headers.get("connection")
+        return keep and not (answer and _CLOSE_TOKEN.search(answer))
+
+    def _parser_refusal(self, response: Response) -> NodeError | None:
+        """The parse error Node's parser would have raised on this head, from what fetch shows.
+
+        A control character in a header value (HPE_INVALID_HEADER_TOKEN, unless
+        `insecureHTTPParser`), and a head over `maxHeaderSize` (HPE_HEADER_OVERFLOW).
+        Node counts the reason phrase and every header name and value against the limit;
+        fetch shows duplicates joined, so the count is exact only without duplicates.
+        """
+        limit = self._options.get("max_header_size") or MAX_HEADER_SIZE
+        lenient = self._options.get("insecure_http_parser") is True
+        size = len(response.status_text)
+        for name, value in response.headers.items():
+            if not lenient and _INVALID_VALUE_CHAR.search(value):
+                return parse_error("HPE_INVALID_HEADER_TOKEN", "Invalid header value char")
+            size += len(name) + len(value)
+            if size >= limit:
+                return parse_error("HPE_HEADER_OVERFLOW", "Header overflow")
+        return None
 
     def _on_fetch_error(self, exc: FetchError) -> None:
         if self.destroyed:
@@ -521,6 +582,21 @@ class ClientRequest(EventEmitter):
         else:
             err = NodeTypeError(str(exc), exc.code, cause=exc.cause)
         self._fail_and_close(err)
+        if exc.kind in ("connect", "dns"):
+            # Node 24: after 'close', the write() and end() callbacks still waiting get
+            # ERR_SOCKET_CLOSED_BEFORE_CONNECTION.
+            self._loop.call_soon(self._fail_waiting_callbacks, socket_closed_before_connection())
+
+    def _fail_waiting_callbacks(self, error: NodeError) -> None:
+        callbacks: list[Callback] = []
+        while self._queue is not None and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not _EOF and item[1] is not None:
+                callbacks.append(item[1])
+        callbacks += self._end_callbacks
+        self._end_callbacks = []
+        for callback in callbacks:
+            self._safe(callback, error)
 
     def _response_broke(self) -> None:
         """The body broke off mid-way: Node's aborted sequence."""

@@ -244,8 +244,20 @@ def socket_hang_up() -> NodeError:
     return NodeError("socket hang up", "ECONNRESET")
 
 
+def socket_closed_before_connection() -> NodeError:
+    """What write()/end() callbacks still waiting get when the connection never came up."""
+    return NodeError(
+        "Socket closed before the connection was established", "ERR_SOCKET_CLOSED_BEFORE_CONNECTION"
+    )
+
+
 def response_aborted() -> NodeError:
     return NodeError("aborted", "ECONNRESET")
+
+
+def parse_error(code: str, reason: str) -> NodeError:
+    """Node's HTTP parser error (llhttp's code and reason), e.g. HPE_HEADER_OVERFLOW."""
+    return NodeError(f"Parse Error: {reason}", code)
 
 
 _ERRNO = {"ECONNREFUSED": -111, "ECONNRESET": -104, "ETIMEDOUT": -110, "ENOTFOUND": -3008}

@@ -1,8 +1,9 @@
 """The public face of the reference: Node's `node:http` names in snake_case.
 
 Client names live in client.py, agent.py and incoming.py. Server names
-(create_server, Server, ServerResponse, ...) live in server.py and are looked up on
-first use, so the client side works on its own.
+(create_server, Server, ServerResponse, ...) live in server.py, and the bridge's
+(http_server_handler, handle_as_node_request: ``cloudflare:node``'s exports) in
+bridge.py; both are looked up on first use, so the client side works on its own.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ _SERVER_NAMES = (
     "OutgoingMessage",
     "ServerIncomingMessage",
 )
+# Looked up in bridge.py (workerd exports them from `cloudflare:node`).
+_BRIDGE_NAMES = ("http_server_handler", "handle_as_node_request")
 
 __all__ = [
     "LIMITATIONS",
@@ -65,10 +68,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _SERVER_NAMES:
-        try:
-            server = import_module(".server", __package__)
-        except ImportError as exc:
-            raise AttributeError(f"{name}: the server side (server.py) is not available") from exc
-        return getattr(server, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = ".server" if name in _SERVER_NAMES else ".bridge" if name in _BRIDGE_NAMES else None
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        found = import_module(module, __package__)
+    except ImportError as exc:
+        raise AttributeError(f"{name}: the server side ({module[1:]}.py) is not available") from exc
+    return getattr(found, name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SERVER_NAMES, *_BRIDGE_NAMES})

@@ -41,6 +41,8 @@ LIMITATIONS: tuple[Limitation, ...] = (
                "fetch's URL parser percent-encodes the first and cuts the second off as a fragment"),
     Limitation("streaming", "a response that starts before the request body has ended",
                "fetch reads the response only once the request body is complete (half duplex)"),
-    Limitation("errors", "malformed responses",
+    Limitation("bodies", "a body written on DELETE/OPTIONS without Content-Length",
+               "fetch frames every body: it goes out chunked, not unframed as in Node"),
+    Limitation("errors", "responses fetch itself cannot parse",
                "'error' is fetch's TypeError 'fetch failed' (code None), not an llhttp HPE_* code"),
 )  # fmt: skip

@@ -20,9 +20,13 @@ on real sockets.
 - Options (camelCase or snake_case): ``IncomingMessage``, ``ServerResponse``,
   ``joinDuplicateHeaders``, ``rejectNonStandardBodyWrites``, ``uniqueHeaders``,
   ``highWaterMark``; timeouts and ``requireHostHeader`` are kept but have no effect
-  (the fetch front end owns connections). No 'connection', 'checkContinue',
-  'checkExpectation', 'clientError' or 'upgrade' event is ever emitted: the fetch front
-  end handles Expect, parse errors and connections itself.
+  (the fetch front end owns connections). No 'connection', 'clientError' or 'upgrade'
+  event is ever emitted: the fetch front end handles parse errors and connections itself.
+- ``Expect`` as Node handles it for HTTP/1.1: ``100-continue`` goes to 'checkContinue'
+  if it has listeners, else to 'request' (the interim 100 is the front end's, as
+  ``write_continue`` is a declared limitation); any other expectation goes to
+  'checkExpectation' if it has listeners, else is answered 417 without calling the
+  'request' listeners.
 
 Declared limitations (``ServerResponse``): ``add_trailers``, ``write_continue``,
 ``write_processing`` and ``write_early_hints`` raise Error ``ERR_METHOD_NOT_IMPLEMENTED``.
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -57,6 +62,9 @@ __all__ = [
 
 Listener = Callable[..., Any]
 ADDRESS = "127.0.0.1"
+_CONTINUE = re.compile(r"(?:^|\W)100-continue(?:$|\W)", re.IGNORECASE)
+# Events whose async listeners answer the request: a failure becomes a 500.
+_REQUEST_EVENTS = frozenset({"request", "checkContinue", "checkExpectation"})
 
 
 class _AsyncListener:
@@ -202,7 +210,7 @@ class Server(EventEmitter):
         error = task.exception()
         if error is None:
             return
-        if event == "request" and len(args) > 1 and isinstance(args[1], ServerResponse):
+        if event in _REQUEST_EVENTS and len(args) > 1 and isinstance(args[1], ServerResponse):
             args[1]._handler_failed(error)
         else:
             task.get_loop().call_exception_handler(
@@ -309,7 +317,7 @@ class Server(EventEmitter):
         req.res = res
         self._in_flight += 1
         try:
-            self.emit("request", req, res)
+            self._dispatch(req, res)
         except Exception as exc:
             res._handler_failed(exc)
         asyncio.get_running_loop().call_soon(req._mark_complete_if_bodyless)
@@ -325,6 +333,24 @@ class Server(EventEmitter):
                 status_text="Internal Server Error",
                 headers={"content-type": "text/plain;charset=UTF-8"},
             )
+
+    def _dispatch(self, req: ServerIncomingMessage, res: ServerResponse) -> None:
+        """Node's parserOnIncoming for an HTTP/1.1 request: Expect first, then 'request'."""
+        expect = req.headers.get("expect")
+        if not isinstance(expect, str):
+            self.emit("request", req, res)
+        elif _CONTINUE.search(expect):
+            res._expect_continue = True
+            if self.listener_count("checkContinue"):
+                self.emit("checkContinue", req, res)
+            else:
+                res._sent100 = True  # Node's writeContinue(); here the front end's 100
+                self.emit("request", req, res)
+        elif self.listener_count("checkExpectation"):
+            self.emit("checkExpectation", req, res)
+        else:
+            res.write_head(417)
+            res.end()
 
     def _response_closed(self, res: ServerResponse) -> None:
         self._in_flight -= 1

@@ -11,7 +11,10 @@ What a fetch Request can tell is all there is, as in workerd:
 - ``http_version`` is always ``'1.1'`` and ``trailers`` stay empty (fetch exposes neither).
 - the body flows like a Node Readable: 'data' starts when a 'data' listener is added, on
   ``resume()`` or with ``async for``; ``pause()`` stops pulling from fetch; 'end' follows
-  the last chunk and ``complete`` turns true.
+  the last chunk and ``complete`` turns true; 'close' follows 'end' at once (Node 24
+  destroys a request once it has been read). A body nobody reads is dropped
+  once the response finished (Node's ``_dump``), so 'end' and 'close' come after the
+  response's 'close' then.
 """
 
 from __future__ import annotations
@@ -133,7 +136,6 @@ class ServerIncomingMessage(EventEmitter):
         self._pump_task: asyncio.Task[None] | asyncio.Handle | None = None
         self._iter_queue: asyncio.Queue[Any] | None = None
         self._dumped = False
-        self._close_pending = False
         self._closed = False
 
     # ---- Readable API ---------------------------------------------------------------
@@ -218,12 +220,16 @@ class ServerIncomingMessage(EventEmitter):
         if self.destroyed or self.readable_ended:
             return
         self.complete = True
+        self._emit_end()
+
+    def _emit_end(self) -> None:
         self.readable_ended = True
         if self._iter_queue is not None:
             self._iter_queue.put_nowait(_END)
         self.emit("end")
-        if self._close_pending:
-            self._emit_close()
+        # Node 24 destroys a request that was read to the end: 'close' follows 'end' (on
+        # Node's next tick, which comes before any I/O, such as the response's 'finish').
+        self._emit_close()
 
     def _flush(self) -> None:
         while self._buffer and self._flowing and not self.destroyed:
@@ -268,12 +274,7 @@ class ServerIncomingMessage(EventEmitter):
             await self._want.wait()
         if self.destroyed:
             return
-        self.readable_ended = True
-        if self._iter_queue is not None:
-            self._iter_queue.put_nowait(_END)
-        self.emit("end")
-        if self._close_pending:
-            self._emit_close()
+        self._emit_end()
 
     def _body_failed(self, exc: BaseException) -> None:
         if self._iter_queue is not None:
@@ -290,12 +291,16 @@ class ServerIncomingMessage(EventEmitter):
             self.complete = True
 
     def _dump(self) -> None:
-        """The response finished and nobody read the body: read and drop it (Node's _dump)."""
-        if self._pump_task is None and not self.readable_ended:
+        """The response finished and nobody read the body: read and drop it (Node's _dump).
+
+        As Node's ``resume()``, the reading starts on the next loop turn, so the
+        response's 'close' (scheduled right after 'finish') comes before this 'end'.
+        """
+        if self._pump_task is None and not self.readable_ended and not self._dumped:
             self._dumped = True
             self.remove_all_listeners("data")
             self._flowing = True
-            self._start()
+            asyncio.get_running_loop().call_soon(self._start)
 
     def _abort_begin(self) -> None:
         """The client went away: 'aborted' first (only if the body had not ended)."""
@@ -308,10 +313,10 @@ class ServerIncomingMessage(EventEmitter):
         self._want.set()
 
     def _abort_end(self) -> None:
-        """Then 'error' ECONNRESET (only if listened to, as Node) and 'close'."""
+        """Then 'error' ECONNRESET (if the body was cut off and it is listened to) and 'close'."""
         if self._closed:
             return
-        if self.listener_count("error"):
+        if self.aborted and self.listener_count("error"):
             self.emit("error", response_aborted())
         self._emit_close()
 
@@ -320,11 +325,11 @@ class ServerIncomingMessage(EventEmitter):
         self._abort_end()
 
     def _close_after_end(self) -> None:
-        """After the response closed: 'close' once the body ended (at once if it did)."""
-        if self.readable_ended or self.destroyed:
+        """After the response closed: a destroyed request closes now; an unread body is
+        dropped, and 'end' then 'close' follow (a request read to the end closes by itself)."""
+        if self.destroyed:
             self._emit_close()
-        else:
-            self._close_pending = True
+        elif not self.readable_ended:
             self._dump()
 
     def _emit_close(self) -> None:

@@ -13,12 +13,17 @@ What a fetch Response cannot carry is dropped or refused in one clean way each:
   raise Error ``ERR_METHOD_NOT_IMPLEMENTED`` (no trailers, no interim responses).
 - A final status outside 200-599 passes Node's check (100-999) but no fetch Response
   can hold it: the bridge answers 500 instead.
-- Framing and connection headers are the fetch consumer's business: no
-  ``Transfer-Encoding: chunked``, ``Connection`` or ``Keep-Alive`` is added; a body longer
-  than a declared Content-Length is cut at that length (as workerd does); 205 has no body.
+- Framing is the fetch consumer's business: no ``Transfer-Encoding: chunked`` is added
+  (the consumer chunks a body of unknown length); a body longer than a declared
+  Content-Length is cut at that length (as workerd does); 205 has no body.
 - Header names reach the fetch Response lower-cased (fetch Headers), in Node's order.
 
-``Date`` is added unless ``send_date`` is false or a Date header was set.
+``Date`` is added unless ``send_date`` is false or a Date header was set. ``Connection``
+and ``Keep-Alive`` are added as Node adds them: ``Connection: keep-alive`` and
+``Keep-Alive: timeout=<keepAliveTimeout s>[, max=<maxRequestsPerSocket>]`` unless the
+request asked for ``Connection: close`` (then ``Connection: close``); a Connection header
+set by the handler wins, and removing it sends none. Whether the front end writes them is
+its own business (uvicorn does).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -41,6 +47,7 @@ from .errors import (
     invalid_arg_type,
     invalid_arg_value,
     invalid_char,
+    js_string,
     method_not_implemented,
     response_aborted,
     stream_destroyed,
@@ -64,6 +71,7 @@ Callback = Callable[..., Any]
 log = logging.getLogger("harness.reference.server")
 
 DEFAULT_HIGH_WATER_MARK = 16384
+_CLOSE_TOKEN = re.compile(r"(?:^|\W)close(?:$|\W)", re.IGNORECASE)
 
 _date_cache: tuple[int, str] = (0, "")
 
@@ -121,6 +129,7 @@ class OutgoingMessage(EventEmitter):
         self.destroyed = False
         self._removed_content_length = False
         self._removed_transfer_encoding = False
+        self._removed_connection = False
         self._unique_headers: set[str] = set()
 
     @property
@@ -203,6 +212,8 @@ class OutgoingMessage(EventEmitter):
             self._removed_content_length = True
         elif key == "transfer-encoding":
             self._removed_transfer_encoding = True
+        elif key == "connection":
+            self._removed_connection = True
         elif key == "date":
             self.send_date = False
         if self._out is not None:
@@ -249,6 +260,19 @@ class ServerResponse(OutgoingMessage):
         self._wake = asyncio.Event()
         self._flushed = False
         self._closed = False
+        self._end_callbacks: list[Callback] = []
+        # Node's shouldKeepAlive: an HTTP/1.1 request keeps the connection unless it says
+        # close (fetch does not tell the version; the front end speaks 1.1 to us).
+        asked = req.headers.get("connection")
+        self.should_keep_alive = not (isinstance(asked, str) and _CLOSE_TOKEN.search(asked))
+        self._keep_alive_timeout: Any = server.keep_alive_timeout if server is not None else 5000
+        self._max_requests_per_socket: Any = (
+            server.max_requests_per_socket if server is not None else 0
+        )
+        # Set by the server for `Expect: 100-continue`; the front end's interim 100
+        # counts as sent unless a 'checkContinue' listener took the request.
+        self._expect_continue = False
+        self._sent100 = False
         self._fetch_response: asyncio.Future[Response] = self._loop.create_future()
 
     # ---- status -----------------------------------------------------------------
@@ -308,6 +332,9 @@ class ServerResponse(OutgoingMessage):
             raise invalid_char("statusMessage")
         if code in (204, 304) or code < 200:
             self._has_body = False
+        if self._expect_continue and not self._sent100:
+            # Node: a final status without a 100 Continue ends the connection.
+            self.should_keep_alive = False
         self._store_header(literal)
         return self
 
@@ -315,7 +342,8 @@ class ServerResponse(OutgoingMessage):
 
     def _store_header(self, literal: list[tuple[Any, Any]] | None) -> None:
         lines: list[tuple[str, str]] = []
-        has_date = has_length = has_te = False
+        has_date = has_length = has_te = has_connection = False
+        default_keep_alive = True
         if literal is not None:
             source = literal
         else:
@@ -330,6 +358,13 @@ class ServerResponse(OutgoingMessage):
                 lines.append((name, text))
             if key == "date":
                 has_date = True
+            elif key == "connection":
+                has_connection = True
+                self._removed_connection = False
+                if _CLOSE_TOKEN.search(js_string(value)) is None:
+                    self.should_keep_alive = True
+            elif key == "keep-alive":
+                default_keep_alive = False
             elif key == "content-length":
                 has_length = True
                 self._removed_content_length = False
@@ -344,6 +379,18 @@ class ServerResponse(OutgoingMessage):
                 self._chunked_declared = "chunked" in str(value).lower()
         if self.send_date and not has_date:
             lines.append(("Date", utc_date()))
+        if not has_connection and not self._removed_connection:
+            # Node's keep-alive logic (a ServerResponse always qualifies for keep-alive).
+            if self.should_keep_alive:
+                lines.append(("Connection", "keep-alive"))
+                timeout = self._keep_alive_timeout
+                if timeout and default_keep_alive:
+                    seconds = math.floor(float(timeout) / 1000)
+                    max_requests = to_int32(self._max_requests_per_socket)
+                    extra = f", max={max_requests}" if max_requests > 0 else ""
+                    lines.append(("Keep-Alive", f"timeout={seconds}{extra}"))
+            else:
+                lines.append(("Connection", "close"))
         if (
             not has_length
             and not has_te
@@ -501,7 +548,7 @@ class ServerResponse(OutgoingMessage):
                 if self.writable_finished:
                     self._loop.call_soon(callback, stream_already_finished("end"))
                 else:
-                    self.once("finish", callback)
+                    self._end_callbacks.append(callback)
             return self
         elif self._header is None:
             self._content_length = 0
@@ -509,7 +556,7 @@ class ServerResponse(OutgoingMessage):
         if self._strict_length() and self._bytes_written != self._content_length:
             raise content_length_mismatch(self._bytes_written, self._content_length or 0)
         if callback is not None:
-            self.once("finish", callback)
+            self._end_callbacks.append(callback)  # run before 'finish', as Node 24 does
         self.finished = True
         self._flush_head()
         self._wake.set()
@@ -532,8 +579,12 @@ class ServerResponse(OutgoingMessage):
         self.writable_finished = True
         # Nobody read the request body: drop it so the request can end (Node's _dump).
         self.req._dump()
-        self.emit("finish")
         self._loop.call_soon(self._emit_close)
+        # Node 24 runs the end() callbacks before the 'finish' listeners.
+        callbacks, self._end_callbacks = self._end_callbacks, []
+        for callback in callbacks:
+            callback()
+        self.emit("finish")
 
     def _emit_close(self) -> None:
         if self._closed:

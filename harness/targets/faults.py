@@ -322,6 +322,27 @@ class ServerNoDate(Fault):
         return op
 
 
+class ServerConnectionClose(Fault):
+    name = "server-connection-close"
+    description = "the server never keeps a connection alive (res.shouldKeepAlive forced off: Connection: close)"
+
+    def on_op(self, op: Json) -> Json | list[Json] | None:
+        if str(op.get("op", "")).startswith("res.") and op.get("op") != "res.set":
+            return [{"op": "res.set", "prop": "shouldKeepAlive", "value": False}, op]
+        return op
+
+
+class ServerAcceptsExpectations(Fault):
+    name = "server-accepts-expectations"
+    description = "every Expect value is accepted: the handler answers it (no automatic 417)"
+
+    def on_scenario(self, scenario: Json) -> Json:
+        for server in scenario.get("servers") or []:
+            if isinstance(server, dict) and "on_check_expectation" not in server:
+                server["on_check_expectation"] = copy.deepcopy(server.get("handler") or [])
+        return scenario
+
+
 class BridgeIgnoresPort(Fault):
     name = "bridge-ignores-port"
     description = "the bridge routes every request to its server's own port key, whatever key it names"
@@ -337,7 +358,7 @@ FAULTS: dict[str, Callable[[], Fault]] = {
         DropUserHeaders, AlterHeaderValues, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
         SwallowErrors, CorruptResponseBody, BufferResponse, ReorderEvents, MangleResponseHead,
         ServerWrongStatus, ServerDropHeaders, ServerCorruptBody, ServerRequestView,
-        ServerFramingSwap, ServerNoDate, BridgeIgnoresPort,
+        ServerFramingSwap, ServerNoDate, ServerConnectionClose, ServerAcceptsExpectations, BridgeIgnoresPort,
     )
 }
 

@@ -20,7 +20,7 @@ def test_new_agent_defaults() -> None:
     assert agent.max_sockets == math.inf and agent.max_total_sockets == math.inf
     assert agent.max_free_sockets == 256 and agent.scheduling == "lifo"
     assert agent.default_port == 80 and agent.protocol == "http:"
-    assert agent.options == {"path": None}
+    assert agent.options == {"noDelay": True, "path": None}  # as Node's
     assert agent.sockets == {} and agent.free_sockets == {} and agent.requests == {}
 
 
@@ -30,13 +30,20 @@ def test_agent_keeps_options_in_either_spelling() -> None:
     for agent in (camel, snake):
         assert agent.keep_alive is True and agent.max_sockets == 1
         assert agent.keep_alive_msecs == 500 and agent.timeout == 100
-        assert agent.options["keep_alive"] is True and agent.options["max_sockets"] == 1
+    # Node keeps the options object as given, keys as spelled.
+    assert camel.options == {
+        "keepAlive": True, "maxSockets": 1, "keepAliveMsecs": 500, "timeout": 100,
+        "noDelay": True, "path": None,
+    }  # fmt: skip
+    assert snake.options["keep_alive"] is True and snake.options["max_sockets"] == 1
 
 
 def test_global_agent_has_v20_defaults() -> None:
     assert http.global_agent is global_agent
     assert global_agent.keep_alive is True
-    assert global_agent.options["timeout"] == 5000
+    assert global_agent.options == {
+        "keepAlive": True, "scheduling": "lifo", "timeout": 5000, "noDelay": True, "path": None,
+    }  # fmt: skip
     assert global_agent.scheduling == "lifo" and global_agent.max_sockets == math.inf
     assert global_agent.max_free_sockets == 256 and global_agent.default_port == 80
 

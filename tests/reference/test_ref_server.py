@@ -372,6 +372,8 @@ def test_header_api() -> None:
                 ("x-a", "1"),
                 ("x-a", "2"),
                 ("x-a", "3"),
+                ("connection", "keep-alive"),
+                ("keep-alive", "timeout=5"),
                 ("content-length", "0"),
             ]
 
@@ -671,7 +673,30 @@ def test_event_order_request_and_response() -> None:
         with listening(handler) as server:
             await send(server, method="POST", body=b"abc")
             await settle(10)
-        assert order == ["req data", "req end", "res finish", "res close", "req close"]
+        # Node 24: a request read to the end closes at once, before the response finishes.
+        assert order == ["req data", "req end", "req close", "res finish", "res close"]
+
+    run(main())
+
+
+def test_event_order_unread_body_ends_after_the_response() -> None:
+    async def main() -> None:
+        order: list[str] = []
+
+        def handler(req: Any, res: ServerResponse) -> None:
+            req.on("end", lambda: order.append("req end"))
+            req.on("close", lambda: order.append("req close"))
+            res.on("finish", lambda: order.append("res finish"))
+            res.on("close", lambda: order.append("res close"))
+            res.end("ok")
+
+        for method, body in (("POST", b"abc"), ("GET", None)):
+            order.clear()
+            with listening(handler) as server:
+                await send(server, method=method, body=body)
+                await settle(10)
+            # Node's _dump: the body nobody read is dropped after the response closed.
+            assert order == ["res finish", "res close", "req end", "req close"], method
 
     run(main())
 
