@@ -182,6 +182,13 @@ def test_close_delimited_http10(wire: Wire) -> None:
     )
 
 
+def test_close_delimited_body_arriving_after_the_head(wire: Wire) -> None:
+    # The head alone in the first read: the body must still be read until close.
+    p, addr = peer(wire, Reply([(0, b"HTTP/1.0 200 OK\r\nX: y\r\n\r\n"), (0.05, b"late")], close=True))
+    (res,) = wire.exchange([GET], addr, 2)["responses"]
+    assert (res["framing"], unb64(res["body"]), res["error"]) == ("close", b"late", None)
+
+
 def test_closed_without_response(wire: Wire) -> None:
     p, addr = peer(wire, Reply([], close=True))
     (res,) = wire.exchange([GET], addr, 2)["responses"]

@@ -180,6 +180,8 @@ async def _read_chunked(conn: Connection, rec: ResponseRecord, clock: Clock) -> 
 async def _read_to_close(conn: Connection, rec: ResponseRecord, clock: Clock) -> None:
     data, t = bytes(conn.buf), clock.ms()
     conn.buf.clear()
+    if not data:  # the body may come in a later read than the head
+        data, t = await conn.read(), clock.ms()
     while data:
         rec.add_body(data, t)
         data, t = await conn.read(), clock.ms()
