@@ -112,7 +112,10 @@ class Front:
         # X-Forwarded-* header a scenario sends must reach the server untouched.
         config = uvicorn.Config(self._app, host="127.0.0.1", port=0, lifespan="off",
                                 log_level="warning", server_header=False, date_header=False,
-                                interface="asgi3", proxy_headers=False)
+                                interface="asgi3", proxy_headers=False,
+                                # h11 always: uvicorn would switch to httptools when it is
+                                # installed, and the impl column would change with the machine.
+                                http="h11", ws="none")
         self._server = uvicorn.Server(config)
         self._serve_task = asyncio.ensure_future(self._server.serve(sockets=socks))
         while not self._server.started:
