@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from harness.reference.errors import UNDEFINED
+from harness.reference.errors import UNDEFINED, js_string, js_typeof
 from harness.reference.fetch import Headers
 
 Json = dict[str, Any]
@@ -128,7 +128,7 @@ def error_record(err: Any) -> Json:
     """An exception as {name, code, message} (plus syscall, address, port, bytesParsed when
     it has them): the JS name the reference gives it, else the class name."""
     if not isinstance(err, BaseException):
-        return {"name": _typeof(err), "code": None, "message": _js_text(err)}
+        return {"name": js_typeof(err), "code": None, "message": js_string(err)}
     name = getattr(err, "name", None)
     if isinstance(err, (ImportError, AttributeError, NameError)) or not isinstance(name, str) or not name:
         # ImportError.name is a module name, AttributeError.name / NameError.name the missing
@@ -153,28 +153,6 @@ def error_record(err: Any) -> Json:
             value = str(value)
         rec[key] = value
     return rec
-
-
-def _typeof(value: Any) -> str:
-    if value is None:
-        return "object"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if value is UNDEFINED:
-        return "undefined"
-    return "object"
-
-
-def _js_text(value: Any) -> str:
-    if value is None:
-        return "null"
-    if value is UNDEFINED:
-        return "undefined"
-    return str(value)
 
 
 def is_undefined(value: Any) -> bool:
