@@ -21,12 +21,25 @@ def _load(specs: str, cases: str) -> list[Any]:
 
 def cmd_lint(args: argparse.Namespace) -> int:
     from harness.spec import SpecError
+    from harness.spec.catalogue import check_catalogue
 
+    catalogue = Path(args.catalogue)
     try:
         behaviors = _load(args.specs, args.cases)
+        if catalogue.is_file():
+            check_catalogue(behaviors, catalogue)
     except SpecError as exc:
         print(f"malformed spec: {exc}", file=sys.stderr)
         return 1
+    if not catalogue.is_file():
+        print(f"note: {catalogue} not found, catalogue ids not checked", file=sys.stderr)
+    else:
+        from harness.spec.catalogue import catalogue_ids
+
+        rows = catalogue_ids(catalogue)
+        cited = {c for b in behaviors for c in b.catalogue}
+        print(f"catalogue: {len(cited & rows)} of {len(rows)} rows cited; not yet: "
+              + ", ".join(sorted(rows - cited)))
     features: dict[str, int] = {}
     for b in behaviors:
         features[b.feature] = features.get(b.feature, 0) + 1
@@ -220,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--specs", default="specs")
     p.add_argument("--cases", default="cases")
     sub = p.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("lint", help="validate every spec and case")
+    lint = sub.add_parser("lint", help="validate every spec and case (and catalogue ids)")
+    lint.add_argument("--catalogue", default=str(Path("..") / "shared" / "node-http-behaviors.md"),
+                      help="the behavior catalogue whose ids specs cite (checked when present)")
     r = sub.add_parser("run", help="run the suite without pytest, with progress")
     r.add_argument("--target", action="append")
     r.add_argument("--fault")

@@ -149,3 +149,17 @@ def test_repository_specs_are_valid() -> None:
     root = Path(__file__).resolve().parents[1]
     behaviors = load_all(root / "specs", root / "cases")
     assert len(behaviors) >= 2
+
+
+def test_catalogue_ids_are_checked(tmp_path: Path) -> None:
+    from harness.spec.catalogue import catalogue_ids, check_catalogue
+
+    cat = write(tmp_path, "| ID | B |\n|---|---|\n| client.headers.order | x |\n| agent.maxSockets | y |\n"
+                          "| methods.quirk (v20 quirk) | z |\n", "cat.md")
+    assert catalogue_ids(cat) == {"client.headers.order", "agent.maxSockets", "methods.quirk"}
+    [b] = load_spec_file(write(tmp_path, GOOD))
+    check_catalogue([b], cat)
+    [bad] = load_spec_file(write(tmp_path, GOOD.replace("[client.headers.order]", "[client.headers.nope]")))
+    with pytest.raises(SpecError) as info:
+        check_catalogue([bad], cat)
+    assert info.value.line == 3 and "client.headers.nope" in info.value.message
