@@ -11,60 +11,15 @@ The body flows like a Node Readable: 'data' starts when a 'data' listener is add
 from __future__ import annotations
 
 import asyncio
-import base64
-import codecs
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import NodeError, unknown_encoding
-from .events import EventEmitter
+from .errors import NodeError
 from .fetch import Response
+from .readable import _END, Readable
 
 if TYPE_CHECKING:
     from .client import ClientRequest
-
-_END = object()
-
-
-class _Decoder:
-    """Node's string decoders: multi-byte characters are never split across chunks."""
-
-    def __init__(self, encoding: str) -> None:
-        enc = encoding.lower().replace("-", "")
-        self.encoding = encoding
-        self._pending = b""
-        self._kind = enc
-        if enc in ("utf8",):
-            self._inc: Any = codecs.getincrementaldecoder("utf-8")("replace")
-        elif enc in ("utf16le", "ucs2"):
-            self._inc = codecs.getincrementaldecoder("utf-16-le")("replace")
-        elif enc in ("latin1", "binary"):
-            self._inc = codecs.getincrementaldecoder("latin-1")()
-        elif enc == "ascii":
-            self._inc = None
-        elif enc in ("hex", "base64", "base64url"):
-            self._inc = None
-        else:
-            raise unknown_encoding(encoding)
-
-    def decode(self, data: bytes, final: bool = False) -> str:
-        if self._inc is not None:
-            return self._inc.decode(data, final)
-        if self._kind == "ascii":
-            return bytes(b & 0x7F for b in data).decode("ascii")
-        if self._kind == "hex":
-            return data.hex()
-        # base64 works on 3-byte groups; keep the remainder for the next chunk.
-        data = self._pending + data
-        cut = len(data) if final else len(data) - len(data) % 3
-        self._pending = data[cut:]
-        text = base64.b64encode(data[:cut]).decode("ascii")
-        return (
-            text.replace("+", "-").replace("/", "_").rstrip("=")
-            if self._kind == "base64url"
-            else text
-        )
 
 
 def _headers_views(response: Response) -> tuple[dict[str, Any], list[str], dict[str, list[str]]]:
@@ -81,7 +36,7 @@ def _headers_views(response: Response) -> tuple[dict[str, Any], list[str], dict[
     return headers, raw, distinct
 
 
-class IncomingMessage(EventEmitter):
+class IncomingMessage(Readable):
     """The client-side response: status, headers, and a readable body."""
 
     def __init__(self, req: ClientRequest, response: Response) -> None:
@@ -107,37 +62,13 @@ class IncomingMessage(EventEmitter):
         self.destroyed = False
         self.readable_ended = False
         self._response = response
-        self._flowing: bool | None = None  # None: never started, as in Node
-        self._buffer: deque[Any] = deque()
-        self._decoder: _Decoder | None = None
-        self._want = asyncio.Event()
-        self._iter_queue: asyncio.Queue[Any] | None = None
-        self._closed = False
 
-    # ---- Readable API ---------------------------------------------------------------
-
-    def set_encoding(self, encoding: str) -> IncomingMessage:
-        self._decoder = _Decoder(encoding)
-        return self
+    # ---- Readable API (the shared part is in readable.py) ---------------------------
 
     def pause(self) -> IncomingMessage:
         self._flowing = False
         self._update_want()
         return self
-
-    def resume(self) -> IncomingMessage:
-        if not self._flowing:
-            self._flowing = True
-            # Node resumes on the next tick; buffered chunks go out then.
-            asyncio.get_running_loop().call_soon(self._flush)
-        return self
-
-    def is_paused(self) -> bool:
-        return self._flowing is False
-
-    @property
-    def readable_flowing(self) -> bool | None:
-        return self._flowing
 
     def destroy(self, error: BaseException | None = None) -> IncomingMessage:
         if not self.destroyed:
@@ -149,9 +80,6 @@ class IncomingMessage(EventEmitter):
     ) -> IncomingMessage:
         self.req.set_timeout(msecs, callback)
         return self
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[Any]:
         self._iter_queue = asyncio.Queue()
@@ -174,10 +102,6 @@ class IncomingMessage(EventEmitter):
         finally:
             if not finished:
                 self.destroy()  # leaving the loop early destroys the stream, as in Node
-
-    def _listener_added(self, event: str) -> None:
-        if event == "data" and self._flowing is None:
-            self.resume()
 
     # ---- driven by ClientRequest ----------------------------------------------------
 
@@ -254,9 +178,3 @@ class IncomingMessage(EventEmitter):
         """The body broke off: let an iterator see the error."""
         if self._iter_queue is not None:
             self._iter_queue.put_nowait(error)
-
-    def _emit_close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self.destroyed = True
-            self.emit("close")

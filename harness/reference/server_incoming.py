@@ -20,14 +20,13 @@ What a fetch Request can tell is all there is, as in workerd:
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from .errors import response_aborted
 from .events import EventEmitter
 from .fetch import Request
-from .incoming import _Decoder
+from .readable import _END, Readable
 
 if TYPE_CHECKING:
     from .server import Server
@@ -39,8 +38,6 @@ SINGLE_VALUE_HEADERS = frozenset({
     "host", "if-modified-since", "if-unmodified-since", "last-modified", "location",
     "max-forwards", "proxy-authorization", "referer", "retry-after", "server", "user-agent",
 })  # fmt: skip
-
-_END = object()
 
 
 def _target_of(url: str) -> str:
@@ -100,7 +97,7 @@ class ServerSocket(EventEmitter):
         return self
 
 
-class ServerIncomingMessage(EventEmitter):
+class ServerIncomingMessage(Readable):
     """``req`` in a 'request' listener."""
 
     def __init__(self, request: Request, server: Server | None = None) -> None:
@@ -129,40 +126,20 @@ class ServerIncomingMessage(EventEmitter):
         self.request = request  # the fetch Request, for code that wants it
         self.res: ServerResponse | None = None
         self._body = request.body
-        self._flowing: bool | None = None  # None: never started, as in Node
-        self._buffer: deque[Any] = deque()
-        self._decoder: _Decoder | None = None
-        self._want = asyncio.Event()
         self._pump_task: asyncio.Task[None] | asyncio.Handle | None = None
-        self._iter_queue: asyncio.Queue[Any] | None = None
         self._dumped = False
-        self._closed = False
 
-    # ---- Readable API ---------------------------------------------------------------
-
-    def set_encoding(self, encoding: str) -> ServerIncomingMessage:
-        self._decoder = _Decoder(encoding)
-        return self
+    # ---- Readable API (the shared part is in readable.py) ---------------------------
 
     def pause(self) -> ServerIncomingMessage:
         self._flowing = False
         self._want.clear()
         return self
 
-    def resume(self) -> ServerIncomingMessage:
-        if not self._flowing:
-            self._flowing = True
-            # Node resumes on the next tick; buffered chunks go out first.
-            asyncio.get_running_loop().call_soon(self._flush)
-        self._start()
+    def resume(self) -> Self:
+        super().resume()
+        self._start()  # a no-op once the pump started
         return self
-
-    def is_paused(self) -> bool:
-        return self._flowing is False
-
-    @property
-    def readable_flowing(self) -> bool | None:
-        return self._flowing
 
     def set_timeout(
         self, msecs: float, callback: Callable[..., Any] | None = None
@@ -179,9 +156,6 @@ class ServerIncomingMessage(EventEmitter):
                 self.emit("error", error)
             self._emit_close()
         return self
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[Any]:
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -200,10 +174,6 @@ class ServerIncomingMessage(EventEmitter):
             if isinstance(item, BaseException):
                 raise item
             yield item
-
-    def _listener_added(self, event: str) -> None:
-        if event == "data" and self._flowing is None:
-            self.resume()
 
     # ---- driven by the server -------------------------------------------------------
 
@@ -331,9 +301,3 @@ class ServerIncomingMessage(EventEmitter):
             self._emit_close()
         elif not self.readable_ended:
             self._dump()
-
-    def _emit_close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self.destroyed = True
-            self.emit("close")
