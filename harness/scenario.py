@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -75,8 +74,3 @@ def bind_origin(scenario: Json, port: int) -> Json:
         return node
 
     return walk(copy.deepcopy(scenario))
-
-
-def canonical(value: Any) -> str:
-    """A stable JSON text (for repro files and comparing scenarios across targets)."""
-    return json.dumps(to_json(value), sort_keys=True, ensure_ascii=False)
