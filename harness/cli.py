@@ -87,14 +87,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if any(r["status"] == "ERROR" for r in records) else 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from harness.report.render import RENDERERS, render_all
+def _read_results(path: str) -> dict[str, Any] | None:
+    """The results document, or None after saying on stderr why it cannot be read."""
     from harness.report.results import ResultsError, read
 
     try:
-        doc = read(Path(args.results))
+        return read(Path(path))
     except ResultsError as exc:
         print(exc, file=sys.stderr)
+        return None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.report.render import RENDERERS, render_all
+
+    doc = _read_results(args.results)
+    if doc is None:
         return 1
     formats = args.format.split(",") if args.format else list(RENDERERS)
     out = Path(args.out) if args.out else Path(args.results).parent
@@ -139,12 +147,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_gate(args: argparse.Namespace) -> int:
     from harness.report import gate as gating
-    from harness.report.results import ResultsError, read
 
-    try:
-        doc = read(Path(args.results))
-    except ResultsError as exc:
-        print(exc, file=sys.stderr)
+    doc = _read_results(args.results)
+    if doc is None:
         return 2
     targets = args.target or sorted({r["target"] for r in doc["results"]})
     base_dir = Path(args.baselines)

@@ -24,6 +24,7 @@ import subprocess
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -400,32 +401,34 @@ class StdioTarget:
 
     def _run_client(self, scenario: Json, sid: str, timeout_s: float) -> Json:
         proc = self._ensure(sid)
-        waited = timeout_s + self.grace_s
+        reply, failed = self._ask(proc, sid, {"cmd": "client", "scenario": scenario}, "the client scenario",
+                                  timeout_s + self.grace_s, empty_client_observations)
+        return failed if reply is None else reply
+
+    def _ask(self, proc: Any, sid: str, message: Json, what: str, waited: float,
+             empty: Callable[[str, str], Json]) -> tuple[Json | None, Json]:
+        """One command to the driver: (reply, {}) or (None, the observations of a timeout
+        or driver error); a dead process raises TargetCrashed."""
         try:
-            reply = proc.request({"cmd": "client", "scenario": scenario}, timeout=waited)
+            reply = proc.request(message, timeout=waited)
         except ReplyTimeout:
-            return empty_client_observations("timeout", self._timed_out(proc, sid, "the client scenario", waited))
+            return None, empty("timeout", self._timed_out(proc, sid, what, waited))
         except ProcessDied:
-            raise self._crashed(proc, sid, "client scenario") from None
+            raise self._crashed(proc, sid, what) from None
         if "error" in reply:
-            return empty_client_observations("error", f"{self.name} driver: {reply['error']}")
+            return None, empty("error", f"{self.name} driver: {reply['error']}")
         reply.pop("id", None)
-        return reply
+        return reply, {}
 
     def _run_server(self, scenario: Json, sid: str, timeout_s: float, exchange: Exchange | None) -> Json:
         if exchange is None:
             return empty_server_observations("error", "server scenario run without an exchange callback")
         proc = self._ensure(sid)
         started = time.monotonic()
-        waited = timeout_s + self.grace_s
-        try:
-            reply = proc.request({"cmd": "start_servers", "scenario": scenario}, timeout=waited)
-        except ReplyTimeout:
-            return empty_server_observations("timeout", self._timed_out(proc, sid, "start_servers", waited))
-        except ProcessDied:
-            raise self._crashed(proc, sid, "start_servers") from None
-        if "error" in reply:
-            return empty_server_observations("error", f"{self.name} driver: {reply['error']}")
+        reply, failed = self._ask(proc, sid, {"cmd": "start_servers", "scenario": scenario}, "start_servers",
+                                  timeout_s + self.grace_s, empty_server_observations)
+        if reply is None:
+            return failed
 
         raw = reply.get("addresses") or []
         addresses: list[tuple[str, int]] = [(str(a[0]), int(a[1])) for a in raw if a]
@@ -450,15 +453,10 @@ class StdioTarget:
 
         remaining = max(0.0, timeout_s - (time.monotonic() - started))
         waited = remaining + SERVER_CLOSE_S + self.grace_s
-        try:
-            obs = proc.request({"cmd": "finish_servers"}, timeout=waited)
-        except ReplyTimeout:
-            return empty_server_observations("timeout", self._timed_out(proc, sid, "finish_servers", waited), wire)
-        except ProcessDied:
-            raise self._crashed(proc, sid, "finish_servers") from None
-        if "error" in obs:
-            return empty_server_observations("error", f"{self.name} driver: {obs['error']}", wire)
-        obs.pop("id", None)
+        obs, failed = self._ask(proc, sid, {"cmd": "finish_servers"}, "finish_servers", waited,
+                                lambda status, detail: empty_server_observations(status, detail, wire))
+        if obs is None:
+            return failed
         if skipped_exchange:
             note = "no requests sent: a server did not start (see servers[].listen_error)"
             obs["detail"] = f"{obs['detail']}; {note}" if obs.get("detail") else note
