@@ -386,11 +386,7 @@ def test_same_observation_shape_as_node(wire: Wire, impl: ImplTarget) -> None:
            {"op": "write", "args": [{"$bytes": b64(b"ab")}]}, {"op": "end", "args": []}]
     sc = client_scenario(origin_args("/s", "POST"), ops, [respond([{"data": "hi", "delay_ms": 0}], framing="chunked")],
                          response={**RESPONSE_DEFAULTS, "encoding": "utf8", "pause_ms": 10})
-    node.start()
-    try:
-        theirs = run_client(wire, node, sc)
-    finally:
-        node.stop()
+    theirs = on_node(run_client, wire, node, sc)
     ours = run_client(wire, impl, sc)
     assert theirs["status"] == ours["status"] == "ok"
     assert set(ours) == set(theirs) - {"wire"} | {"wire"}
@@ -404,6 +400,15 @@ def test_same_observation_shape_as_node(wire: Wire, impl: ImplTarget) -> None:
     assert _shape(ours["chunks"]) == _shape(theirs["chunks"])
     assert _shape({k: ours[k] for k in ("threw", "body", "props")}) == \
         _shape({k: theirs[k] for k in ("threw", "body", "props")})
+
+
+def on_node(run: Any, wire: Wire, node: Any, sc: Json) -> Json:
+    """Run one scenario on a Node target started (and stopped) just for it."""
+    node.start()
+    try:
+        return run(wire, node, sc)  # type: ignore[no-any-return]
+    finally:
+        node.stop()
 
 
 def _node_or_skip() -> Any:
@@ -431,11 +436,7 @@ def test_several_requests_same_shape_as_node(wire: Wire, impl: ImplTarget) -> No
     for parallel in (False, True):
         sc = client_scenario(origin_args("/1", agent=named), [{"op": "end", "args": []}, *reads],
                              [respond([{"data": "ok", "delay_ms": 10}])], then=further, parallel=parallel)
-        node.start()
-        try:
-            theirs = run_client(wire, node, sc)
-        finally:
-            node.stop()
+        theirs = on_node(run_client, wire, node, sc)
         ours = run_client(wire, impl, sc)
         results[parallel] = (theirs, ours)
         for obs in (theirs, ours):
@@ -482,11 +483,7 @@ def test_server_extensions_same_shape_as_node(wire: Wire, impl: ImplTarget) -> N
                {"op": "server.get", "prop": "keepAliveTimeout"}, {"op": "module.get", "prop": "maxHeaderSize"}]
     sc = server_scenario([{"options": {}, "listen": 0, "handler": handler, "on_check_expectation": [],
                            "on_client_error": []}], [raw_request()])
-    node.start()
-    try:
-        theirs = run_server(wire, node, sc)
-    finally:
-        node.stop()
+    theirs = on_node(run_server, wire, node, sc)
     ours = run_server(wire, impl, sc)
     for obs in (theirs, ours):
         assert obs["status"] == "ok", obs["detail"]

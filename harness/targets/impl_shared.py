@@ -31,21 +31,25 @@ def harness_error(code: str, message: str) -> Json:
     return {"name": "HarnessError", "code": code, "message": message}
 
 
+def _read(owner: Any, attr: str) -> Json:
+    """`owner[attr]` as a call record's returned/threw; a missing attribute is undefined."""
+    try:
+        return {"returned": encode(getattr(owner, attr), owner), "threw": None}
+    except AttributeError:
+        return {"returned": {"$undefined": True}, "threw": None}
+    except Exception as exc:  # noqa: BLE001 - a throwing getter is data, as in JS
+        return {"returned": None, "threw": error_record(exc)}
+
+
 def shared_op(http: ModuleType, op: Json, ctx: DecodeContext, push: Callable[[Json], None], top: Json) -> bool:
     """The ops every op list shares (SCENARIO.md "Agent and module reads"): agent.get,
     agent.call, module.get. Returns True when `op` was one of them (and recorded)."""
     name = op.get("op")
     if name == "module.get":
         prop = str(op.get("prop"))
-        try:
-            # The reference keeps Node's upper-case constants (METHODS, STATUS_CODES) as they
-            # are and camelCase names in snake_case (maxHeaderSize -> max_header_size).
-            value = getattr(http, prop) if hasattr(http, prop) else getattr(http, snake(prop))
-            push({"op": name, "returned": encode(value, http), "threw": None})
-        except AttributeError:
-            push({"op": name, "returned": {"$undefined": True}, "threw": None})  # http[P] is undefined
-        except Exception as exc:  # noqa: BLE001
-            push({"op": name, "returned": None, "threw": error_record(exc)})
+        # The reference keeps Node's upper-case constants (METHODS, STATUS_CODES) as they
+        # are and camelCase names in snake_case (maxHeaderSize -> max_header_size).
+        push({"op": name, **_read(http, prop if hasattr(http, prop) else snake(prop))})
         return True
     if name not in ("agent.get", "agent.call"):
         return False
@@ -56,13 +60,7 @@ def shared_op(http: ModuleType, op: Json, ctx: DecodeContext, push: Callable[[Js
         push({"op": name, "returned": None, "threw": harness_error("ERR_HARNESS_UNKNOWN_AGENT", message)})
         return True
     if name == "agent.get":
-        try:
-            value = getattr(agent, snake(str(op.get("prop"))))
-            push({"op": name, "returned": encode(value, agent), "threw": None})
-        except AttributeError:
-            push({"op": name, "returned": {"$undefined": True}, "threw": None})  # agent[P] is undefined
-        except Exception as exc:  # noqa: BLE001
-            push({"op": name, "returned": None, "threw": error_record(exc)})
+        push({"op": name, **_read(agent, snake(str(op.get("prop"))))})
         return True
     try:
         # A method the reference lacks is an AttributeError, recorded as what was thrown.
