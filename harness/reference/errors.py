@@ -232,6 +232,12 @@ def stream_destroyed(method: str) -> NodeError:
     return NodeError(f"Cannot call {method} after a stream was destroyed", "ERR_STREAM_DESTROYED")
 
 
+def stream_already_finished(method: str) -> NodeError:
+    return NodeError(
+        f"Cannot call {method} after a stream was finished", "ERR_STREAM_ALREADY_FINISHED"
+    )
+
+
 def null_values() -> NodeTypeError:
     return NodeTypeError("May not write null values to stream", "ERR_STREAM_NULL_VALUES")
 

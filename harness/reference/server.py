@@ -46,10 +46,11 @@ from .errors import invalid_arg_type, out_of_range
 from .events import EventEmitter
 from .fetch import Request, Response
 from .options import normalise_options
+from .outgoing_message import DEFAULT_HIGH_WATER_MARK, OutgoingMessage
 from .port_table import PORTS
 from .server_errors import address_in_use, bad_port, server_already_listen, server_not_running
 from .server_incoming import ServerIncomingMessage
-from .server_response import DEFAULT_HIGH_WATER_MARK, OutgoingMessage, ServerResponse
+from .server_response import ServerResponse
 
 __all__ = [
     "STATUS_CODES",

@@ -60,12 +60,6 @@ def body_not_allowed() -> NodeError:
     )
 
 
-def stream_already_finished(method: str) -> NodeError:
-    return NodeError(
-        f"Cannot call {method} after a stream was finished", "ERR_STREAM_ALREADY_FINISHED"
-    )
-
-
 def server_not_found(port: int) -> NodeError:
     """The bridge's error for a port nobody listens on (workerd uses this code too)."""
     return NodeError(

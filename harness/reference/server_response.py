@@ -31,36 +31,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
-from .chunks import to_bytes, wire_values
+from .chunks import wire_values
 from .constants import STATUS_CODES
 from .errors import (
     UNDEFINED,
-    NodeError,
     headers_sent,
-    invalid_arg_type,
-    invalid_arg_value,
     invalid_char,
     js_string,
     method_not_implemented,
     response_aborted,
-    stream_destroyed,
-    write_after_end,
 )
-from .events import EventEmitter
-from .fetch import Headers, Response
-from .server_errors import (
-    body_not_allowed,
-    content_length_mismatch,
-    invalid_status_code,
-    stream_already_finished,
-)
+from .fetch import Response
+from .outgoing_message import CLOSE_TOKEN, OutgoingMessage, header_pairs
+from .server_errors import body_not_allowed, content_length_mismatch, invalid_status_code
 from .validation import has_invalid_header_char, validate_header_name, validate_header_value
 
 if TYPE_CHECKING:
@@ -69,9 +58,6 @@ if TYPE_CHECKING:
 
 Callback = Callable[..., Any]
 log = logging.getLogger("harness.reference.server")
-
-DEFAULT_HIGH_WATER_MARK = 16384
-_CLOSE_TOKEN = re.compile(r"(?:^|\W)close(?:$|\W)", re.IGNORECASE)
 
 _date_cache: tuple[int, str] = (0, "")
 
@@ -105,125 +91,6 @@ def to_int32(value: Any) -> int:
     return wrapped - 2**32 if wrapped >= 2**31 else wrapped
 
 
-def _header_pairs(obj: list[Any] | tuple[Any, ...]) -> list[tuple[Any, Any]]:
-    """A flat ``[k, v, k, v]`` list or a ``[[k, v], ...]`` list as pairs."""
-    if obj and isinstance(obj[0], list | tuple):
-        return [(entry[0], entry[1]) for entry in obj]
-    if len(obj) % 2:
-        raise invalid_arg_value("headers", obj)
-    return [(obj[i], obj[i + 1]) for i in range(0, len(obj), 2)]
-
-
-class OutgoingMessage(EventEmitter):
-    """The header store of a response (Node's OutgoingMessage, server side)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        # lower-cased name -> [name as given, value as given], in insertion order.
-        self._out: dict[str, list[Any]] | None = None
-        # The stored head: (name, value) lines, set by write_head.
-        self._header: list[tuple[str, str]] | None = None
-        self.send_date = False
-        self.strict_content_length = False
-        self.finished = False
-        self.destroyed = False
-        self._removed_content_length = False
-        self._removed_transfer_encoding = False
-        self._removed_connection = False
-        self._unique_headers: set[str] = set()
-
-    @property
-    def headers_sent(self) -> bool:
-        return self._header is not None
-
-    @property
-    def writable_ended(self) -> bool:
-        return self.finished
-
-    def set_header(self, name: str, value: Any) -> OutgoingMessage:
-        if self._header is not None:
-            raise headers_sent("set")
-        validate_header_name(name)
-        validate_header_value(name, value)
-        if self._out is None:
-            self._out = {}
-        self._out[name.lower()] = [name, value]
-        return self
-
-    def append_header(self, name: str, value: Any) -> OutgoingMessage:
-        if self._header is not None:
-            raise headers_sent("append")
-        validate_header_name(name)
-        validate_header_value(name, value)
-        key = name.lower()
-        if self._out is None or key not in self._out:
-            return self.set_header(name, value)
-        entry = self._out[key]
-        old = entry[1] if isinstance(entry[1], list) else [entry[1]]
-        entry[1] = old + (list(value) if isinstance(value, list | tuple) else [value])
-        return self
-
-    def set_headers(self, headers: Any) -> OutgoingMessage:
-        """Node's setHeaders: a fetch Headers (lower-case names) or a Map/dict (names as given)."""
-        if self._header is not None:
-            raise headers_sent("set")
-        if isinstance(headers, Headers):
-            cookies = headers.get_set_cookie()
-            for name, value in headers.items():
-                if name != "set-cookie":
-                    self.set_header(name, value)
-            if cookies:
-                self.set_header("set-cookie", cookies)
-        elif isinstance(headers, Mapping):
-            for name, value in headers.items():
-                self.set_header(name, value)
-        else:
-            raise invalid_arg_type("headers", ["Headers", "Map"], headers)
-        return self
-
-    def get_header(self, name: str) -> Any:
-        if not isinstance(name, str):
-            raise invalid_arg_type("name", "string", name)
-        entry = self._out.get(name.lower()) if self._out is not None else None
-        return UNDEFINED if entry is None else entry[1]
-
-    def get_headers(self) -> dict[str, Any]:
-        return {key: entry[1] for key, entry in (self._out or {}).items()}
-
-    def get_header_names(self) -> list[str]:
-        return list(self._out or {})
-
-    def get_raw_header_names(self) -> list[str]:
-        return [entry[0] for entry in (self._out or {}).values()]
-
-    def has_header(self, name: str) -> bool:
-        if not isinstance(name, str):
-            raise invalid_arg_type("name", "string", name)
-        return self._out is not None and name.lower() in self._out
-
-    def remove_header(self, name: str) -> None:
-        if not isinstance(name, str):
-            raise invalid_arg_type("name", "string", name)
-        if self._header is not None:
-            raise headers_sent("remove")
-        key = name.lower()
-        # Removing a framing header or Date also stops the automatic one, as in Node.
-        if key == "content-length":
-            self._removed_content_length = True
-        elif key == "transfer-encoding":
-            self._removed_transfer_encoding = True
-        elif key == "connection":
-            self._removed_connection = True
-        elif key == "date":
-            self.send_date = False
-        if self._out is not None:
-            self._out.pop(key, None)
-
-    def add_trailers(self, headers: Any) -> None:
-        """Declared limitation: a fetch Response has no trailers."""
-        raise method_not_implemented("addTrailers()")
-
-
 class ServerResponse(OutgoingMessage):
     """``res`` in a 'request' listener; its writes stream into a fetch Response."""
 
@@ -236,10 +103,8 @@ class ServerResponse(OutgoingMessage):
         self.status_code: Any = 200
         self._status_message: Any = UNDEFINED
         self.send_date = True
-        self.writable_finished = False
-        self.writable_high_water_mark = (
-            server.high_water_mark if server is not None else DEFAULT_HIGH_WATER_MARK
-        )
+        if server is not None:
+            self.writable_high_water_mark = server.high_water_mark
         self._reject_non_standard_body_writes = (
             bool(server.reject_non_standard_body_writes) if server is not None else False
         )
@@ -253,18 +118,13 @@ class ServerResponse(OutgoingMessage):
         self._bytes_written = 0
         self._bytes_queued = 0
         self._chunks: deque[bytes] = deque()
-        self._buffered = 0
-        self._need_drain = False
         self._stream_error: BaseException | None = None
-        self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._flushed = False
-        self._closed = False
-        self._end_callbacks: list[Callback] = []
         # Node's shouldKeepAlive: an HTTP/1.1 request keeps the connection unless it says
         # close (fetch does not tell the version; the front end speaks 1.1 to us).
         asked = req.headers.get("connection")
-        self.should_keep_alive = not (isinstance(asked, str) and _CLOSE_TOKEN.search(asked))
+        self.should_keep_alive = not (isinstance(asked, str) and CLOSE_TOKEN.search(asked))
         self._keep_alive_timeout: Any = server.keep_alive_timeout if server is not None else 5000
         self._max_requests_per_socket: Any = (
             server.max_requests_per_socket if server is not None else 0
@@ -284,14 +144,6 @@ class ServerResponse(OutgoingMessage):
     @status_message.setter
     def status_message(self, value: Any) -> None:
         self._status_message = value
-
-    @property
-    def writable_length(self) -> int:
-        return self._buffered
-
-    @property
-    def writable(self) -> bool:
-        return not self.finished and not self.destroyed
 
     # ---- head -------------------------------------------------------------------
 
@@ -314,7 +166,7 @@ class ServerResponse(OutgoingMessage):
         if self._out is not None:
             # setHeader was used: merge, and writeHead's values win.
             if isinstance(obj, list | tuple):
-                pairs = _header_pairs(obj)
+                pairs = header_pairs(obj)
                 for key, _ in pairs:
                     self.remove_header(str(key))
                 for key, value in pairs:
@@ -324,7 +176,7 @@ class ServerResponse(OutgoingMessage):
                     if key:
                         self.set_header(key, value)
         elif isinstance(obj, list | tuple):
-            literal = _header_pairs(obj)
+            literal = header_pairs(obj)
         elif obj:
             literal = list(obj.items())
 
@@ -361,7 +213,7 @@ class ServerResponse(OutgoingMessage):
             elif key == "connection":
                 has_connection = True
                 self._removed_connection = False
-                if _CLOSE_TOKEN.search(js_string(value)) is None:
+                if CLOSE_TOKEN.search(js_string(value)) is None:
                     self.should_keep_alive = True
             elif key == "keep-alive":
                 default_keep_alive = False
@@ -426,9 +278,7 @@ class ServerResponse(OutgoingMessage):
         self._flushed = True
         if self._fetch_response.done():  # destroyed before anything was sent
             return
-        headers = Headers()
-        for name, value in self._header or []:
-            headers.append(name, value)
+        headers = self._head_headers()
         body: bytes | AsyncIterator[bytes] | None
         # 205 may carry no body in fetch; Node would send one.
         if not self._has_body or self.status_code == 205:
@@ -459,8 +309,7 @@ class ServerResponse(OutgoingMessage):
                 if self._chunks:
                     chunk = self._chunks.popleft()
                     self._buffered -= len(chunk)
-                    if self._need_drain and self._buffered < self.writable_high_water_mark:
-                        self._need_drain = False
+                    if self._drain_due():
                         self._loop.call_soon(self._emit_drain)
                     yield chunk
                     continue
@@ -483,20 +332,7 @@ class ServerResponse(OutgoingMessage):
 
     # ---- body -------------------------------------------------------------------
 
-    def write(self, chunk: Any, encoding: Any = None, callback: Callback | None = None) -> bool:
-        if callable(encoding):
-            callback, encoding = encoding, None
-        data = to_bytes(chunk, encoding)
-        return self._write(data, callback)
-
-    def _write(self, data: bytes, callback: Callback | None, from_end: bool = False) -> bool:
-        if self.finished:
-            self._error_soon(write_after_end(), callback)
-            return False
-        if self.destroyed:
-            if callback is not None:
-                self._loop.call_soon(callback, stream_destroyed("write"))
-            return False
+    def _write_body(self, data: bytes, callback: Callback | None, from_end: bool = False) -> bool:
         if self._header is None:
             self._implicit_header()
         if not self._has_body:
@@ -516,40 +352,20 @@ class ServerResponse(OutgoingMessage):
         if data:
             self._bytes_queued += len(data)
             self._chunks.append(data)
-            self._buffered += len(data)
             self._wake.set()
         if not from_end:
             # end() flushes after marking the end, so a whole body goes out as bytes.
             self._flush_head()
         if callback is not None:
             self._loop.call_soon(callback)
-        if self._buffered >= self.writable_high_water_mark:
-            self._need_drain = True
-            return False
-        return True
+        return self._buffer(len(data))
 
-    def end(
-        self, chunk: Any = None, encoding: Any = None, callback: Callback | None = None
-    ) -> ServerResponse:
-        if callable(chunk):
-            callback, chunk = chunk, None
-        elif callable(encoding):
-            callback, encoding = encoding, None
-        if chunk is not None and chunk != "":
-            if self.finished:
-                self._error_soon(write_after_end(), callback)
-                return self
-            data = to_bytes(chunk, encoding)
+    def _end(self, data: bytes | None, callback: Callback | None) -> None:
+        if data is not None:
             if self._header is None:
                 self._content_length = len(data)
-            self._write(data, None, from_end=True)
-        elif self.finished:
-            if callback is not None:
-                if self.writable_finished:
-                    self._loop.call_soon(callback, stream_already_finished("end"))
-                else:
-                    self._end_callbacks.append(callback)
-            return self
+            if not self.destroyed:
+                self._write_body(data, None, from_end=True)
         elif self._header is None:
             self._content_length = 0
             self._implicit_header()
@@ -561,17 +377,6 @@ class ServerResponse(OutgoingMessage):
         self._flush_head()
         self._wake.set()
         self._loop.call_soon(self._finish)
-        return self
-
-    def _error_soon(self, error: NodeError, callback: Callback | None) -> None:
-        # Node reports write-after-end on the next tick: callback first, then 'error'.
-        def report() -> None:
-            if callback is not None:
-                callback(error)
-            if not self.destroyed:
-                self.emit("error", error)
-
-        self._loop.call_soon(report)
 
     def _finish(self) -> None:
         if self.writable_finished or self._closed:
@@ -580,11 +385,7 @@ class ServerResponse(OutgoingMessage):
         # Nobody read the request body: drop it so the request can end (Node's _dump).
         self.req._dump()
         self._loop.call_soon(self._emit_close)
-        # Node 24 runs the end() callbacks before the 'finish' listeners.
-        callbacks, self._end_callbacks = self._end_callbacks, []
-        for callback in callbacks:
-            callback()
-        self.emit("finish")
+        self._emit_finish()
 
     def _emit_close(self) -> None:
         if self._closed:
@@ -639,12 +440,6 @@ class ServerResponse(OutgoingMessage):
         if callback is not None:
             self.once("timeout", callback)
         return self
-
-    def cork(self) -> None:
-        """Writes are not batched: each write goes to the fetch body at once."""
-
-    def uncork(self) -> None:
-        """See cork()."""
 
     # ---- declared limitations ----------------------------------------------------
 
