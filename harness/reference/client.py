@@ -31,45 +31,34 @@ from typing import Any
 
 from . import urls
 from .agent import get_global_agent, set_global_agent
-from .chunks import to_bytes, wire_values
+from .chunks import wire_values
 from .constants import MAX_HEADER_SIZE
 from .errors import (
-    UNDEFINED,
     NodeError,
     NodeTypeError,
     connect_error,
     dns_error,
-    headers_sent,
     invalid_arg_type,
     invalid_url,
     js_string,
-    method_not_implemented,
     parse_error,
     response_aborted,
     socket_closed_before_connection,
     socket_hang_up,
-    stream_destroyed,
-    write_after_end,
 )
 from .events import EventEmitter
-from .fetch import FetchError, Headers, Request, Response, fetch
+from .fetch import FetchError, Request, Response, fetch
 from .incoming import IncomingMessage
 from .options import normalise_options
+from .outgoing_message import CLOSE_TOKEN, OutgoingMessage
 from .request_options import (
     IGNORED_OPTIONS,
     check_options,
     timer_duration,
     url_to_options,
 )
-from .validation import (
-    validate_header_name,
-    validate_header_value,
-)
 
 Callback = Callable[..., Any]
-# Older spellings, still imported by the server side.
-_to_bytes = to_bytes
-_wire_values = wire_values
 __all__ = [
     "IGNORED_OPTIONS",
     "ClientRequest",
@@ -79,7 +68,6 @@ __all__ = [
     "request",
     "set_global_agent",
 ]
-HIGH_WATER_MARK = 16384
 _EOF = object()
 # Methods for which Node sends no Content-Length: 0 when the body is empty.
 _NO_DEFAULT_BODY = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
@@ -87,7 +75,6 @@ _NO_DEFAULT_BODY = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONN
 _FETCH_NO_BODY = frozenset({"GET", "HEAD"})
 # Bytes Node's parser (llhttp, strict mode) refuses in a header value: controls but HTAB.
 _INVALID_VALUE_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_CLOSE_TOKEN = re.compile(r"(?:^|\W)close(?:$|\W)", re.IGNORECASE)
 
 
 class FetchSocket(EventEmitter):
@@ -117,13 +104,12 @@ class FetchSocket(EventEmitter):
         return self
 
 
-class ClientRequest(EventEmitter):
+class ClientRequest(OutgoingMessage):
     """An outgoing request. Build it with `request()`; it is sent by `end()`."""
 
     def __init__(self, options: dict[str, Any], callback: Callback | None = None) -> None:
-        super().__init__()
         try:
-            self._loop = asyncio.get_running_loop()
+            super().__init__()
         except RuntimeError as exc:
             raise RuntimeError(
                 "reference http.request() must be called inside a running asyncio event loop"
@@ -138,12 +124,9 @@ class ClientRequest(EventEmitter):
         self.path: str = checked.path
         self.timeout: float | None = checked.timeout
         self._port = checked.port
-        self._unique = checked.unique_headers
+        self._unique_headers = checked.unique_headers
         host, set_host, default_port = checked.host, checked.set_host, checked.default_port
 
-        # Node's outgoing header store: lower-cased key -> [name as given, value].
-        self._headers: dict[str, list[Any]] = {}
-        self.headers_sent = False
         raw = opts.get("headers")
         if isinstance(raw, (list, tuple)):
             pairs = list(raw)
@@ -164,10 +147,6 @@ class ClientRequest(EventEmitter):
             token = base64.b64encode(js_string(auth).encode("utf-8")).decode("ascii")
             self.set_header("Authorization", f"Basic {token}")
 
-        # Writable state.
-        self.writable_ended = False
-        self.writable_finished = False
-        self.destroyed = False
         self.aborted = False
         self.reused_socket = False
         self.max_headers_count: int | None = None
@@ -176,13 +155,9 @@ class ClientRequest(EventEmitter):
         self.connection: FetchSocket | None = None
         self._pending: list[bytes] = []  # bytes written before the fetch starts (GET/HEAD)
         self._queue: asyncio.Queue[Any] | None = None
-        self._buffered = 0
-        self._need_drain = False
         self._started = False
         self._streaming_body = False
-        self._end_callbacks: list[Callback] = []
         self._task: asyncio.Task[None] | None = None
-        self._closed = False
         self._closed_event = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._signal = checked.signal
@@ -197,101 +172,22 @@ class ClientRequest(EventEmitter):
         if self.has_header("expect") and not self.destroyed:
             self.flush_headers()  # Node sends the head at once when Expect is set
 
-    # ---- header API -----------------------------------------------------------------
-
-    def set_header(self, name: str, value: Any) -> ClientRequest:
-        if self.headers_sent:
-            raise headers_sent("set")
-        validate_header_name(name)
-        validate_header_value(name, value)
-        self._headers[name.lower()] = [name, value]
-        return self
-
-    def append_header(self, name: str, value: Any) -> ClientRequest:
-        if self.headers_sent:
-            raise headers_sent("append")
-        validate_header_name(name)
-        validate_header_value(name, value)
-        key = name.lower()
-        if key in self._headers:
-            old = self._headers[key][1]
-            old_list = list(old) if isinstance(old, (list, tuple)) else [old]
-            new = list(value) if isinstance(value, (list, tuple)) else [value]
-            self._headers[key] = [self._headers[key][0], old_list + new]
-        else:
-            self._headers[key] = [name, value]
-        return self
-
-    def get_header(self, name: str) -> Any:
-        if not isinstance(name, str):
-            raise invalid_arg_type("name", "string", name)
-        entry = self._headers.get(name.lower())
-        return UNDEFINED if entry is None else entry[1]
-
-    def has_header(self, name: str) -> bool:
-        if not isinstance(name, str):
-            raise invalid_arg_type("name", "string", name)
-        return name.lower() in self._headers
-
-    def remove_header(self, name: str) -> None:
-        if not isinstance(name, str):
-            raise invalid_arg_type("name", "string", name)
-        if self.headers_sent:
-            raise headers_sent("remove")
-        self._headers.pop(name.lower(), None)
-
-    def get_header_names(self) -> list[str]:
-        return list(self._headers)
-
-    def get_raw_header_names(self) -> list[str]:
-        return [entry[0] for entry in self._headers.values()]
-
-    def get_headers(self) -> dict[str, Any]:
-        return {key: entry[1] for key, entry in self._headers.items()}
-
-    def add_trailers(self, headers: Any) -> None:
-        """Declared limitation: fetch has no request trailers."""
-        raise method_not_implemented("addTrailers()")
-
     # ---- body API -------------------------------------------------------------------
 
-    def write(self, chunk: Any, encoding: Any = None, callback: Callback | None = None) -> bool:
-        if callable(encoding):
-            callback, encoding = encoding, None
-        data = to_bytes(chunk, encoding)
-        if self.writable_ended:
-            self._loop.call_soon(self._write_error, write_after_end(), callback)
-            return False
-        if self.destroyed:
-            if callback is not None:
-                self._loop.call_soon(callback, stream_destroyed("write"))
-            return False
-        self.headers_sent = True
+    def _write_body(self, data: bytes, callback: Callback | None) -> bool:
+        self._store_header()
         self._touch()
         if self.method in _FETCH_NO_BODY:
             return self._write_bodyless(data, callback)
         self._start_streaming()
         return self._enqueue(data, callback)
 
-    def end(
-        self, data: Any = None, encoding: Any = None, callback: Callback | None = None
-    ) -> ClientRequest:
-        if callable(data):
-            callback, data = data, None
-        elif callable(encoding):
-            callback, encoding = encoding, None
-        if self.writable_ended:
-            if callback is not None:
-                if self.writable_finished:
-                    self._loop.call_soon(callback)
-                else:
-                    self._end_callbacks.append(callback)  # run before 'finish', as Node 24
-            return self
-        payload = to_bytes(data, encoding) if data is not None else b""
+    def _end(self, data: bytes | None, callback: Callback | None) -> None:
         if self.destroyed:
-            return self
-        self.writable_ended = True
-        self.headers_sent = True
+            return
+        payload = data or b""
+        self.finished = True
+        self._store_header()
         if callback is not None:
             self._end_callbacks.append(callback)
         if self.method in _FETCH_NO_BODY:
@@ -300,7 +196,7 @@ class ClientRequest(EventEmitter):
             else:
                 body = b"".join([*self._pending, payload])
                 self._start(body if body else None)
-            return self
+            return
         if self._started:
             if payload:
                 self._enqueue(payload, None)
@@ -317,12 +213,11 @@ class ClientRequest(EventEmitter):
             self._start(None)
         else:
             self._start(payload)  # b"" still gets Content-Length: 0, as Node sends
-        return self
 
     def flush_headers(self) -> None:
         if self.destroyed:
             return
-        self.headers_sent = True
+        self._store_header()
         if self._started:
             return
         if self.method in _FETCH_NO_BODY:
@@ -367,18 +262,6 @@ class ClientRequest(EventEmitter):
         self._loop.call_soon(self.emit, "abort")
         self.destroy()
 
-    @property
-    def writable(self) -> bool:
-        return not self.writable_ended and not self.destroyed
-
-    @property
-    def finished(self) -> bool:
-        return self.writable_ended
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     async def wait_closed(self) -> None:
         """Extra (not Node): wait until req 'close' and, if there is a response, res 'close'."""
         await self._closed_event.wait()
@@ -386,15 +269,17 @@ class ClientRequest(EventEmitter):
     # ---- internals: starting fetch --------------------------------------------------
 
     def _header_value(self, key: str) -> str:
-        entry = self._headers.get(key)
+        entry = (self._out or {}).get(key)
         return "" if entry is None else js_string(entry[1])
 
-    def _fetch_headers(self) -> Headers:
-        headers = Headers()
-        for key, (name, value) in self._headers.items():
-            for line in wire_values(key, value, self._unique):
-                headers.append(name, line)
-        return headers
+    def _store_header(self) -> None:
+        """The head is final from the first write(), end() or flush_headers() on."""
+        if self._header is None:
+            self._header = [
+                (name, line)
+                for key, (name, value) in (self._out or {}).items()
+                for line in wire_values(key, value, self._unique_headers)
+            ]
 
     def _url(self) -> str:
         host = self.host
@@ -405,10 +290,10 @@ class ClientRequest(EventEmitter):
 
     def _start(self, body: bytes | AsyncIterator[bytes] | None) -> None:
         self._started = True
-        self.headers_sent = True
+        self._store_header()
         try:
             request = Request(
-                self._url(), method=self.method, headers=self._fetch_headers(), body=body
+                self._url(), method=self.method, headers=self._head_headers(), body=body
             )
         except TypeError as exc:
             # fetch refused the request itself (GET body, CONNECT, a URL it cannot parse):
@@ -428,19 +313,13 @@ class ClientRequest(EventEmitter):
     def _enqueue(self, data: bytes, callback: Callback | None) -> bool:
         assert self._queue is not None
         self._queue.put_nowait((data, callback))
-        self._buffered += len(data)
-        if self._buffered >= HIGH_WATER_MARK:
-            self._need_drain = True
-            return False
-        return True
+        return self._buffer(len(data))
 
     def _write_bodyless(self, data: bytes, callback: Callback | None) -> bool:
         if data and self._started:
             # The head already went out without a body; fetch cannot add one now.
-            self._loop.call_soon(
-                self._write_error,
-                NodeTypeError("Request with GET/HEAD method cannot have body.", None),
-                callback,
+            self._error_soon(
+                NodeTypeError("Request with GET/HEAD method cannot have body.", None), callback
             )
             return False
         self._pending.append(data)
@@ -462,10 +341,9 @@ class ClientRequest(EventEmitter):
             self._buffered -= len(data)
             self._touch()
             if callback is not None:
-                self._safe(callback)
-            if self._need_drain and self._buffered < HIGH_WATER_MARK:
-                self._need_drain = False
-                self._safe(self.emit, "drain")
+                self._invoke(callback)
+            if self._drain_due():
+                self._invoke(self.emit, "drain")
         self._finish()
 
     def _close_queue(self) -> None:
@@ -477,11 +355,7 @@ class ClientRequest(EventEmitter):
         if self.writable_finished or not self.writable_ended or self.destroyed:
             return
         self.writable_finished = True
-        # Node 24 runs the end() callbacks before the 'finish' listeners.
-        callbacks, self._end_callbacks = self._end_callbacks, []
-        for callback in callbacks:
-            self._safe(callback)
-        self._safe(self.emit, "finish")
+        self._emit_finish()
 
     # ---- internals: the exchange ----------------------------------------------------
 
@@ -539,14 +413,14 @@ class ClientRequest(EventEmitter):
         """
         given = self._header_value("connection")
         if given:
-            keep = _CLOSE_TOKEN.search(given) is None
+            keep = CLOSE_TOKEN.search(given) is None
         else:
             agent = self.agent
             keep = bool(getattr(agent, "keep_alive", False)) or math.isfinite(
                 getattr(agent, "max_sockets", math.inf)
             )
         answer = response.headers.get("connection")
-        return keep and not (answer and _CLOSE_TOKEN.search(answer))
+        return keep and not (answer and CLOSE_TOKEN.search(answer))
 
     def _parser_refusal(self, response: Response) -> NodeError | None:
         """The parse error Node's parser would have raised on this head, from what fetch shows.
@@ -596,7 +470,7 @@ class ClientRequest(EventEmitter):
         callbacks += self._end_callbacks
         self._end_callbacks = []
         for callback in callbacks:
-            self._safe(callback, error)
+            self._invoke(callback, error)
 
     def _response_broke(self) -> None:
         """The body broke off mid-way: Node's aborted sequence."""
@@ -673,12 +547,6 @@ class ClientRequest(EventEmitter):
         self.socket = self.connection = FetchSocket(self.host, self._port)
         self.emit("socket", self.socket)
 
-    def _write_error(self, error: NodeError, callback: Callback | None) -> None:
-        if callback is not None:
-            callback(error)
-        if not self.destroyed:
-            self.emit("error", error)
-
     def _task_done(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():
             return
@@ -689,7 +557,7 @@ class ClientRequest(EventEmitter):
                 {"message": "exception in a reference http listener", "exception": exc}
             )
 
-    def _safe(self, fn: Callback, *args: Any) -> None:
+    def _invoke(self, fn: Callback, *args: Any) -> None:
         # Called from inside fetch's body reader: a listener's exception must not
         # masquerade as a network error.
         try:

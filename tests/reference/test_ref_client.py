@@ -422,6 +422,31 @@ def test_write_after_end() -> None:
     assert errors[0].message == "write after end"
 
 
+def test_end_after_finish_as_node() -> None:
+    """OutgoingMessage.end once finished: a chunk is a write after end; a bare callback
+    gets ERR_STREAM_ALREADY_FINISHED."""
+
+    async def main() -> tuple[list[Any], list[Any]]:
+        async with Origin(simple()) as o:
+            late: list[Any] = []
+            errors: list[Any] = []
+            req = http.request(o.url, {"method": "POST"})
+            req.on("error", errors.append)
+            finished = asyncio.Event()
+            req.on("finish", finished.set)
+            req.end("x")
+            await finished.wait()
+            req.end(late.append)
+            req.end("y", late.append)
+            await req.wait_closed()
+            await asyncio.sleep(0.01)
+            return late, errors
+
+    late, errors = run(main())
+    assert [e.code for e in late] == ["ERR_STREAM_ALREADY_FINISHED", "ERR_STREAM_WRITE_AFTER_END"]
+    assert [e.code for e in errors] == ["ERR_STREAM_WRITE_AFTER_END"]
+
+
 def test_get_with_body_is_refused_by_fetch() -> None:
     async def main() -> Recorder:
         async with Origin(simple()) as o:

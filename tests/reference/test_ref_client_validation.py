@@ -167,6 +167,39 @@ def test_header_api_errors_and_headers_sent() -> None:
     run(main())
 
 
+def test_client_and_server_share_outgoing_message() -> None:
+    """Node keeps the header API on OutgoingMessage; neither subclass redefines it."""
+    from harness.reference.outgoing_message import OutgoingMessage
+    from harness.reference.server_response import ServerResponse
+
+    shared = ("set_header", "append_header", "set_headers", "get_header", "get_headers",
+              "get_header_names", "get_raw_header_names", "has_header", "remove_header",
+              "add_trailers", "write", "end", "headers_sent", "writable_ended", "closed")  # fmt: skip
+    for cls in (http.ClientRequest, ServerResponse):
+        assert issubclass(cls, OutgoingMessage)
+        for name in shared:
+            assert name not in vars(cls), f"{cls.__name__}.{name} is redefined"
+
+
+def test_client_set_headers_and_append_header() -> None:
+    async def main() -> tuple[dict[str, Any], list[str], bool]:
+        req = http.request({**BASE, "headers": {"X-A": "1"}})
+        req.on("error", lambda e: None)
+        req.append_header("x-a", ("2", "3"))
+        req.set_headers({"X-Map": "m"})
+        with pytest.raises(NodeError) as info:
+            req.set_headers(["X-B", "1"])
+        assert info.value.code == "ERR_INVALID_ARG_TYPE"
+        result = req.get_headers(), req.get_raw_header_names(), req.closed
+        req.destroy()
+        await req.wait_closed()
+        return result
+
+    headers, raw_names, closed = run(main())
+    assert headers["x-a"] == ["1", "2", "3"] and headers["x-map"] == "m"
+    assert raw_names[-1] == "X-Map" and closed is False
+
+
 def test_write_chunk_types() -> None:
     async def main() -> None:
         req = http.request({**BASE, "method": "POST"})
