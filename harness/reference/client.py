@@ -50,7 +50,7 @@ from .events import EventEmitter
 from .fetch import FetchError, Request, Response, fetch
 from .incoming import IncomingMessage
 from .options import normalise_options
-from .outgoing_message import CLOSE_TOKEN, OutgoingMessage
+from .outgoing_message import CLOSE_TOKEN, OutgoingMessage, header_pairs
 from .request_options import (
     IGNORED_OPTIONS,
     check_options,
@@ -129,10 +129,7 @@ class ClientRequest(OutgoingMessage):
 
         raw = opts.get("headers")
         if isinstance(raw, (list, tuple)):
-            pairs = list(raw)
-            if pairs and not isinstance(pairs[0], (list, tuple)):
-                pairs = [(pairs[i], pairs[i + 1]) for i in range(0, len(pairs) - 1, 2)]
-            for name, value in pairs:
+            for name, value in header_pairs(raw):
                 self.append_header(name, value)
         elif isinstance(raw, dict):
             for name, value in raw.items():

@@ -200,6 +200,11 @@ def test_client_set_headers_and_append_header() -> None:
     assert raw_names[-1] == "X-Map" and closed is False
 
 
+def test_odd_flat_header_list_throws() -> None:
+    err = _throws(lambda: http.request({**BASE, "headers": ["X-A", "1", "X-B"]}))
+    assert (err.name, err.code) == ("TypeError", "ERR_INVALID_ARG_VALUE")
+
+
 def test_write_chunk_types() -> None:
     async def main() -> None:
         req = http.request({**BASE, "method": "POST"})
