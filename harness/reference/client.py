@@ -46,7 +46,6 @@ from .errors import (
     socket_closed_before_connection,
     socket_hang_up,
 )
-from .events import EventEmitter
 from .fetch import FetchError, Request, Response, fetch
 from .incoming import IncomingMessage
 from .options import normalise_options
@@ -57,6 +56,7 @@ from .request_options import (
     timer_duration,
     url_to_options,
 )
+from .sockets import FetchSocket
 
 Callback = Callable[..., Any]
 __all__ = [
@@ -75,33 +75,6 @@ _NO_DEFAULT_BODY = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONN
 _FETCH_NO_BODY = frozenset({"GET", "HEAD"})
 # Bytes Node's parser (llhttp, strict mode) refuses in a header value: controls but HTAB.
 _INVALID_VALUE_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-
-
-class FetchSocket(EventEmitter):
-    """What 'socket' hands out: fetch owns the real socket, so this is a stand-in."""
-
-    encrypted = None
-    connecting = False
-
-    def __init__(self, host: str, port: int) -> None:
-        super().__init__()
-        self.remote_address = host
-        self.remote_port = port
-        self.remote_family = "IPv6" if ":" in host else "IPv4"
-        self.destroyed = False
-
-    def set_timeout(self, msecs: float, callback: Callback | None = None) -> FetchSocket:
-        return self
-
-    def set_no_delay(self, no_delay: bool = True) -> FetchSocket:
-        return self
-
-    def set_keep_alive(self, enable: bool = False, delay: float = 0) -> FetchSocket:
-        return self
-
-    def destroy(self, error: BaseException | None = None) -> FetchSocket:
-        self.destroyed = True
-        return self
 
 
 class ClientRequest(OutgoingMessage):

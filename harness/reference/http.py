@@ -13,12 +13,13 @@ from typing import Any
 
 from . import client as _client
 from .agent import Agent, HttpsAgent, global_agent
-from .client import ClientRequest, FetchSocket, get, get_global_agent, request
+from .client import ClientRequest, get, get_global_agent, request
 from .constants import MAX_HEADER_SIZE, METHODS, STATUS_CODES
 from .errors import UNDEFINED, AbortError, NodeError
 from .incoming import IncomingMessage
 from .limitations import LIMITATIONS
 from .signals import AbortController, AbortSignal
+from .sockets import FetchSocket
 from .validation import validate_header_name, validate_header_value
 
 max_header_size = MAX_HEADER_SIZE

@@ -16,24 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import NodeError
 from .fetch import Response
-from .readable import _END, Readable
+from .readable import _END, Readable, header_views
 
 if TYPE_CHECKING:
     from .client import ClientRequest
-
-
-def _headers_views(response: Response) -> tuple[dict[str, Any], list[str], dict[str, list[str]]]:
-    headers: dict[str, Any] = {}
-    raw: list[str] = []
-    distinct: dict[str, list[str]] = {}
-    for name, value in response.headers.items():
-        raw += [name, value]
-        distinct.setdefault(name, []).append(value)
-        if name == "set-cookie":
-            headers.setdefault(name, []).append(value)
-        else:
-            headers[name] = value
-    return headers, raw, distinct
 
 
 class IncomingMessage(Readable):
@@ -50,7 +36,11 @@ class IncomingMessage(Readable):
         self.http_version = "1.1"
         self.http_version_major = 1
         self.http_version_minor = 1
-        self.headers, self.raw_headers, self.headers_distinct = _headers_views(response)
+        # fetch has joined duplicates already (each Set-Cookie stays apart), so Node's
+        # rules find nothing else to merge.
+        self.headers, self.raw_headers, self.headers_distinct = header_views(
+            response.headers.items(), False
+        )
         # fetch drops trailers: these stay empty (declared limitation).
         self.trailers: dict[str, str] = {}
         self.raw_trailers: list[str] = []

@@ -1,10 +1,10 @@
-"""The part of Node's Readable that the client's and the server's IncomingMessage share.
+"""What the client's and the server's IncomingMessage share: Node's Readable part and headers.
 
-Only what behaves the same on both sides lives here: the flowing state (``None`` until
-started, as Node's ``readableFlowing``), ``set_encoding`` and its string decoder,
-``resume`` on the next tick, a 'data' listener starting the flow, ``async for`` and a
-single 'close'. How each side pulls, buffers and delivers chunks differs, so that stays
-in ``incoming.py`` and ``server_incoming.py``.
+Only what behaves the same on both sides lives here: ``header_views`` (Node's duplicate
+rules), the flowing state (``None`` until started, as Node's ``readableFlowing``),
+``set_encoding`` and its string decoder, ``resume`` on the next tick, a 'data' listener
+starting the flow, ``async for`` and a single 'close'. How each side pulls, buffers and
+delivers chunks differs, so that stays in ``incoming.py`` and ``server_incoming.py``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,35 @@ from typing import Any, Self
 
 from .errors import unknown_encoding
 from .events import EventEmitter
+
+# Node keeps only the first value of these when a request repeats them.
+SINGLE_VALUE_HEADERS = frozenset({
+    "age", "authorization", "content-length", "content-type", "etag", "expires", "from",
+    "host", "if-modified-since", "if-unmodified-since", "last-modified", "location",
+    "max-forwards", "proxy-authorization", "referer", "retry-after", "server", "user-agent",
+})  # fmt: skip
+
+
+def header_views(
+    raw_items: list[tuple[str, str]], join_duplicates: bool
+) -> tuple[dict[str, Any], list[str], dict[str, list[str]]]:
+    """``headers``, ``raw_headers`` and ``headers_distinct`` with Node's duplicate rules."""
+    headers: dict[str, Any] = {}
+    raw: list[str] = []
+    distinct: dict[str, list[str]] = {}
+    for name, value in raw_items:
+        raw += (name, value)
+        distinct.setdefault(name, []).append(value)
+        if name not in headers:
+            headers[name] = [value] if name == "set-cookie" else value
+        elif name == "set-cookie":
+            headers[name].append(value)
+        elif name == "cookie":
+            headers[name] += "; " + value
+        elif name not in SINGLE_VALUE_HEADERS or join_duplicates:
+            headers[name] += ", " + value
+    return headers, raw, distinct
+
 
 # Ends an `async for`: put on the iterator's queue after the last chunk.
 _END = object()

@@ -24,20 +24,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, Self
 
 from .errors import response_aborted
-from .events import EventEmitter
 from .fetch import Request
-from .readable import _END, Readable
+from .readable import _END, Readable, header_views
+from .sockets import ServerSocket
 
 if TYPE_CHECKING:
     from .server import Server
     from .server_response import ServerResponse
-
-# Node keeps only the first value of these when a request repeats them.
-SINGLE_VALUE_HEADERS = frozenset({
-    "age", "authorization", "content-length", "content-type", "etag", "expires", "from",
-    "host", "if-modified-since", "if-unmodified-since", "last-modified", "location",
-    "max-forwards", "proxy-authorization", "referer", "retry-after", "server", "user-agent",
-})  # fmt: skip
 
 
 def _target_of(url: str) -> str:
@@ -46,55 +39,6 @@ def _target_of(url: str) -> str:
     path_start = url.find("/", scheme_end + 3) if scheme_end >= 0 else 0
     target = url[path_start:] if path_start >= 0 else "/"
     return target.split("#", 1)[0]
-
-
-def header_views(
-    raw_items: list[tuple[str, str]], join_duplicates: bool
-) -> tuple[dict[str, Any], list[str], dict[str, list[str]]]:
-    """``headers``, ``raw_headers`` and ``headers_distinct`` with Node's duplicate rules."""
-    headers: dict[str, Any] = {}
-    raw: list[str] = []
-    distinct: dict[str, list[str]] = {}
-    for name, value in raw_items:
-        raw += (name, value)
-        distinct.setdefault(name, []).append(value)
-        if name not in headers:
-            headers[name] = [value] if name == "set-cookie" else value
-        elif name == "set-cookie":
-            headers[name].append(value)
-        elif name == "cookie":
-            headers[name] += "; " + value
-        elif name not in SINGLE_VALUE_HEADERS or join_duplicates:
-            headers[name] += ", " + value
-    return headers, raw, distinct
-
-
-class ServerSocket(EventEmitter):
-    """A stand-in for ``req.socket``: fetch hands the server no socket."""
-
-    connecting = False
-
-    def __init__(self, local_port: int | None, encrypted: bool) -> None:
-        super().__init__()
-        self.local_address = "127.0.0.1"
-        self.local_port = local_port
-        self.remote_address: str | None = None
-        self.remote_port: int | None = None
-        self.encrypted = True if encrypted else None
-        self.destroyed = False
-
-    def set_timeout(self, msecs: float, callback: Callable[..., Any] | None = None) -> ServerSocket:
-        return self
-
-    def set_no_delay(self, no_delay: bool = True) -> ServerSocket:
-        return self
-
-    def set_keep_alive(self, enable: bool = False, delay: float = 0) -> ServerSocket:
-        return self
-
-    def destroy(self, error: BaseException | None = None) -> ServerSocket:
-        self.destroyed = True
-        return self
 
 
 class ServerIncomingMessage(Readable):
