@@ -238,6 +238,12 @@ def stream_already_finished(method: str) -> NodeError:
     )
 
 
+def bad_port(name: str, value: Any) -> NodeRangeError:
+    return NodeRangeError(
+        f"{name} should be >= 0 and < 65536.{describe_received(value)}.", "ERR_SOCKET_BAD_PORT"
+    )
+
+
 def null_values() -> NodeTypeError:
     return NodeTypeError("May not write null values to stream", "ERR_STREAM_NULL_VALUES")
 

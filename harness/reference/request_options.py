@@ -9,8 +9,6 @@ from typing import Any
 from . import urls
 from .errors import (
     UNDEFINED,
-    NodeRangeError,
-    describe_received,
     invalid_arg_type,
     invalid_http_token,
     invalid_protocol,
@@ -20,7 +18,7 @@ from .errors import (
     uri_malformed,
 )
 from .signals import is_signal
-from .validation import has_invalid_path_char, is_http_token
+from .validation import has_invalid_path_char, is_http_token, valid_port
 
 # Options that only matter for TLS or for sockets: accepted and ignored.
 IGNORED_OPTIONS = frozenset(
@@ -70,23 +68,6 @@ def timer_duration(value: Any, name: str) -> float:
     if value < 0 or math.isnan(value) or math.isinf(value):
         raise out_of_range(name, "a non-negative finite number", value)
     return float(value)
-
-
-def valid_port(value: Any) -> int:
-    """Node's validatePort: a number or numeric string in 0..65535, else ERR_SOCKET_BAD_PORT."""
-    text = value.strip() if isinstance(value, str) else None
-    if isinstance(value, bool) or not (
-        (isinstance(value, (int, float)) and float(value).is_integer())
-        or (text and text.isascii() and text.isdigit())
-    ):
-        number = -1
-    else:
-        number = int(value) if text is None else int(text)
-    if not 0 <= number <= 65535:
-        raise NodeRangeError(
-            f"Port should be >= 0 and < 65536.{describe_received(value)}.", "ERR_SOCKET_BAD_PORT"
-        )
-    return number
 
 
 def given(value: Any) -> bool:

@@ -48,9 +48,10 @@ from .fetch import Request, Response
 from .options import normalise_options
 from .outgoing_message import DEFAULT_HIGH_WATER_MARK, OutgoingMessage
 from .port_table import PORTS
-from .server_errors import address_in_use, bad_port, server_already_listen, server_not_running
+from .server_errors import address_in_use, server_already_listen, server_not_running
 from .server_incoming import ServerIncomingMessage
 from .server_response import ServerResponse
+from .validation import valid_port
 
 __all__ = [
     "STATUS_CODES",
@@ -91,16 +92,6 @@ def _bool_option(opts: dict[str, Any], key: str, camel: str, default: bool) -> b
     if not isinstance(value, bool):
         raise invalid_arg_type(f"options.{camel}", "boolean", value)
     return value
-
-
-def _validate_port(value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise bad_port(value)
-    if value < 0 or value > 65535 or int(value) != value:
-        raise bad_port(value)
-    return int(value)
 
 
 class Server(EventEmitter):
@@ -236,7 +227,7 @@ class Server(EventEmitter):
         elif params:
             port = params[0]
             host = params[1] if len(params) > 1 else None
-        port = 0 if port is None else _validate_port(port)
+        port = 0 if port is None else valid_port(port, "options.port")
         if self._port is not None:
             raise server_already_listen()
         if callback is not None:

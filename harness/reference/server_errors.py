@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import NodeError, NodeRangeError, describe_received, js_string
+from .errors import NodeError, NodeRangeError, js_string
 
 # Linux errno for EADDRINUSE, as Node reports it in err.errno.
 _EADDRINUSE_ERRNO = -98
@@ -36,13 +36,6 @@ def server_already_listen() -> NodeError:
 
 def server_not_running() -> NodeError:
     return NodeError("Server is not running.", "ERR_SERVER_NOT_RUNNING")
-
-
-def bad_port(value: Any) -> NodeRangeError:
-    return NodeRangeError(
-        f"options.port should be >= 0 and < 65536.{describe_received(value)}",
-        "ERR_SOCKET_BAD_PORT",
-    )
 
 
 def content_length_mismatch(actual: int, expected: int) -> NodeError:

@@ -7,6 +7,7 @@ from typing import Any
 
 from .errors import (
     UNDEFINED,
+    bad_port,
     invalid_char,
     invalid_header_value,
     invalid_http_token,
@@ -48,3 +49,18 @@ def validate_header_value(name: str, value: Any, what: str = "header content") -
             raise invalid_header_value(item, name)
         if has_invalid_header_char(js_string(item)):
             raise invalid_char(what, name)
+
+
+def valid_port(value: Any, name: str = "Port") -> int:
+    """Node's validatePort: a number or numeric string in 0..65535, else ERR_SOCKET_BAD_PORT."""
+    text = value.strip() if isinstance(value, str) else None
+    if isinstance(value, bool) or not (
+        (isinstance(value, (int, float)) and float(value).is_integer())
+        or (text and text.isascii() and text.isdigit())
+    ):
+        number = -1
+    else:
+        number = int(value) if text is None else int(text)
+    if not 0 <= number <= 65535:
+        raise bad_port(name, value)
+    return number

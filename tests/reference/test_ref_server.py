@@ -117,6 +117,10 @@ def test_listen_twice_and_bad_ports() -> None:
     for bad in (-1, 70000, "abc", 1.5, True):
         err = error_of(create_server().listen, bad)
         assert (err.name, err.code) == ("RangeError", "ERR_SOCKET_BAD_PORT")
+    # One validatePort for client and server; listen() names the option.
+    assert error_of(create_server().listen, 70000).message == (
+        "options.port should be >= 0 and < 65536. Received type number (70000)."
+    )
 
 
 def test_close_frees_port_and_emits_close() -> None:
