@@ -29,8 +29,9 @@ _OUTGOING = ("ClientRequest", "ServerResponse")
 # Event sources of the observations (SCENARIO.md): what `req` and `res` are on each side.
 _SOURCES = {"client": {"req": "ClientRequest", "res": "IncomingMessage"},
             "server": {"req": "IncomingMessage", "res": "ServerResponse"}}
+# "req:finish" in event_names or events_by paths; names ending in _cb (req:write_cb,
+# close_cb) record a callback, not an event.
 _EVENT_TOKEN = re.compile(r"\b(req|res):(\w+)")
-# Names ending in _cb (req:write_cb, close_cb) record a callback, not an event.
 # Observation paths (numbers already replaced by N) -> the member they read.
 _CLIENT_PATHS = [(re.compile(r"^(?:more\.N\.)?response\.(\w+)"), "IncomingMessage.{}"),
                  (re.compile(r"^(?:more\.N\.)?props\.req\.(\w+)"), "ClientRequest.{}")]
@@ -57,11 +58,30 @@ def _alternatives(expr: Any) -> Iterator[Any]:
         yield expr
 
 
+def _given_values(expr: Any, given: dict[str, Any]) -> list[Any]:
+    """The values of a literal, or of `{$given: name}` drawn from `one_of` or `value`."""
+    if isinstance(expr, dict) and isinstance(expr.get("$given"), str):
+        spec = given.get(expr["$given"]) or {}
+        return list(spec.get("one_of", [spec["value"]] if "value" in spec else []))
+    return [expr]
+
+
 def _option_dicts(expr: Any) -> Iterator[dict[str, Any]]:
     """The literal option objects an argument may be (tags and URLs are not option objects)."""
     for alt in _alternatives(expr):
         if isinstance(alt, dict) and not any(str(k).startswith("$") for k in alt):
             yield alt
+
+
+def _option_keys(expr: Any, given: dict[str, Any]) -> set[str]:
+    """The keys an options argument may have: a literal object, or one built with $object pairs."""
+    keys: set[str] = set()
+    for alt in _alternatives(expr):
+        if isinstance(alt, dict) and isinstance(alt.get("$object"), list):
+            pairs = [p for p in alt["$object"] if isinstance(p, list) and len(p) == 2]
+            keys |= {k for p in pairs for k in _given_values(p[0], given) if isinstance(k, str)}
+        keys |= {k for d in _option_dicts(alt) for k in d}
+    return keys
 
 
 def _walk(node: Any) -> Iterator[Any]:
@@ -105,23 +125,15 @@ def _op_touches(op: dict[str, Any], kind: str) -> set[str]:
     return {f"{owner}.{method}"}
 
 
-def _agent_touches(tag: Any) -> set[str]:
+def _agent_touches(tag: Any, given: dict[str, Any]) -> set[str]:
     """A `$agent` tag: the global agent, or a new Agent and the options it is given."""
     if tag == "global":
         return {"http.globalAgent"}
     out = {"Agent"}
     for alt in _alternatives(tag):
         options = alt.get("options", {}) if isinstance(alt, dict) and "id" in alt else alt
-        out |= {f"Agent.option:{k}" for d in _option_dicts(options) for k in d}
+        out |= {f"Agent.option:{k}" for k in _option_keys(options, given)}
     return out
-
-
-def _given_values(expr: Any, given: dict[str, Any]) -> list[Any]:
-    """The values of a literal, or of `{$given: name}` drawn from `one_of` or `value`."""
-    if isinstance(expr, dict) and isinstance(expr.get("$given"), str):
-        spec = given.get(expr["$given"]) or {}
-        return list(spec.get("one_of", [spec["value"]] if "value" in spec else []))
-    return [expr]
 
 
 def _client_touches(scenario: dict[str, Any], given: dict[str, Any]) -> set[str]:
@@ -133,7 +145,7 @@ def _client_touches(scenario: dict[str, Any], given: dict[str, Any]) -> set[str]
             out.add("ClientRequest")
             for args in _alternatives(req.get("args") or []):
                 for arg in args if isinstance(args, list) else []:
-                    out |= {f"request.option:{k}" for d in _option_dicts(arg) for k in d}
+                    out |= {f"request.option:{k}" for k in _option_keys(arg, given)}
             if req.get("on_timeout") == "destroy":
                 out.add("ClientRequest.destroy")
             if (req.get("response") or {}).get("destroy_after_bytes") is not None:
@@ -141,14 +153,14 @@ def _client_touches(scenario: dict[str, Any], given: dict[str, Any]) -> set[str]
     return out
 
 
-def _server_touches(scenario: dict[str, Any]) -> set[str]:
+def _server_touches(scenario: dict[str, Any], given: dict[str, Any]) -> set[str]:
     out: set[str] = set()
     for server in scenario.get("servers") or []:
         if not isinstance(server, dict):
             continue
         out |= {"http.createServer", "Server", "Server.listen", "Server.event:request",
                 "ServerResponse", "IncomingMessage"}
-        out |= {f"createServer.option:{k}" for d in _option_dicts(server.get("options") or {}) for k in d}
+        out |= {f"createServer.option:{k}" for k in _option_keys(server.get("options") or {}, given)}
         out |= {f"Server.event:{event}" for key, event in _SERVER_LISTENERS.items() if key in server}
     return out
 
@@ -171,7 +183,7 @@ def _expect_touches(expect: list[dict[str, Any]], kind: str) -> set[str]:
             # servers.0.event_names contains: connection -> the server's 'connection' event
             checks = {k: v for k, v in assertion.items() if k not in ("at", "when", "because")}
             out |= {f"Server.event:{text}" for text in _strings(checks) if not text.endswith("_cb")}
-        for text in _strings(assertion):
+        for text in _strings({k: v for k, v in assertion.items() if k != "because"}):
             for src, name in _EVENT_TOKEN.findall(text):
                 if not name.endswith("_cb"):
                     out.add(f"{_SOURCES[kind][src]}.event:{name}")
@@ -180,13 +192,13 @@ def _expect_touches(expect: list[dict[str, Any]], kind: str) -> set[str]:
 
 def touches(behavior: Behavior) -> set[str]:
     """Every member id the behavior exercises, including ones the surface may not list."""
-    scenario, kind = behavior.scenario, behavior.kind
-    out = _client_touches(scenario, behavior.given) if kind == "client" else _server_touches(scenario)
+    scenario, kind, given = behavior.scenario, behavior.kind, behavior.given
+    out = (_client_touches if kind == "client" else _server_touches)(scenario, given)
     for node in _walk(scenario):
         if isinstance(node, dict) and isinstance(node.get("op"), str):
             out |= _op_touches(node, kind)
         if isinstance(node, dict) and len(node) == 1 and "$agent" in node:
-            out |= _agent_touches(node["$agent"])
+            out |= _agent_touches(node["$agent"], given)
     return out | _expect_touches(behavior.expect, kind)
 
 
