@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from harness.spec.loader import _validator
 from harness.spec.yaml_source import Located, SpecError, load_located
 
@@ -54,8 +56,6 @@ def _check_schema(doc: Located, schema: str, tag_key: str) -> None:
     errors = sorted(_validator(schema).iter_errors(doc.data), key=lambda e: list(e.absolute_path))
     if not errors:
         return
-    import jsonschema
-
     err = jsonschema.exceptions.best_match(errors)
     path = list(err.absolute_path)
     tag = None
