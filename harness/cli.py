@@ -1,4 +1,4 @@
-"""python -m harness: lint, run, report, replay, gate, targets, faults."""
+"""python -m harness: lint, run, report, replay, gate, targets, faults, coverage."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
         behaviors = _load(args.specs, args.cases)
         if catalogue.is_file():
             check_catalogue(behaviors, catalogue)
+        surface = _lint_surface(Path(args.specs), behaviors)
     except SpecError as exc:
         print(f"malformed spec: {exc}", file=sys.stderr)
         return 1
@@ -46,7 +47,39 @@ def cmd_lint(args: argparse.Namespace) -> int:
     cases = sum(len(b.cases) for b in behaviors)
     print(f"ok: {len(behaviors)} behaviors, {cases} cases; "
           + ", ".join(f"{f} {n}" for f, n in sorted(features.items())))
+    if surface:
+        print(surface)
     return 0
+
+
+def _lint_surface(specs: Path, behaviors: list[Any]) -> str:
+    """Validate api-surface.yaml, NOT-COVERED.md and node-tests.yaml (SpecError); a summary line."""
+    from harness.spec.surface import SURFACE_FILE, load_surface_files
+
+    if not (specs / SURFACE_FILE).is_file():
+        return ""
+    files = load_surface_files(specs, [b.id for b in behaviors])
+    tests = "no node-tests.yaml" if files.node_tests is None else f"{len(files.node_tests)} node test files"
+    return f"ok: {len(files.members)} api members, {len(files.reasons)} NOT-COVERED reasons, {tests}"
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from harness.coverage import run
+
+    return run(Path(args.specs), Path(args.cases), args.verbose,
+               min_api=args.min_api if args.min_api is not None else args.min,
+               min_tests=args.min_node_tests if args.min_node_tests is not None else args.min,
+               tests_required=args.min_node_tests is not None)
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
+    return value
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -271,7 +304,14 @@ def main(argv: list[str] | None = None) -> int:
     f = sub.add_parser("faults", help="list the faults the impl target can inject")
     f.add_argument("--check", action="store_true", help="show, per behavior, a fault that breaks it")
     f.add_argument("-k", help="only behaviors whose id contains this")
+    cov = sub.add_parser("coverage", help="which node:http members and Node test files the behaviors cover")
+    cov.add_argument("-v", "--verbose", action="store_true", help="one row per member and per test file")
+    cov.add_argument("--min", type=_fraction, help="exit 1 when either fraction is below this")
+    cov.add_argument("--min-api", type=_fraction, help="exit 1 when the api surface fraction is below this")
+    cov.add_argument("--min-node-tests", type=_fraction,
+                     help="exit 1 when the covered fraction of applicable Node test files is below this")
     args = p.parse_args(argv)
     handler = {"lint": cmd_lint, "run": cmd_run, "report": cmd_report, "replay": cmd_replay,
-               "gate": cmd_gate, "targets": cmd_targets, "faults": cmd_faults}[args.cmd]
+               "gate": cmd_gate, "targets": cmd_targets, "faults": cmd_faults,
+               "coverage": cmd_coverage}[args.cmd]
     return handler(args)

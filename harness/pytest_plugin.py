@@ -28,7 +28,7 @@ from harness.report.render import render_all
 from harness.runner import CellResult, Session, repro_commands
 from harness.scenario import to_json
 from harness.spec import Behavior, SpecError, load_case_file, load_spec_file
-from harness.spec.loader import attach_cases
+from harness.spec.loader import NOT_BEHAVIOR_FILES, attach_cases
 from harness.verdict import FINDINGS
 
 BASELINE_TARGET = "node"
@@ -98,7 +98,7 @@ def _cases(config: pytest.Config) -> list[Any]:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     specs_dir = Path(parent.config.rootpath) / "specs"
-    if file_path.suffix == ".yaml" and file_path.parent == specs_dir:
+    if file_path.suffix == ".yaml" and file_path.parent == specs_dir and file_path.name not in NOT_BEHAVIOR_FILES:
         return SpecFile.from_parent(parent, path=file_path)
     return None
 

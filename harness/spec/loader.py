@@ -22,6 +22,8 @@ from harness.spec.model import Behavior, Case, FetchBacked
 from harness.spec.yaml_source import Located, SpecError, load_located
 
 _HERE = Path(__file__).parent
+# Files in specs/ that hold no behaviors: the API surface and Node's test list (harness/spec/surface.py).
+NOT_BEHAVIOR_FILES = frozenset({"api-surface.yaml", "node-tests.yaml"})
 
 
 @cache
@@ -147,7 +149,8 @@ def load_all(specs_dir: Path, cases_dir: Path | None = None) -> list[Behavior]:
     """Every behavior in specs_dir/*.yaml with its cases from cases_dir/**/*.yaml."""
     behaviors: list[Behavior] = []
     for path in sorted(specs_dir.glob("*.yaml")):
-        behaviors.extend(load_spec_file(path))
+        if path.name not in NOT_BEHAVIOR_FILES:
+            behaviors.extend(load_spec_file(path))
     check_unique(behaviors)
     if cases_dir is not None and cases_dir.is_dir():
         cases = [c for p in sorted(cases_dir.rglob("*.yaml")) for c in load_case_file(p)]
