@@ -264,7 +264,9 @@ class TestsCoverage:
     cited: dict[str, list[str]]  # test file -> behaviors whose node.test names it
 
     def covered_by(self, test: NodeTest) -> list[str]:
-        return sorted(set(test.behaviors) | set(self.cited.get(test.file, [])))
+        # Only the reviewed mapping counts: a behavior's node.test is a pointer for readers
+        # and may name a file whose subject is only near its own.
+        return sorted(test.behaviors)
 
     @property
     def applicable(self) -> list[NodeTest]:
