@@ -87,6 +87,7 @@ NOT_COVERED = """\
 NODE_TESTS = """\
 - file: test-http-demo.js
   checks: What the demo test checks.
+  behaviors: [demo.client]
 - file: test-http-plain.js
   checks: A test no behavior cites.
   behaviors: [demo.server]
