@@ -177,12 +177,12 @@ def cmd_targets(args: argparse.Namespace) -> int:
     from harness.targets import registry
 
     if args.action == "install":
-        from harness.targets import runtimes
+        from harness.targets.runtime import install
 
         names = [n for n in (args.names or list(registry.TARGETS)) if n != "impl"]
         try:
-            runtimes.install(names)
-        except (runtimes.InstallError, KeyError) as exc:
+            install.install(names)
+        except (install.InstallError, KeyError) as exc:
             print(f"install failed: {exc}", file=sys.stderr)
             return 1
         return 0
@@ -207,15 +207,15 @@ def _pinned(name: str) -> str:
 
         return f"harness {__version__}"
     try:
-        from harness.targets import runtimes
+        from harness.targets.runtime import install
 
-        return runtimes.pinned_version(name)
+        return install.pinned_version(name)
     except Exception:
         return "?"
 
 
 def cmd_faults(args: argparse.Namespace) -> int:
-    from harness.targets.faults import FAULTS
+    from harness.targets.impl.faults import FAULTS
 
     if not args.check:
         for name, fault in FAULTS.items():

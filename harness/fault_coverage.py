@@ -14,7 +14,7 @@ from hypothesis import settings
 
 from harness.runner import Session
 from harness.spec.model import Behavior
-from harness.targets.faults import FAULTS
+from harness.targets.impl.faults import FAULTS
 
 HEALTHY = frozenset({"PASS", "UNSUPPORTED", "NOOP"})
 

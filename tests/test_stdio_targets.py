@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from harness.targets import registry, runtimes
+from harness.targets import registry
+from harness.targets.runtime import install
 from harness.targets.base import Json, TargetCrashed
-from harness.targets.stdio_process import StdioTarget
+from harness.targets.runtime.stdio import StdioTarget
 from harness.wire import Wire
 
 RUNTIMES = ["node", "bun", "deno"]
@@ -29,7 +30,7 @@ def make_target(name: str, **options: Any) -> StdioTarget:
     target = registry.create(name, **options)
     assert isinstance(target, StdioTarget)
     if not target.installed():
-        pytest.skip(f"{name} is not installed (pinned {runtimes.pinned_version(name)}): run `{target.install_hint()}`")
+        pytest.skip(f"{name} is not installed (pinned {install.pinned_version(name)}): run `{target.install_hint()}`")
     return target
 
 
@@ -134,7 +135,7 @@ def test_client_scenario(any_target: StdioTarget, wire: Wire) -> None:
 
 
 def test_version_matches_pin(any_target: StdioTarget) -> None:
-    assert any_target.version() == runtimes.pinned_version(any_target.runtime)
+    assert any_target.version() == install.pinned_version(any_target.runtime)
 
 
 def test_response_reading_modes(any_target: StdioTarget, wire: Wire) -> None:

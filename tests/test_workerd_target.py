@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from harness.targets import workerd_config
+from harness.targets.runtime import workerd_config
 from harness.targets.base import TargetCrashed, TargetUnavailable
 from harness.targets.workerd import INSTALL_HINT, WorkerdTarget, default_binary
 

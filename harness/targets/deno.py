@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from harness.targets.stdio_process import DRIVER, StdioTarget
+from harness.targets.runtime.stdio import DRIVER, StdioTarget
 
 
 class DenoTarget(StdioTarget):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from harness.targets.stdio_process import StdioTarget
+from harness.targets.runtime.stdio import StdioTarget
 
 
 class NodeTarget(StdioTarget):

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness.targets import runtimes
+from harness.targets.runtime import install
 from harness.targets.base import Exchange, Json, Profile, TargetCrashed, TargetUnavailable
 
 DRIVER = Path(__file__).resolve().parents[1] / "drivers" / "stdio_driver.mjs"
@@ -248,7 +248,7 @@ class StdioTarget:
     """
 
     name: ClassVar[str] = ""
-    runtime: ClassVar[str] = ""  # key in harness.targets.runtimes
+    runtime: ClassVar[str] = ""  # key in harness.targets.runtime.install
     profile: Profile = "node"
     capabilities: frozenset[str] = frozenset({"client", "server"})
 
@@ -267,13 +267,13 @@ class StdioTarget:
     def binary(self) -> Path | None:
         if self._binary_override is not None:
             return self._binary_override if self._binary_override.is_file() else None
-        return runtimes.binary(self.runtime)
+        return install.binary(self.runtime)
 
     def installed(self) -> bool:
         return self.binary() is not None
 
     def install_hint(self) -> str:
-        return f"{runtimes.INSTALL_HINT} {self.runtime}"
+        return f"{install.INSTALL_HINT} {self.runtime}"
 
     def argv(self, binary: Path) -> list[str]:
         return [str(binary), str(DRIVER)]
@@ -305,7 +305,7 @@ class StdioTarget:
 
     def _pinned(self) -> str:
         try:
-            return runtimes.pinned_version(self.runtime)
+            return install.pinned_version(self.runtime)
         except Exception:  # noqa: BLE001 - only for a message
             return "?"
 

@@ -1,7 +1,7 @@
 """The impl target: scenarios run in-process on the Python reference (harness/reference/).
 
-A thin adapter: impl_executor.py / impl_server.py run the scenario on the reference
-exactly as executor.mjs runs it on node:http, and impl_front.py provides the asyncio
+A thin adapter: executor.py / server.py run the scenario on the reference
+exactly as executor.mjs runs it on node:http, and front.py provides the asyncio
 loop and the uvicorn front end that carries server scenarios through the reference's
 bridge. A loop that stops answering (the reference blocked it) is abandoned and a fresh
 one started, so one wedged scenario costs one "timeout" and nothing more.
@@ -20,10 +20,10 @@ import harness
 from harness.reference import http as ref_http
 from harness.reference.port_table import PORTS
 from harness.targets.base import Exchange, Json, Profile, TargetUnavailable
-from harness.targets.fault_hooks import Fault, FaultContext, FaultUnavailable, load
-from harness.targets.impl_executor import empty_client_observations, run_client
-from harness.targets.impl_front import DEFAULT_SLOTS, Front, Routing
-from harness.targets.impl_server import ServerSession, finish_servers, start_servers
+from harness.targets.impl.fault_hooks import Fault, FaultContext, FaultUnavailable, load
+from harness.targets.impl.executor import empty_client_observations, run_client
+from harness.targets.impl.front import DEFAULT_SLOTS, Front, Routing
+from harness.targets.impl.server import ServerSession, finish_servers, start_servers
 
 DEFAULT_GRACE_S = 2.0
 CLOSE_S = 1.5  # finish_servers may spend this long closing servers after the deadline

@@ -1,6 +1,6 @@
 """Benchmark the workerd target: start time and per-scenario cost.
 
-    python -m harness.targets.bench_workerd [--n 200] [--starts 5]
+    python -m harness.bench.workerd [--n 200] [--starts 5]
 
 Prints the time from spawning workerd to its first answer (and the whole of
 ``start()``, which also writes the config and creates the control client), then the median (and p90)
