@@ -17,8 +17,8 @@ import pytest
 
 from harness.scenario import bind_origin
 from harness.targets.base import Json
-from harness.targets.impl.fault_hooks import Fault
 from harness.targets.impl import ImplTarget
+from harness.targets.impl.fault_hooks import Fault
 from harness.targets.impl.tags import DecodeContext, decode, encode, error_record
 from harness.wire import Wire
 

@@ -9,4 +9,3 @@ from harness.targets.runtime.stdio import StdioTarget
 
 class BunTarget(StdioTarget):
     name: ClassVar[str] = "bun"
-    runtime: ClassVar[str] = "bun"

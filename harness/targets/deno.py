@@ -10,7 +10,6 @@ from harness.targets.runtime.stdio import DRIVER, StdioTarget
 
 class DenoTarget(StdioTarget):
     name: ClassVar[str] = "deno"
-    runtime: ClassVar[str] = "deno"
 
     def argv(self, binary: Path) -> list[str]:
         # -A: Node and Bun have no permission system, so Deno runs unrestricted too;

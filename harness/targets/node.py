@@ -11,4 +11,3 @@ class NodeTarget(StdioTarget):
     """Node itself: the baseline every behavior is written from."""
 
     name: ClassVar[str] = "node"
-    runtime: ClassVar[str] = "node"

@@ -23,32 +23,28 @@ fail at once instead of waiting in a backlog).
 workerd's own log (stdout and stderr, merged) is kept in a bounded buffer. When JavaScript
 only sees ``internal error; reference = ...`` (for instance outbound traffic blocked by the
 network allow-list), the matching log lines are appended to the observation's ``detail``;
-start failures and crashes carry the log tail in their message.
+start failures and crashes carry the log tail in their message. Spawning, restarts and
+clean-up are the runtime targets' shared ones (harness/targets/runtime/process.py).
 """
 
 from __future__ import annotations
 
-import atexit
-import collections
 import json
 import re
 import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
-import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
+from harness.targets.base import Exchange, Json, Profile, TargetUnavailable
 from harness.targets.runtime import install, workerd_config
-from harness.targets.base import Exchange, Json, Profile, TargetCrashed, TargetUnavailable
-
-INSTALL_HINT = f"{install.INSTALL_HINT} workerd"
+from harness.targets.runtime.process import LogBuffer, ProcessTarget, RuntimeProcess
 
 _REFERENCE = re.compile(r"internal error; reference = ([0-9a-z]+)")
 _STACK = re.compile(r"^stack:[^;]*;")
@@ -61,79 +57,29 @@ def _short(line: str) -> str:
     return line if len(line) <= 300 else line[:300] + " ..."
 
 
-def default_binary() -> str | None:
-    """The pinned workerd binary (runtimes/), or None when it is not installed."""
-    found = install.binary("workerd")
-    return str(found) if found is not None else None
+def _entries(log: LogBuffer, needle: str, timeout: float) -> list[str]:
+    """The log entries mentioning needle, waiting up to timeout for the first one.
+
+    workerd logs an error as a message line followed by a "stack: ..." line that
+    carries the reference id, so a match on a "stack:" line includes the line before.
+    """
+    lines = log.wait_until(lambda lines: any(needle in line for line in lines), timeout)
+    found: list[str] = []
+    for i in (i for i, line in enumerate(lines) if needle in line):
+        first = i
+        while first > 0 and i - first < 4 and lines[first].startswith("stack:"):
+            first -= 1
+        for line in lines[first : i + 1]:
+            short = _short(line)
+            if short not in found:
+                found.append(short)
+    return found
 
 
-class LogBuffer:
-    """The last lines a process wrote, read by a daemon thread, bounded in size."""
+class WorkerdProcess(RuntimeProcess):
+    """One running workerd with its sockets and control client; its log is stdout+stderr."""
 
-    def __init__(self, stream: IO[bytes], max_lines: int = 500) -> None:
-        self._lines: collections.deque[str] = collections.deque(maxlen=max_lines)
-        self.count = 0  # lines ever written: a mark for since()
-        self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _pump(self, stream: IO[bytes]) -> None:
-        for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            with self._changed:
-                self._lines.append(line)
-                self.count += 1
-                self._changed.notify_all()
-        stream.close()
-
-    def lines(self) -> list[str]:
-        with self._changed:
-            return list(self._lines)
-
-    def since(self, mark: int) -> list[str]:
-        """Lines written after count was mark (those still in the buffer)."""
-        with self._changed:
-            new = self.count - mark
-            return list(self._lines)[-new:] if new > 0 else []
-
-    def tail(self, n: int = 30) -> str:
-        return "\n".join(self.lines()[-n:])
-
-    def wait_for(self, needle: str, timeout: float) -> list[str]:
-        """The log entries mentioning needle, waiting up to timeout for the first one.
-
-        workerd logs an error as a message line followed by a "stack: ..." line that
-        carries the reference id, so a match on a "stack:" line includes the line before.
-        """
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                lines = list(self._lines)
-                hits = [i for i, line in enumerate(lines) if needle in line]
-                left = deadline - time.monotonic()
-                if hits or left <= 0:
-                    break
-                self._changed.wait(left)
-        found: list[str] = []
-        for i in hits:
-            first = i
-            while first > 0 and i - first < 4 and lines[first].startswith("stack:"):
-                first -= 1
-            for line in lines[first : i + 1]:
-                short = _short(line)
-                if short not in found:
-                    found.append(short)
-        return found
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
-
-
-class _Process:
-    """One running workerd with its sockets, log and control client."""
-
-    def __init__(self, binary: str, config: Path, client: httpx.Client,
-                 start_timeout: float) -> None:
+    def __init__(self, binary: Path, config: Path, client: httpx.Client, start_timeout: float) -> None:
         listeners: dict[str, socket.socket] = {}
         for name in workerd_config.socket_names():
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -144,22 +90,12 @@ class _Process:
         fds = {name: s.fileno() for name, s in listeners.items()}
         started = time.perf_counter()
         try:
-            self.proc = subprocess.Popen(
-                workerd_config.serve_args(binary, config, fds),
-                pass_fds=list(fds.values()),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                cwd=config.parent,
-            )
-        except OSError as exc:
-            raise TargetUnavailable(f"cannot run workerd at {binary}: {exc}") from None
+            super().__init__(workerd_config.serve_args(str(binary), config, fds), "workerd",
+                             talks_on_stdio=False, cwd=config.parent, pass_fds=list(fds.values()))
         finally:
             # workerd holds its own copies; once it exits the sockets close with it.
             for sock in listeners.values():
                 sock.close()
-        assert self.proc.stdout is not None
-        self.log = LogBuffer(self.proc.stdout)
         host, port = self.addresses[workerd_config.CONTROL_SOCKET]
         self.client = client
         self.base = f"http://{host}:{port}"
@@ -179,19 +115,6 @@ class _Process:
             for i in range(workerd_config.BRIDGE_SLOTS)
         ]
 
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def died(self, within: float = 1.0) -> bool:
-        """Whether workerd has exited, allowing it `within` seconds to finish exiting
-        (a connection reset can arrive just before the process is gone)."""
-        deadline = time.monotonic() + within
-        while self.alive():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
-        return True
-
     def responsive(self, timeout: float = 2.0) -> bool:
         if not self.alive():
             return False
@@ -200,34 +123,8 @@ class _Process:
         except httpx.HTTPError:
             return False
 
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        self.log.join(1.0)
 
-
-def _empty(kind: str, status: str, detail: str) -> Json:
-    if kind == "server":
-        return {"status": status, "detail": detail, "servers": [], "requests": [],
-                "wire": {"responses": []}}
-    return {"status": status, "detail": detail, "threw": None, "calls": [], "events": [],
-            "response": None, "body": None, "chunks": [], "props": {}}
-
-
-_live: weakref.WeakSet[WorkerdTarget] = weakref.WeakSet()
-
-
-@atexit.register
-def _stop_all() -> None:
-    for target in list(_live):
-        target.stop()
-
-
-class WorkerdTarget:
+class WorkerdTarget(ProcessTarget[WorkerdProcess]):
     """node:http in workerd, held to the fetch-backed profile."""
 
     name = "workerd"
@@ -243,42 +140,15 @@ class WorkerdTarget:
         grace_ms: float = 3000.0,
         **options: Any,
     ) -> None:
-        self._binary = binary
+        super().__init__(binary)
         self._executor = Path(executor) if executor else workerd_config.EXECUTOR
         self._network_allow = network_allow
         self._start_timeout = start_timeout
         self._grace = grace_ms / 1000
         self._dir: Path | None = None
         self._config: Path | None = None
-        self._proc: _Process | None = None
         self._client: httpx.Client | None = None
-        self._lock = threading.Lock()
         self.start_ms: float | None = None
-        self._spawns = 0
-        _live.add(self)
-
-    @property
-    def starts(self) -> int:
-        """How many workerd processes this target spawned (restarts included)."""
-        return self._spawns
-
-    @property
-    def restarts(self) -> int:
-        """How many times workerd was started again after the first start."""
-        return max(self._spawns - 1, 0)
-
-    # -- Target protocol -------------------------------------------------------------
-
-    def binary(self) -> str | None:
-        if self._binary:
-            return self._binary if Path(self._binary).is_file() else None
-        return default_binary()
-
-    def installed(self) -> bool:
-        return self.binary() is not None
-
-    def install_hint(self) -> str:
-        return INSTALL_HINT
 
     def version(self) -> str:
         """The installed workerd package version, workerd's own --version, and the pinned
@@ -290,7 +160,7 @@ class WorkerdTarget:
             parts.append(installed if installed == pinned else f"{installed} (pinned {pinned})")
         binary = self.binary()
         if binary:
-            out = subprocess.run([binary, "--version"], capture_output=True, text=True,
+            out = subprocess.run([str(binary), "--version"], capture_output=True, text=True,
                                  timeout=30, check=False)
             if out.stdout.strip():
                 parts.append(f"({out.stdout.strip()})")
@@ -298,86 +168,45 @@ class WorkerdTarget:
                      f"{'+'.join(workerd_config.COMPATIBILITY_FLAGS)}")
         return " ".join(parts)
 
-    def start(self) -> None:
-        with self._lock:
-            self._ensure()
-
     def run(self, scenario: Json, exchange: Exchange | None) -> Json:
-        kind = scenario.get("kind")
-        missing = [r for r in scenario.get("requires", []) if r not in self.capabilities]
-        if kind not in ("client", "server"):
-            return _empty("client", "skipped", f"workerd target cannot run kind {kind!r}")
-        if missing:
-            return _empty(kind, "skipped", f"workerd target lacks {', '.join(missing)}")
+        # The runner has checked kind and capabilities.
+        sid = str(scenario.get("id", "?"))
         with self._lock:
             proc = self._ensure()
-            if kind == "client":
-                return self._run_client(proc, scenario)
+            if scenario.get("kind") == "client":
+                return self._run_client(proc, sid, scenario)
             if exchange is None:
-                return _empty(kind, "error", "server scenario run without an exchange callback")
-            return self._run_server(proc, scenario, exchange)
+                return {"status": "error", "detail": "server scenario run without an exchange callback"}
+            return self._run_server(proc, sid, scenario, exchange)
 
-    def stop(self) -> None:
-        # A scenario still running in another thread gets a few seconds, then loses its
-        # process anyway (stop must not hang, e.g. at exit).
-        locked = self._lock.acquire(timeout=5)
-        try:
-            if self._proc is not None:
-                self._proc.kill()
-                self._proc = None
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-            if self._dir is not None:
-                shutil.rmtree(self._dir, ignore_errors=True)
-                self._dir = None
-                self._config = None
-        finally:
-            if locked:
-                self._lock.release()
+    # -- the process -----------------------------------------------------------------
 
-    # -- process management ----------------------------------------------------------
-
-    def _ensure(self) -> _Process:
-        if self._proc is not None and self._proc.alive():
-            return self._proc
-        if self._proc is not None:  # died since the last scenario: restart
-            self._proc.kill()
-            self._proc = None
-        binary = self.binary()
-        if binary is None:
-            raise TargetUnavailable(f"workerd is not installed; install it with: {INSTALL_HINT}")
+    def _launch(self, binary: Path) -> WorkerdProcess:
         if self._config is None:
             self._dir = Path(tempfile.mkdtemp(prefix="harness-workerd-"))
             self._config = workerd_config.write_config(
                 self._dir, executor=self._executor, network_allow=self._network_allow
             )
-        self._spawns += 1
         if self._client is None:
             # One client for the whole session, across restarts: a new httpx.Client costs
             # ~20 ms (the first one in a process over 100 ms).
             self._client = httpx.Client()
-        self._proc = _Process(binary, self._config, self._client, self._start_timeout)
-        self.start_ms = self._proc.start_ms
-        return self._proc
+        proc = WorkerdProcess(binary, self._config, self._client, self._start_timeout)
+        self.start_ms = proc.start_ms
+        return proc
 
-    def _discard(self, proc: _Process) -> None:
-        proc.kill()
-        if self._proc is proc:
-            self._proc = None
-
-    def _crashed(self, proc: _Process, what: str) -> TargetCrashed:
-        proc.kill()
-        if self._proc is proc:
-            self._proc = None
-        return TargetCrashed(
-            f"workerd exited (code {proc.proc.returncode}) during {what}.\n"
-            f"workerd log:\n{proc.log.tail()}"
-        )
+    def _cleanup(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+            self._config = None
 
     # -- control requests ------------------------------------------------------------
 
-    def _post(self, proc: _Process, path: str, body: Json, timeout: float) -> Json:
+    def _post(self, proc: WorkerdProcess, sid: str, path: str, body: Json, timeout: float) -> Json:
         """POST JSON to the control socket. Raises httpx errors or TargetCrashed."""
         try:
             resp = proc.client.post(
@@ -390,7 +219,7 @@ class WorkerdTarget:
             raise
         except httpx.TransportError:
             if proc.died():
-                raise self._crashed(proc, path) from None
+                raise self._crashed(proc, sid, path) from None
             raise
         try:
             data = resp.json()
@@ -401,10 +230,10 @@ class WorkerdTarget:
             data.setdefault("status", "error")
         return data
 
-    def _timed_out(self, proc: _Process, kind: str, what: str, timeout: float) -> Json:
+    def _timed_out(self, proc: WorkerdProcess, sid: str, kind: str, what: str, timeout: float) -> Json:
         detail = f"no answer to {what} within {timeout:.1f} s"
         if not proc.alive():
-            raise self._crashed(proc, what)
+            raise self._crashed(proc, sid, what)
         if proc.responsive():
             if kind == "server":
                 self._reset(proc)
@@ -414,9 +243,9 @@ class WorkerdTarget:
         tail = proc.log.tail(10)
         if tail:
             detail += f"\nworkerd log:\n{tail}"
-        return _empty(kind, "timeout", detail)
+        return {"status": "timeout", "detail": detail}
 
-    def _attach_log(self, proc: _Process, obs: Json, mark: int) -> None:
+    def _attach_log(self, proc: WorkerdProcess, obs: Json, mark: int) -> None:
         """Put what workerd logged during the scenario into obs["detail"].
 
         JavaScript often sees only "internal error; reference = X" (or a bare 500 on the
@@ -427,7 +256,7 @@ class WorkerdTarget:
         shown: set[str] = set()
         refs = list(dict.fromkeys(_REFERENCE.findall(json.dumps(obs))))
         for ref in refs[:5]:
-            lines = proc.log.wait_for(ref, timeout=0.5)
+            lines = _entries(proc.log, ref, timeout=0.5)
             shown.update(lines)
             text = "\n".join(lines) if lines else f"(no log line mentions it)\n{proc.log.tail(10)}"
             notes.append(f"workerd log for reference {ref}:\n{text}")
@@ -441,19 +270,19 @@ class WorkerdTarget:
             detail = obs.get("detail") or ""
             obs["detail"] = "\n".join([detail, *notes]).strip()
 
-    def _run_client(self, proc: _Process, scenario: Json) -> Json:
+    def _run_client(self, proc: WorkerdProcess, sid: str, scenario: Json) -> Json:
         timeout = scenario.get("timeout_ms", 5000) / 1000 + self._grace
         mark = proc.log.count
         try:
-            obs = self._post(proc, "/client", scenario, timeout)
+            obs = self._post(proc, sid, "/client", scenario, timeout)
         except httpx.TimeoutException:
-            return self._timed_out(proc, "client", "the client scenario", timeout)
+            return self._timed_out(proc, sid, "client", "the client scenario", timeout)
         except httpx.HTTPError as exc:
-            obs = _empty("client", "error", f"control request failed: {exc!r}")
+            obs = {"status": "error", "detail": f"control request failed: {exc!r}"}
         self._attach_log(proc, obs, mark)
         return obs
 
-    def _run_server(self, proc: _Process, scenario: Json, exchange: Exchange) -> Json:
+    def _run_server(self, proc: WorkerdProcess, sid: str, scenario: Json, exchange: Exchange) -> Json:
         timeout = scenario.get("timeout_ms", 5000) / 1000 + self._grace
         body = json.dumps({"scenario": scenario, "bridges": proc.bridges()}).encode()
         stage = "starting the servers"
@@ -465,8 +294,7 @@ class WorkerdTarget:
                 lines = resp.iter_lines()
                 started = self._next_line(proc, resp, lines)
                 if started.get("status") != "ok":
-                    obs = _empty("server", started.get("status", "error"),
-                                 started.get("detail", ""))
+                    obs = {"status": started.get("status", "error"), "detail": started.get("detail", "")}
                     self._attach_log(proc, obs, mark)
                     return obs
                 addresses = [(str(a[0]), int(a[1])) for a in started["addresses"]]
@@ -475,27 +303,26 @@ class WorkerdTarget:
                     wire = exchange(addresses)
                 except Exception as exc:  # noqa: BLE001 - the harness broke, not the target
                     if not proc.alive():
-                        raise self._crashed(proc, stage) from None
+                        raise self._crashed(proc, sid, stage) from None
                     self._reset(proc)
-                    return _empty("server", "error",
-                                  f"exchange failed: {type(exc).__name__}: {exc}")
+                    return {"status": "error", "detail": f"exchange failed: {type(exc).__name__}: {exc}"}
                 stage = "finishing the servers"
                 proc.client.post(f"{proc.base}/finish", timeout=timeout).raise_for_status()
                 obs = self._next_line(proc, resp, lines)
         except httpx.TimeoutException:
-            obs = self._timed_out(proc, "server", stage, timeout)
+            obs = self._timed_out(proc, sid, "server", stage, timeout)
         except httpx.HTTPError as exc:
             if proc.died():
-                raise self._crashed(proc, stage) from None
+                raise self._crashed(proc, sid, stage) from None
             self._reset(proc)
-            obs = _empty("server", "error", f"control request failed while {stage}: {exc!r}")
+            obs = {"status": "error", "detail": f"control request failed while {stage}: {exc!r}"}
         obs["wire"] = wire if wire is not None else {"responses": []}
         if not proc.alive():
-            raise self._crashed(proc, "the server scenario")
+            raise self._crashed(proc, sid, "the server scenario")
         self._attach_log(proc, obs, mark)
         return obs
 
-    def _next_line(self, proc: _Process, resp: httpx.Response, lines: Iterator[str]) -> Json:
+    def _next_line(self, proc: WorkerdProcess, resp: httpx.Response, lines: Iterator[str]) -> Json:
         """The next JSON line of a streamed control answer (status error if there is none)."""
         if resp.status_code != 200:
             resp.read()
@@ -507,7 +334,7 @@ class WorkerdTarget:
                 return data
         return {"status": "error", "detail": "control stream ended early"}
 
-    def _reset(self, proc: _Process) -> None:
+    def _reset(self, proc: WorkerdProcess) -> None:
         try:
             proc.client.post(f"{proc.base}/reset", timeout=5).raise_for_status()
         except httpx.HTTPError:
