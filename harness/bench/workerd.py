@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.targets.base import Json
-from harness.targets.workerd import INSTALL_HINT, WorkerdTarget
+from harness.targets.workerd import WorkerdTarget
 
 
 def _summary(label: str, samples_ms: list[float]) -> str:
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     probe = WorkerdTarget()
     if not probe.installed():
-        print(f"workerd is not installed; install it with: {INSTALL_HINT}", file=sys.stderr)
+        print(f"workerd is not installed; install it with: {probe.install_hint()}", file=sys.stderr)
         return 2
     print(f"workerd: {probe.version()}")
 
