@@ -93,7 +93,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     behaviors = [b for b in _load(args.specs, args.cases) if not args.k or args.k in b.id]
     settings.load_profile(args.profile)
-    session = Session(args.target or ["impl"], session_seed=args.seed or random.getrandbits(32),
+    from harness.targets import registry
+
+    session = Session(args.target or [registry.default_target()], session_seed=args.seed or random.getrandbits(32),
                       base_settings=settings.default, fault=args.fault, report_dir=Path(args.report_dir),
                       oracle=args.oracle, log=lambda m: print(m, file=sys.stderr))
     records = []
@@ -210,12 +212,12 @@ def cmd_targets(args: argparse.Namespace) -> int:
     from harness.targets import registry
 
     if args.action == "install":
-        from harness.targets import runtimes
+        from harness.targets.runtime import install
 
-        names = [n for n in (args.names or list(registry.TARGETS)) if n != "impl"]
         try:
-            runtimes.install(names)
-        except (runtimes.InstallError, KeyError) as exc:
+            names = [n for n in (args.names or registry.TARGETS) if registry.info(n).from_npm]
+            install.install(names)
+        except (install.InstallError, KeyError) as exc:
             print(f"install failed: {exc}", file=sys.stderr)
             return 1
         return 0
@@ -235,20 +237,22 @@ def cmd_targets(args: argparse.Namespace) -> int:
 
 
 def _pinned(name: str) -> str:
-    if name == "impl":
+    from harness.targets import registry
+
+    if not registry.info(name).from_npm:
         from harness import __version__
 
         return f"harness {__version__}"
     try:
-        from harness.targets import runtimes
+        from harness.targets.runtime import install
 
-        return runtimes.pinned_version(name)
+        return install.pinned_version(name)
     except Exception:
         return "?"
 
 
 def cmd_faults(args: argparse.Namespace) -> int:
-    from harness.targets.faults import FAULTS
+    from harness.targets.impl.faults import FAULTS
 
     if not args.check:
         for name, fault in FAULTS.items():

@@ -14,7 +14,8 @@ from hypothesis import settings
 
 from harness.runner import Session
 from harness.spec.model import Behavior
-from harness.targets.faults import FAULTS
+from harness.targets import registry
+from harness.targets.impl.faults import FAULTS
 
 HEALTHY = frozenset({"PASS", "UNSUPPORTED", "NOOP"})
 
@@ -37,10 +38,11 @@ def check(behaviors: list[Behavior], max_examples: int = 3, seed: int = 0,
           log: Callable[[str], None] = lambda _m: None) -> list[Coverage]:
     quick = settings(max_examples=max_examples, deadline=None)
     results: dict[str, Coverage] = {}
-    healthy = Session(["impl"], session_seed=seed, base_settings=quick)
+    target = registry.fault_target()
+    healthy = Session([target], session_seed=seed, base_settings=quick)
     try:
         for b in behaviors:
-            cell = healthy.run_cell(b, "impl")
+            cell = healthy.run_cell(b, target)
             results[b.id] = Coverage(b.id, cell.status)
     finally:
         healthy.close()
@@ -48,10 +50,10 @@ def check(behaviors: list[Behavior], max_examples: int = 3, seed: int = 0,
         todo = [b for b in behaviors if results[b.id].healthy in HEALTHY and results[b.id].fault is None]
         if not todo:
             break
-        session = Session(["impl"], session_seed=seed, base_settings=quick, fault=name)
+        session = Session([target], session_seed=seed, base_settings=quick, fault=name)
         try:
             for b in todo:
-                cell = session.run_cell(b, "impl")
+                cell = session.run_cell(b, target)
                 if cell.status not in HEALTHY and cell.status != results[b.id].healthy:
                     results[b.id].fault, results[b.id].broken = name, cell.status
                     results[b.id].message = cell.message

@@ -29,6 +29,7 @@ from harness.runner import CellResult, Session, repro_commands
 from harness.scenario import to_json
 from harness.spec import Behavior, SpecError, load_case_file, load_spec_file
 from harness.spec.loader import NOT_BEHAVIOR_FILES, attach_cases
+from harness.targets import registry
 from harness.verdict import FINDINGS
 
 BASELINE_TARGET = "node"
@@ -70,7 +71,7 @@ def _state(config: pytest.Config) -> dict[str, Any]:
         report_dir = Path(config.getoption("report_dir"))
         if not report_dir.is_absolute():
             report_dir = Path(config.rootpath) / report_dir
-        targets = config.getoption("target") or ["impl"]
+        targets = config.getoption("target") or [registry.default_target()]
         reporter = config.pluginmanager.get_plugin("terminalreporter")
 
         def log(msg: str) -> None:

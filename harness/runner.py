@@ -61,6 +61,15 @@ class _Finding(Exception):
         self.example = example
 
 
+def not_run(kind: str, status: str, detail: str) -> Json:
+    """The observations of a scenario that did not run to the end (skipped, timeout, crash,
+    error): status and detail, every other key empty (the shapes of SCENARIO.md)."""
+    if kind == "server":
+        return {"status": status, "detail": detail, "servers": [], "requests": [], "wire": {"responses": []}}
+    return {"status": status, "detail": detail, "threw": None, "calls": [], "events": [], "response": None,
+            "body": {"$bytes": ""}, "chunks": [], "props": {}, "more": [], "agents": {}}
+
+
 def derive_seed(session_seed: int, behavior_id: str) -> int:
     digest = hashlib.sha256(f"{session_seed}:{behavior_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
@@ -98,7 +107,7 @@ class Session:
         if name in self._unavailable:
             raise TargetUnavailable(self._unavailable[name])
         if name not in self._targets:
-            target = registry.create(name, fault=self.fault) if name == "impl" else registry.create(name)
+            target = registry.create(name, fault=self.fault) if registry.injects_faults(name) else registry.create(name)
             try:
                 target.start()
             except TargetUnavailable as exc:
@@ -141,9 +150,9 @@ class Session:
 
     # -- one scenario ------------------------------------------------------------------
     def run_scenario(self, target: Target, scenario: Json) -> Json:
-        missing = set(scenario.get("requires", [])) - set(target.capabilities)
+        missing = ({scenario["kind"]} | set(scenario.get("requires", []))) - set(target.capabilities)
         if missing:
-            return {"status": "skipped", "detail": f"{target.name} has no {', '.join(sorted(missing))}"}
+            return not_run(scenario["kind"], "skipped", f"{target.name} has no {', '.join(sorted(missing))}")
         timeout_s = scenario.get("timeout_ms", 5000) / 1000
         if scenario["kind"] == "client":
             origin = self.wire.origin(scenario["origin"]["responses"])
@@ -164,13 +173,16 @@ class Session:
     @staticmethod
     def _guarded(target: Target, scenario: Json, exchange: Any) -> Json:
         try:
-            return dict(target.run(scenario, exchange))
+            obs = dict(target.run(scenario, exchange))
         except TargetCrashed as exc:
-            return {"status": "crash", "detail": str(exc)}
+            obs = {"status": "crash", "detail": str(exc)}
         except TargetUnavailable as exc:
-            return {"status": "error", "detail": str(exc)}
+            obs = {"status": "error", "detail": str(exc)}
         except Exception as exc:  # a harness bug: ERROR, with the stack for whoever debugs it
-            return {"status": "error", "detail": f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"}
+            obs = {"status": "error", "detail": f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"}
+        if obs.get("status", "ok") == "ok":
+            return obs
+        return {**not_run(scenario["kind"], obs["status"], str(obs.get("detail") or "")), **obs}
 
     def run_example(self, behavior: Behavior, target: Target, inputs: Mapping[str, Any], label: str,
                     n: int) -> Example:
@@ -292,7 +304,7 @@ class Session:
         ex = cell.example
         record = {
             "behavior": cell.behavior.id, "spec": cell.behavior.location, "target": cell.target,
-            "fault": self.fault if cell.target == "impl" else None, "seed": cell.seed,
+            "fault": self.fault if registry.injects_faults(cell.target) else None, "seed": cell.seed,
             "session_seed": self.session_seed, "status": cell.status, "message": cell.message,
             "inputs": to_json(ex.inputs) if ex else None, "label": ex.label if ex else None,
             "scenario": ex.scenario if ex else None, "observations": ex.observations if ex else None,
@@ -306,7 +318,7 @@ class Session:
 
 def repro_commands(cell: CellResult, fault: str | None, session_seed: int) -> list[str]:
     """Commands that rerun a cell: the exact example, and the whole generated run."""
-    fault_opt = f" --fault {fault}" if fault and cell.target == "impl" else ""
+    fault_opt = f" --fault {fault}" if fault and registry.injects_faults(cell.target) else ""
     cmds = []
     if cell.repro_file:
         cmds.append(f"python -m harness replay {cell.repro_file}")

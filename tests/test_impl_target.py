@@ -17,9 +17,9 @@ import pytest
 
 from harness.scenario import bind_origin
 from harness.targets.base import Json
-from harness.targets.fault_hooks import Fault
 from harness.targets.impl import ImplTarget
-from harness.targets.impl_tags import DecodeContext, decode, encode, error_record
+from harness.targets.impl.fault_hooks import Fault
+from harness.targets.impl.tags import DecodeContext, decode, encode, error_record
 from harness.wire import Wire
 
 RESPONSE_DEFAULTS: Json = {"encoding": None, "pause_ms": 0, "iterate": False, "destroy_after_bytes": None}

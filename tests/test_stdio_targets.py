@@ -17,9 +17,11 @@ from typing import Any
 
 import pytest
 
-from harness.targets import registry, runtimes
+from harness.runner import Session
+from harness.targets import registry
 from harness.targets.base import Json, TargetCrashed
-from harness.targets.stdio_process import StdioTarget
+from harness.targets.runtime import install
+from harness.targets.runtime.stdio import StdioTarget
 from harness.wire import Wire
 
 RUNTIMES = ["node", "bun", "deno"]
@@ -29,7 +31,7 @@ def make_target(name: str, **options: Any) -> StdioTarget:
     target = registry.create(name, **options)
     assert isinstance(target, StdioTarget)
     if not target.installed():
-        pytest.skip(f"{name} is not installed (pinned {runtimes.pinned_version(name)}): run `{target.install_hint()}`")
+        pytest.skip(f"{name} is not installed (pinned {install.pinned_version(name)}): run `{target.install_hint()}`")
     return target
 
 
@@ -134,7 +136,7 @@ def test_client_scenario(any_target: StdioTarget, wire: Wire) -> None:
 
 
 def test_version_matches_pin(any_target: StdioTarget) -> None:
-    assert any_target.version() == runtimes.pinned_version(any_target.runtime)
+    assert any_target.version() == install.pinned_version(any_target.name)
 
 
 def test_response_reading_modes(any_target: StdioTarget, wire: Wire) -> None:
@@ -147,11 +149,12 @@ def test_response_reading_modes(any_target: StdioTarget, wire: Wire) -> None:
     assert obs["props"]["req.writableEnded"] is True
 
 
-def test_requires_bridge_is_skipped(any_target: StdioTarget) -> None:
-    obs = any_target.run({"kind": "server", "id": "s/0", "timeout_ms": 1000, "requires": ["bridge"],
-                          "servers": [], "requests": []}, lambda addresses: {"responses": []})
-    assert obs["status"] == "skipped"
-    assert "bridge" in obs["detail"]
+def test_requires_bridge_is_skipped_by_the_runner(any_target: StdioTarget) -> None:
+    session = Session([any_target.name], session_seed=0)
+    obs = session.run_scenario(any_target, {"kind": "server", "id": "s/0", "timeout_ms": 1000,
+                                            "requires": ["bridge"], "servers": [], "requests": []})
+    assert obs == {"status": "skipped", "detail": f"{any_target.name} has no bridge",
+                   "servers": [], "requests": [], "wire": {"responses": []}}
 
 
 # --- server scenarios
@@ -337,13 +340,29 @@ def test_crash_mid_run_then_next_works(wire: Wire, silent_port: int) -> None:
         with pytest.raises(TargetCrashed) as info:
             target.run(client_scenario(silent_port), None)
         killer.join()
-        assert "died while running test.client/0" in str(info.value)
+        assert "exited (code -9" in str(info.value) and "while running test.client/0" in str(info.value)
         with wire.origin(ORIGIN_OK) as origin:
             obs = target.run(client_scenario(origin.port), None)
         assert obs["status"] == "ok"
         assert target._proc is not None and target._proc.pid != proc.pid
     finally:
         target.stop()
+
+
+def test_runner_fills_in_the_observations_of_a_crash(node: StdioTarget, silent_port: int) -> None:
+    session = Session(["node"], session_seed=0)
+    proc = node._proc
+    assert proc is not None
+    killer = threading.Timer(0.3, proc.proc.kill)
+    killer.start()
+    try:
+        obs = session.run_scenario(node, {**client_scenario(silent_port), "origin": {"responses": []}})
+    finally:
+        killer.join()
+        session.close()
+    assert obs["status"] == "crash" and "while running test.client/0" in obs["detail"]
+    assert obs["body"] == {"$bytes": ""} and obs["events"] == [] and obs["response"] is None
+    assert "requests" in obs["wire"]  # the runner's origin recording
 
 
 def test_not_installed_message(tmp_path: Any) -> None:

@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 
-from harness.targets import workerd_config
 from harness.targets.base import TargetCrashed, TargetUnavailable
-from harness.targets.workerd import INSTALL_HINT, WorkerdTarget, default_binary
+from harness.targets.runtime import install, workerd_config
+from harness.targets.workerd import WorkerdTarget
 
 Json = dict[str, Any]
 
 needs_workerd = pytest.mark.skipif(
-    default_binary() is None,
-    reason=f"workerd is not installed; install it with: {INSTALL_HINT}",
+    install.binary("workerd") is None,
+    reason=f"workerd is not installed; install it with: {install.INSTALL_HINT} workerd",
 )
 needs_executor = pytest.mark.skipif(
     not workerd_config.EXECUTOR.is_file(),
@@ -331,5 +331,3 @@ def test_more_servers_than_bridge_slots_is_skipped(target: WorkerdTarget) -> Non
     obs = target.run(scenario, lambda addresses: {"responses": []})
     assert obs["status"] == "skipped"
     assert "bridge slots" in obs["detail"]
-    unknown = {"kind": "client", "id": "x", "requires": ["teleport"], "client": {}}
-    assert target.run(unknown, None)["status"] == "skipped"

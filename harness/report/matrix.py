@@ -49,19 +49,17 @@ def build(doc: dict[str, Any]) -> Matrix:
     return Matrix(targets, dict(sorted(features.items())), counts, meta)
 
 
-REFERENCE = "impl"
-
-
 def _classify_gaps(rows: Any, targets: dict[str, Any]) -> None:
     """Tell a fixable gap from fetch's own: where the reference fetch-backed implementation
     passes a behavior that another fetch-backed target fails, the runtime can fix it; where
     the reference fails too, the gap belongs to fetch itself."""
+    reference = next((name for name, t in targets.items() if t.get("kind") == "reference"), None)
     for row in rows:
-        ref = row.cells.get(REFERENCE)
+        ref = row.cells.get(reference) if reference is not None else None
         if ref is None:
             continue
         for target, rec in row.cells.items():
-            if target == REFERENCE or rec["status"] != "FAIL":
+            if target == reference or rec["status"] != "FAIL":
                 continue
             if targets.get(target, {}).get("profile") != "fetch-backed":
                 continue

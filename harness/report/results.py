@@ -13,6 +13,7 @@ from typing import Any
 from harness import __version__
 from harness.runner import CellResult, Session, repro_commands
 from harness.scenario import to_json
+from harness.targets import registry
 from harness.verdict import DECLARED
 
 SCHEMA = "node-http-conformance/results/v1"
@@ -41,7 +42,9 @@ def document(session: Session, records: list[dict[str, Any]], hypothesis_profile
         "started": started.isoformat(timespec="seconds"), "finished": now.isoformat(timespec="seconds"),
         "wall_s": round((now - started).total_seconds(), 2), "session_seed": session.session_seed,
         "hypothesis_profile": hypothesis_profile, "fault": session.fault, "oracle": session.oracle,
-        "targets": session.versions(), "results": records,
+        "targets": {name: {"kind": registry.info(name).kind, **info}
+                    for name, info in session.versions().items()},
+        "results": records,
     }
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from harness.targets.stdio_process import StdioTarget
+from harness.targets.runtime.stdio import StdioTarget
 
 
 class BunTarget(StdioTarget):
     name: ClassVar[str] = "bun"
-    runtime: ClassVar[str] = "bun"

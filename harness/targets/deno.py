@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from harness.targets.stdio_process import DRIVER, StdioTarget
+from harness.targets.runtime.stdio import DRIVER, StdioTarget
 
 
 class DenoTarget(StdioTarget):
     name: ClassVar[str] = "deno"
-    runtime: ClassVar[str] = "deno"
 
     def argv(self, binary: Path) -> list[str]:
         # -A: Node and Bun have no permission system, so Deno runs unrestricted too;

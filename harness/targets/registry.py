@@ -1,22 +1,38 @@
-"""The registry of targets: name -> module:class, imported lazily.
+"""The registry of targets: what each one is, and its class (imported lazily).
 
-Adding a target is one module under harness/targets/ and one line here.
+Adding a target is one module under harness/targets/ and one entry here. Code outside
+a target asks these entries (kind, injects_faults, ...) instead of comparing names.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from harness.targets.base import Target
 
-TARGETS: dict[str, str] = {
-    "impl": "harness.targets.impl:ImplTarget",
-    "node": "harness.targets.node:NodeTarget",
-    "workerd": "harness.targets.workerd:WorkerdTarget",
-    "bun": "harness.targets.bun:BunTarget",
-    "deno": "harness.targets.deno:DenoTarget",
-}
+Kind = Literal["reference", "runtime"]
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    name: str
+    locator: str  # "module:Class"
+    # "reference": the Python fetch-backed node:http of harness/reference/, the yardstick
+    # for what a fetch-backed runtime can do; "runtime": a JavaScript runtime's node:http.
+    kind: Kind
+    injects_faults: bool = False  # accepts fault=NAME (python -m harness faults)
+    from_npm: bool = False  # a runtime pinned in runtimes/package.json under the target's name
+
+
+TARGETS: dict[str, TargetInfo] = {t.name: t for t in (
+    TargetInfo("impl", "harness.targets.impl:ImplTarget", "reference", injects_faults=True),
+    TargetInfo("node", "harness.targets.node:NodeTarget", "runtime", from_npm=True),
+    TargetInfo("workerd", "harness.targets.workerd:WorkerdTarget", "runtime", from_npm=True),
+    TargetInfo("bun", "harness.targets.bun:BunTarget", "runtime", from_npm=True),
+    TargetInfo("deno", "harness.targets.deno:DenoTarget", "runtime", from_npm=True),
+)}
 
 
 class UnknownTarget(KeyError):
@@ -24,11 +40,35 @@ class UnknownTarget(KeyError):
         return f"unknown target {self.args[0]!r}; known: {', '.join(TARGETS)}"
 
 
-def create(name: str, **options: Any) -> Target:
-    """Instantiate a target by name; options (e.g. fault=...) go to its constructor."""
+def info(name: str) -> TargetInfo:
     try:
-        module_name, class_name = TARGETS[name].split(":")
+        return TARGETS[name]
     except KeyError:
         raise UnknownTarget(name) from None
+
+
+def injects_faults(name: str) -> bool:
+    """Whether the target takes fault=NAME (an unknown name does not)."""
+    return name in TARGETS and TARGETS[name].injects_faults
+
+
+def reference_target() -> str:
+    """The reference implementation's target name."""
+    return next(t.name for t in TARGETS.values() if t.kind == "reference")
+
+
+def default_target() -> str:
+    """The target run when none is named: the reference, which needs nothing outside Python."""
+    return reference_target()
+
+
+def fault_target() -> str:
+    """The target that injects faults."""
+    return next(t.name for t in TARGETS.values() if t.injects_faults)
+
+
+def create(name: str, **options: Any) -> Target:
+    """Instantiate a target by name; options (e.g. fault=...) go to its constructor."""
+    module_name, class_name = info(name).locator.split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     return cls(**options)

@@ -1,7 +1,7 @@
 """The impl target's scenario executor: harness/SCENARIO.md run on the Python reference.
 
 A line-by-line sibling of harness/drivers/executor.mjs (client side here, server side
-in impl_server.py): same ops, same events in the same order of listeners, same
+in server.py): same ops, same events in the same order of listeners, same
 observation shape. Node's camelCase names map to the reference's snake_case ones.
 Everything runs on the target's asyncio loop; no exception escapes: reference errors
 are data, executor bugs become {"status": "error"}.
@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from harness.targets.fault_hooks import Fault, ops_for
-from harness.targets.impl_recorder import Recorder
-from harness.targets.impl_server import finish_servers, start_servers
-from harness.targets.impl_shared import harness_error, report_error, shared_op
-from harness.targets.impl_tags import (
+from harness.targets.impl.fault_hooks import Fault, ops_for
+from harness.targets.impl.recorder import Recorder
+from harness.targets.impl.server import finish_servers, start_servers
+from harness.targets.impl.shared import harness_error, report_error, shared_op
+from harness.targets.impl.tags import (
     DecodeContext,
     b64,
     chunk_type,

@@ -1,7 +1,7 @@
 """Ops shared by every op list of the impl executor (SCENARIO.md "Agent and module reads").
 
 agent.get, agent.call and module.get, as sharedOp() of executor.mjs does them, for the
-client (impl_executor.py) and the server side (impl_server.py).
+client (executor.py) and the server side (server.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from harness.targets.impl_tags import (
+from harness.targets.impl.tags import (
     DecodeContext,
     decode,
     encode,

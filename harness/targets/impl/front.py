@@ -26,8 +26,8 @@ import uvicorn
 from harness.reference import bridge
 from harness.reference.asgi import asgi_app
 from harness.reference.fetch import Request, Response, aclose_shared_client, shared_client
-from harness.targets.impl_recorder import record_uncaught
-from harness.targets.impl_server import ServerSession
+from harness.targets.impl.recorder import record_uncaught
+from harness.targets.impl.server import ServerSession
 
 T = TypeVar("T")
 Json = dict[str, Any]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 INSTALL_HINT = "python -m harness targets install"
 
-RUNTIMES_DIR = Path(os.environ.get("HARNESS_RUNTIMES_DIR") or Path(__file__).resolve().parents[2] / "runtimes")
+RUNTIMES_DIR = Path(os.environ.get("HARNESS_RUNTIMES_DIR") or Path(__file__).resolve().parents[3] / "runtimes")
 
 # Runtime name -> the npm package pinned in runtimes/package.json.
 PACKAGES: dict[str, str] = {
@@ -159,7 +159,7 @@ def install(names: list[str] | None = None, *, force: bool = False) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m harness.targets.runtimes [NAME ...]``: install, then list the binaries."""
+    """``python -m harness.targets.runtime.install [NAME ...]``: install, then list the binaries."""
     args = list(sys.argv[1:] if argv is None else argv)
     force = "--force" in args
     names = [a for a in args if a != "--force"]

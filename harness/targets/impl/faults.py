@@ -17,7 +17,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from harness.targets.fault_hooks import Fault, FaultContext, Json
+from harness.targets.impl.fault_hooks import Fault, FaultContext, Json
 
 _HEADER_OPS = {"setHeader", "res.setHeader", "res.appendHeader", "res.setHeaders"}
 

@@ -1,6 +1,6 @@
 """Benchmark the workerd target: start time and per-scenario cost.
 
-    python -m harness.targets.bench_workerd [--n 200] [--starts 5]
+    python -m harness.bench.workerd [--n 200] [--starts 5]
 
 Prints the time from spawning workerd to its first answer (and the whole of
 ``start()``, which also writes the config and creates the control client), then the median (and p90)
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.targets.base import Json
-from harness.targets.workerd import INSTALL_HINT, WorkerdTarget
+from harness.targets.workerd import WorkerdTarget
 
 
 def _summary(label: str, samples_ms: list[float]) -> str:
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     probe = WorkerdTarget()
     if not probe.installed():
-        print(f"workerd is not installed; install it with: {INSTALL_HINT}", file=sys.stderr)
+        print(f"workerd is not installed; install it with: {probe.install_hint()}", file=sys.stderr)
         return 2
     print(f"workerd: {probe.version()}")
 

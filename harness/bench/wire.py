@@ -1,4 +1,4 @@
-"""Per-scenario cost of the wire: `python -m harness.wire.bench [rounds]`.
+"""Per-scenario cost of the wire: `python -m harness.bench.wire [rounds]`.
 
 - origin: origin() + one GET from a plain socket + recording() + close()
 - exchange: exchange() of one GET against a trivial local server (a keep-alive origin)
@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from .background import Wire
+from harness.wire import Wire
 
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 

@@ -2,7 +2,7 @@
 
 The target supplies `listen(server, port)`, which claims the port key in the reference's
 port table and answers (host, port key); requests reach the servers through the bridge
-(see impl_front.py), not through sockets of their own.
+(see front.py), not through sockets of their own.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from harness.targets.fault_hooks import Fault, ops_for
-from harness.targets.impl_recorder import Recorder
-from harness.targets.impl_shared import shared_op
-from harness.targets.impl_tags import (
+from harness.targets.impl.fault_hooks import Fault, ops_for
+from harness.targets.impl.recorder import Recorder
+from harness.targets.impl.shared import shared_op
+from harness.targets.impl.tags import (
     DecodeContext,
     b64,
     decode,

@@ -1,7 +1,7 @@
 """The one seam through which a named fault changes what the impl target does.
 
 The impl executor calls these hooks at fixed points; the base class does nothing, so a
-concrete fault (in harness/targets/faults.py, written separately) overrides only what it
+concrete fault (in harness/targets/impl/faults.py, written separately) overrides only what it
 needs. Faults exist to prove that the harness notices a broken implementation: each one
 must turn some PASS cell into a FAIL.
 
@@ -9,7 +9,7 @@ must turn some PASS cell into a FAIL.
         name = "drop-first-chunk"
         def on_chunk(self, data: bytes) -> bytes: ...
 
-`harness.targets.faults` is expected to expose `apply(name, context) -> Fault`
+`harness.targets.impl.faults` is expected to expose `apply(name, context) -> Fault`
 (raising KeyError for an unknown name); `load()` below is the only caller.
 """
 
@@ -77,9 +77,9 @@ def load(name: str | None, context: FaultContext) -> Fault | None:
     if not name:
         return None
     try:
-        faults = importlib.import_module("harness.targets.faults")
+        faults = importlib.import_module("harness.targets.impl.faults")
     except ModuleNotFoundError as exc:
-        raise FaultUnavailable(f"fault {name!r} asked for, but harness/targets/faults.py is missing") from exc
+        raise FaultUnavailable(f"fault {name!r} asked for, but harness/targets/impl/faults.py is missing") from exc
     try:
         fault = faults.apply(name, context)
     except KeyError as exc:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from harness.targets.impl_tags import error_record
+from harness.targets.impl.tags import error_record
 
 Json = dict[str, Any]
 DEFAULT_TIMEOUT_MS = 5000

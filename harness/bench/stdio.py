@@ -1,6 +1,6 @@
 """Benchmark the stdio targets: process start time and per-scenario round trip.
 
-    python -m harness.targets.bench_stdio [node|bun|deno ...] [-n 200] [--starts 5] [--no-server]
+    python -m harness.bench.stdio [node|bun|deno ...] [-n 200] [--starts 5] [--no-server]
 
 For each runtime: the median time from spawning the driver to its first reply (over
 ``--starts`` fresh processes), then the median and p90 round trip of ``-n`` client
@@ -18,7 +18,7 @@ import time
 
 from harness.targets import registry
 from harness.targets.base import Json
-from harness.targets.stdio_process import StdioTarget
+from harness.targets.runtime.stdio import StdioTarget
 from harness.wire import Wire
 
 RUNTIMES = ("node", "bun", "deno")
@@ -101,7 +101,7 @@ def bench(name: str, n: int, starts: int, server: bool, wire: Wire) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.targets.bench_stdio", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m harness.bench.stdio", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runtimes", nargs="*", metavar="RUNTIME", help=f"any of {', '.join(RUNTIMES)} (default: all)")
     parser.add_argument("-n", type=int, default=200, help="scenarios per kind (default 200)")

@@ -1,7 +1,7 @@
 """The impl target: scenarios run in-process on the Python reference (harness/reference/).
 
-A thin adapter: impl_executor.py / impl_server.py run the scenario on the reference
-exactly as executor.mjs runs it on node:http, and impl_front.py provides the asyncio
+A thin adapter: executor.py / server.py run the scenario on the reference
+exactly as executor.mjs runs it on node:http, and front.py provides the asyncio
 loop and the uvicorn front end that carries server scenarios through the reference's
 bridge. A loop that stops answering (the reference blocked it) is abandoned and a fresh
 one started, so one wedged scenario costs one "timeout" and nothing more.
@@ -20,18 +20,13 @@ import harness
 from harness.reference import http as ref_http
 from harness.reference.port_table import PORTS
 from harness.targets.base import Exchange, Json, Profile, TargetUnavailable
-from harness.targets.fault_hooks import Fault, FaultContext, FaultUnavailable, load
-from harness.targets.impl_executor import empty_client_observations, run_client
-from harness.targets.impl_front import DEFAULT_SLOTS, Front, Routing
-from harness.targets.impl_server import ServerSession, finish_servers, start_servers
+from harness.targets.impl.executor import empty_client_observations, run_client
+from harness.targets.impl.fault_hooks import Fault, FaultContext, FaultUnavailable, load
+from harness.targets.impl.front import DEFAULT_SLOTS, Front, Routing
+from harness.targets.impl.server import ServerSession, finish_servers, start_servers
 
 DEFAULT_GRACE_S = 2.0
 CLOSE_S = 1.5  # finish_servers may spend this long closing servers after the deadline
-
-
-def _empty_server(status: str, detail: str, wire: Json | None = None) -> Json:
-    return {"status": status, "detail": detail, "servers": [], "requests": [],
-            "wire": wire if wire is not None else {"responses": []}}
 
 
 class ImplTarget:
@@ -76,23 +71,16 @@ class ImplTarget:
                 self._front = None
 
     def run(self, scenario: Json, exchange: Exchange | None) -> Json:
-        kind = scenario.get("kind")
-        if kind not in ("client", "server"):
-            return {**empty_client_observations(), "status": "error", "detail": f"unknown scenario kind {kind!r}"}
-        missing = sorted(set(scenario.get("requires") or []) - self.capabilities)
-        if missing:
-            detail = f"impl lacks {', '.join(missing)}"
-            return _empty_server("skipped", detail) if kind == "server" else {
-                **empty_client_observations(), "status": "skipped", "detail": detail}
+        # The runner has checked kind and capabilities.
         timeout_s = float(scenario.get("timeout_ms") or 5000) / 1000
         if self.fault is not None:
             scenario = self.fault.on_scenario(copy.deepcopy(scenario))
         with self._lock:
             front = self._ensure()
-            if kind == "client":
+            if scenario.get("kind") == "client":
                 return self._run_client(front, scenario, timeout_s)
             if exchange is None:
-                return _empty_server("error", "server scenario run without an exchange callback")
+                return {"status": "error", "detail": "server scenario run without an exchange callback"}
             return self._run_server(front, scenario, timeout_s, exchange)
 
     # ---- internals ---------------------------------------------------------------------
@@ -137,8 +125,8 @@ class ImplTarget:
         waited = timeout_s + self.grace_s
         specs = scenario.get("servers") or []
         if len(specs) > len(front.addresses):
-            return _empty_server("skipped", f"the impl target has {len(front.addresses)} bridge slots; "
-                                            f"this scenario has {len(specs)} servers")
+            return {"status": "skipped", "detail": f"the impl target has {len(front.addresses)} bridge slots; "
+                                                   f"this scenario has {len(specs)} servers"}
 
         async def begin() -> ServerSession:
             session = await start_servers(ref_http, scenario, _listen, self.fault)
@@ -148,7 +136,7 @@ class ImplTarget:
         try:
             session = front.call(begin(), waited)
         except concurrent.futures.TimeoutError:
-            return _empty_server("timeout", self._wedged(front, "starting the servers", waited))
+            return {"status": "timeout", "detail": self._wedged(front, "starting the servers", waited)}
         routing = front.current
         try:
             # Every server slot is reachable even if listen failed: requests then go to
@@ -221,10 +209,11 @@ def _release_ports(session: ServerSession) -> None:
 
 
 def _snapshot(obs: Json) -> Json:
-    """A copy of observations another thread may still be writing (a wedged loop is not)."""
+    """A copy of observations another thread may still be writing (a wedged loop is not);
+    nothing if it kept changing (the runner fills in the empty observations)."""
     for _ in range(3):
         try:
             return copy.deepcopy(obs)
         except RuntimeError:  # changed size during the copy: try again
             time.sleep(0.01)
-    return {**empty_client_observations()} if "calls" in obs else _empty_server("timeout", "")
+    return {}

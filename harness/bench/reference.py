@@ -1,6 +1,6 @@
 """What the reference costs on top of the layers it is built on.
 
-    python -m harness.reference.bench [--n 300]
+    python -m harness.bench.reference [--n 300]
 
 Each measurement times the same operation through the reference and through the bare
 layer underneath, interleaved so both see the same machine load, and prints the median
@@ -20,12 +20,12 @@ from typing import Any
 
 import httpx
 
-from . import http
-from .asgi import UvicornThread, asgi_app
-from .bridge import http_server_handler
-from .fetch import aclose_shared_client
-from .server import create_server
-from .server_response import utc_date
+from harness.reference import http
+from harness.reference.asgi import UvicornThread, asgi_app
+from harness.reference.bridge import http_server_handler
+from harness.reference.fetch import aclose_shared_client
+from harness.reference.server import create_server
+from harness.reference.server_response import utc_date
 
 GOAL = 1.5
 

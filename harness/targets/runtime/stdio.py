@@ -1,0 +1,256 @@
+"""The stdio transport of the node, bun and deno targets: one long-lived runtime process
+running ``harness/drivers/stdio_driver.mjs``, spoken to with JSON lines on stdin/stdout
+(its stderr is its log). Spawning, restarts and clean-up: :mod:`.process`.
+
+- A reply that does not come within ``timeout_ms`` + grace means the runtime is stuck:
+  the process is killed, the cell gets ``status: "timeout"``, and the next scenario
+  starts a fresh process.
+- A process that dies mid-scenario raises ``TargetCrashed`` (with the tail of its
+  stderr); the next scenario starts a fresh process.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.targets.base import Exchange, Json, Profile, TargetCrashed, TargetUnavailable
+from harness.targets.runtime import DRIVERS
+from harness.targets.runtime.process import ProcessTarget, RuntimeProcess
+
+DRIVER = DRIVERS / "stdio_driver.mjs"
+
+DEFAULT_TIMEOUT_MS = 5000
+# Extra seconds the harness waits for a reply beyond the scenario's own timeout_ms
+# (which the executor enforces itself, answering "timeout" with partial observations).
+DEFAULT_GRACE_S = 2.0
+# finish_servers may spend up to this long closing servers after the scenario deadline.
+SERVER_CLOSE_S = 1.5
+START_TIMEOUT_S = 30.0
+
+_EOF = object()
+
+
+class ProcessDied(Exception):
+    """The driver process exited (or its stdout closed)."""
+
+
+class ReplyTimeout(Exception):
+    """No reply within the allowed time."""
+
+
+class DriverProcess(RuntimeProcess):
+    """One runtime process running the stdio driver: JSON lines, replies matched by id."""
+
+    def __init__(self, argv: list[str], label: str, env: dict[str, str] | None = None) -> None:
+        super().__init__(argv, label, talks_on_stdio=True, env=env)
+        self._replies: queue.Queue[Any] = queue.Queue()
+        self._next_id = 0
+        self._write_lock = threading.Lock()
+        threading.Thread(target=self._read_stdout, name=f"{label}-stdout", daemon=True).start()
+
+    def _read_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        try:
+            for raw in self.proc.stdout:
+                try:
+                    msg = json.loads(raw)
+                except ValueError:
+                    self.log.append("[stdout, not JSON] " + raw.decode("utf-8", "replace").rstrip("\n"))
+                    continue
+                self._replies.put(msg)
+        except (OSError, ValueError):
+            pass
+        finally:
+            self._replies.put(_EOF)
+
+    def request(self, msg: Json, timeout: float) -> Json:
+        """Send one command and wait for its reply (matched by id)."""
+        if self.proc.stdin is None:
+            raise ProcessDied("not started")
+        self._next_id += 1
+        msg_id = self._next_id
+        line = json.dumps({"id": msg_id, **msg}, separators=(",", ":")).encode() + b"\n"
+        with self._write_lock:
+            try:
+                self.proc.stdin.write(line)
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError) as e:
+                raise ProcessDied(f"could not write to the process: {e}") from None
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ReplyTimeout(f"no reply to {msg.get('cmd')!r} within {timeout:.1f} s")
+            try:
+                reply = self._replies.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if reply is _EOF:
+                self._replies.put(_EOF)  # later callers see it too
+                # let the log reader catch up with the last words
+                try:
+                    self.proc.wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    pass
+                self.log.join(0.5)
+                raise ProcessDied(f"exit code {self.returncode()}")
+            if isinstance(reply, dict) and reply.get("id") == msg_id:
+                return reply
+            # a stale reply (to a command whose wait was abandoned): drop it
+
+
+class StdioTarget(ProcessTarget[DriverProcess]):
+    """A target backed by one long-lived runtime process running stdio_driver.mjs.
+
+    Subclasses set ``name`` (also the runtime's name in runtimes/) and may override
+    ``argv``/``extra_env``.
+    """
+
+    profile: Profile = "node"
+    capabilities: frozenset[str] = frozenset({"client", "server"})
+
+    def __init__(self, **options: Any) -> None:
+        # Known options: grace_s (extra seconds to wait beyond timeout_ms), binary (path
+        # to use instead of the pinned one). Unknown options are ignored.
+        super().__init__(options.get("binary"))
+        self.grace_s = float(options.get("grace_s", DEFAULT_GRACE_S))
+        self._version: str | None = None
+
+    def argv(self, binary: Path) -> list[str]:
+        return [str(binary), str(DRIVER)]
+
+    def extra_env(self) -> dict[str, str]:
+        return {}
+
+    def version(self) -> str:
+        if self._version is not None:
+            return self._version
+        with self._lock:
+            if self._proc is not None and self._proc.alive():
+                try:
+                    reply = self._proc.request({"cmd": "version"}, timeout=10)
+                    self._version = str(reply.get("version"))
+                    return self._version
+                except (ProcessDied, ReplyTimeout):
+                    pass
+        binary = self.binary()
+        if binary is None:
+            return f"not installed (pinned {self.pinned()})"
+        try:
+            out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"unknown ({e})"
+        m = re.search(r"\d+\.\d+\.\d+[^\s)]*", out)
+        self._version = m.group(0) if m else out.strip().splitlines()[0] if out.strip() else "unknown"
+        return self._version
+
+    # -- the process
+
+    def _launch(self, binary: Path) -> DriverProcess:
+        proc = DriverProcess(self.argv(binary), self.name, self.extra_env())
+        try:
+            reply = proc.request({"cmd": "version"}, timeout=START_TIMEOUT_S)
+        except (ProcessDied, ReplyTimeout) as e:
+            proc.kill()
+            tail = proc.log.tail()
+            raise TargetUnavailable(
+                f"{self.name}: the driver did not start ({e}): {' '.join(self.argv(binary))}"
+                + (f"\n--- stderr tail ---\n{tail}" if tail else "")
+            ) from None
+        self._version = str(reply.get("version"))
+        return proc
+
+    def _restarted(self, scenario_id: str) -> DriverProcess:
+        """The running process, or a fresh one (a failed restart is a crash of the cell)."""
+        try:
+            return self._ensure()
+        except TargetUnavailable as e:
+            raise TargetCrashed(f"{self.name}: could not (re)start the runtime for {scenario_id}: {e}") from None
+
+    def _timed_out(self, proc: DriverProcess, what: str, waited: float) -> str:
+        self._discard(proc)
+        tail = proc.log.tail(chars=1500)
+        return (
+            f"{self.name} gave no reply to {what} within {waited:.1f} s (timeout_ms + {self.grace_s:g} s grace);"
+            f" the process was killed and restarts on next use"
+            + (f"\n--- stderr tail ---\n{tail}" if tail else "")
+        )
+
+    # -- running scenarios (the runner has checked kind and capabilities)
+
+    def run(self, scenario: Json, exchange: Exchange | None) -> Json:
+        sid = str(scenario.get("id", "?"))
+        timeout_s = float(scenario.get("timeout_ms") or DEFAULT_TIMEOUT_MS) / 1000.0
+        with self._lock:
+            if scenario.get("kind") == "client":
+                return self._run_client(scenario, sid, timeout_s)
+            return self._run_server(scenario, sid, timeout_s, exchange)
+
+    def _run_client(self, scenario: Json, sid: str, timeout_s: float) -> Json:
+        proc = self._restarted(sid)
+        reply, failed = self._ask(proc, sid, {"cmd": "client", "scenario": scenario}, "the client scenario",
+                                  timeout_s + self.grace_s)
+        return failed if reply is None else reply
+
+    def _ask(self, proc: DriverProcess, sid: str, message: Json, what: str,
+             waited: float) -> tuple[Json | None, Json]:
+        """One command to the driver: (reply, {}) or (None, the status and detail of a
+        timeout or driver error); a dead process raises TargetCrashed."""
+        try:
+            reply = proc.request(message, timeout=waited)
+        except ReplyTimeout:
+            return None, {"status": "timeout", "detail": self._timed_out(proc, what, waited)}
+        except ProcessDied:
+            raise self._crashed(proc, sid, what) from None
+        if "error" in reply:
+            return None, {"status": "error", "detail": f"{self.name} driver: {reply['error']}"}
+        reply.pop("id", None)
+        return reply, {}
+
+    def _run_server(self, scenario: Json, sid: str, timeout_s: float, exchange: Exchange | None) -> Json:
+        if exchange is None:
+            return {"status": "error", "detail": "server scenario run without an exchange callback"}
+        proc = self._restarted(sid)
+        started = time.monotonic()
+        reply, failed = self._ask(proc, sid, {"cmd": "start_servers", "scenario": scenario}, "start_servers",
+                                  timeout_s + self.grace_s)
+        if reply is None:
+            return failed
+
+        raw = reply.get("addresses") or []
+        addresses: list[tuple[str, int]] = [(str(a[0]), int(a[1])) for a in raw if a]
+        skipped_exchange = len(addresses) != len(raw) or not raw
+        wire: Json
+        if skipped_exchange:
+            # Some server did not start (its listen_error is in the observations):
+            # there is nothing to send requests to.
+            wire = {"responses": []}
+        else:
+            try:
+                wire = exchange(addresses)
+            except BaseException:
+                # The harness side broke: still collect the servers so the process is
+                # clean for the next scenario, then let the runner see the exception.
+                try:
+                    proc.request({"cmd": "finish_servers"}, timeout=self.grace_s + SERVER_CLOSE_S)
+                except (ProcessDied, ReplyTimeout):
+                    self._discard(proc)
+                raise
+
+        remaining = max(0.0, timeout_s - (time.monotonic() - started))
+        waited = remaining + SERVER_CLOSE_S + self.grace_s
+        obs, failed = self._ask(proc, sid, {"cmd": "finish_servers"}, "finish_servers", waited)
+        if obs is None:
+            return {**failed, "wire": wire}
+        if skipped_exchange:
+            note = "no requests sent: a server did not start (see servers[].listen_error)"
+            obs["detail"] = f"{obs['detail']}; {note}" if obs.get("detail") else note
+        obs["wire"] = wire
+        return obs
