@@ -36,7 +36,6 @@ profiles.register()  # before Hypothesis's own plugin loads --hypothesis-profile
 @dataclass
 class RunState:
     session: Session
-    targets: list[str]
     gate: Gate | None
     summary: list[str] = field(default_factory=list)  # shown at the end of the terminal report
     cases: list[Case] | None = None
@@ -94,7 +93,7 @@ def _new_state(config: pytest.Config) -> RunState:
                       fault=config.getoption("fault"), report_dir=report_dir,
                       oracle=config.getoption("oracle"), log=log,
                       events=Dispatcher([*handlers, *([gate] if gate else [])]))
-    return RunState(session, targets, gate, summary)
+    return RunState(session, gate, summary)
 
 
 def _cases(config: pytest.Config) -> list[Case]:
@@ -122,7 +121,7 @@ class SpecFile(pytest.File):
         except SpecError as exc:
             raise _SpecCollectError(str(exc)) from None
         for behavior in behaviors:
-            for target in _state(self.config).targets:
+            for target in _state(self.config).session.target_names:
                 item = BehaviorItem.from_parent(self, name=f"{behavior.id}[{target}]",
                                                 behavior=behavior, target=target)
                 item.add_marker(behavior.feature)
