@@ -6,9 +6,10 @@ import argparse
 import json
 import random
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from harness import profiles
 
 ROOT = Path.cwd()
 
@@ -83,43 +84,39 @@ def _fraction(text: str) -> float:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """The suite without pytest: same runner, progress on stderr, reports at the end."""
+    """The suite without pytest: same runner and handlers, progress on stderr, reports at the end."""
     from hypothesis import settings
 
-    from harness import pytest_plugin  # noqa: F401 - registers the Hypothesis profiles
-    from harness.report import results as store
-    from harness.report.render import render_all
+    from harness.events import Dispatcher
+    from harness.report.handlers import Gate, Progress, ReportWriter, Summary
     from harness.runner import Session
-
-    behaviors = [b for b in _load(args.specs, args.cases) if not args.k or args.k in b.id]
-    settings.load_profile(args.profile)
+    from harness.status import STATUS, Outcome
     from harness.targets import registry
 
-    session = Session(args.target or [registry.default_target()], session_seed=args.seed or random.getrandbits(32),
+    behaviors = [b for b in _load(args.specs, args.cases) if not args.k or args.k in b.id]
+    targets = args.target or [registry.default_target()]
+    profiles.register()
+    settings.load_profile(args.profile)
+    gate = Gate(targets, Path(args.baselines), print) if args.gate else None
+    handlers = [Progress(len(behaviors) * len(targets), _stderr), Summary(_stderr),
+                ReportWriter(Path(args.report_dir), print), *([gate] if gate else [])]
+    session = Session(targets, session_seed=args.seed or random.getrandbits(32),
                       base_settings=settings.default, fault=args.fault, report_dir=Path(args.report_dir),
-                      oracle=args.oracle, log=lambda m: print(m, file=sys.stderr))
-    records = []
-    total = len(behaviors) * len(session.target_names)
-    began = time.monotonic()
+                      oracle=args.oracle, log=_stderr, events=Dispatcher(handlers))
     try:
-        for target in session.target_names:
+        for target in targets:
             for b in behaviors:
-                cell = session.run_cell(b, target)
-                profile = session.profile(target)
-                records.append(store.record(cell, session, profile))
-                print(f"[{len(records)}/{total} {time.monotonic() - began:6.1f}s] {target:8} "
-                      f"{cell.status:11} {b.id}", file=sys.stderr)
-    finally:
+                session.run_cell_and_emit(b, target)
+    except BaseException:  # interrupted: stop the targets, write nothing
         session.close()
-    doc = store.document(session, records, args.profile)
-    for target, t in doc["targets"].items():
-        examples = sum(r["examples_run"] for r in records if r["target"] == target)
-        procs = f", {t['processes_started']} process(es) started" if "processes_started" in t else ""
-        print(f"{target}: {examples} examples in {t.get('wall_s', 0):.1f} s{procs}", file=sys.stderr)
-    out = Path(args.report_dir)
-    for path in [store.write(doc, out), *render_all(doc, out)]:
-        print(f"wrote {path}")
-    return 1 if any(r["status"] == "ERROR" for r in records) else 0
+        raise
+    doc = session.finish(args.profile)
+    failed = any(STATUS[r["status"]].outcome is Outcome.FAILED for r in doc["results"])
+    return 1 if failed or (gate is not None and not gate.ok) else 0
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def _read_results(path: str) -> dict[str, Any] | None:
@@ -150,6 +147,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Rerun the exact example of a repro file (written for every non-PASS cell)."""
     from harness.runner import Session
     from harness.scenario import from_json
+    from harness.status import STATUS
     from harness.verdict import verdict
 
     rec = json.loads(Path(args.file).read_text(encoding="utf-8"))
@@ -177,35 +175,30 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(v.message)
     if args.show:
         print(json.dumps(example.observations, indent=2, ensure_ascii=False))
-    return 0 if v.status in ("PASS", "UNSUPPORTED", "NOOP", "SKIP") else 1
+    return 1 if STATUS[v.status].failing else 0
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
+    from harness.events import RunFinished
     from harness.report import gate as gating
+    from harness.report.handlers import Gate
 
     doc = _read_results(args.results)
     if doc is None:
         return 2
-    targets = args.target or sorted({r["target"] for r in doc["results"]})
     base_dir = Path(args.baselines)
-    ok = True
-    for target in targets:
-        path = base_dir / f"{target}.json"
-        if args.update:
-            base_dir.mkdir(parents=True, exist_ok=True)
-            previous = gating.load_baseline(path) if args.merge and path.exists() else None
-            baseline = gating.baseline_from(doc, target, previous)
-            path.write_text(json.dumps(baseline, indent=2) + "\n", encoding="utf-8")
-            print(f"wrote {path}")
-            continue
-        if not path.exists():
-            print(f"gate {target}: no baseline at {path} (create one with --update)", file=sys.stderr)
-            ok = False
-            continue
-        report = gating.gate(doc, gating.load_baseline(path))
-        print("\n".join(report.lines()))
-        ok = ok and report.ok
-    return 0 if ok else 1
+    if not args.update:
+        gate = Gate(args.target, base_dir, print, require_baselines=True)
+        gate.on_run(RunFinished(doc))
+        return 0 if gate.ok else 1
+    base_dir.mkdir(parents=True, exist_ok=True)
+    for target in args.target or sorted({r["target"] for r in doc["results"]}):
+        path = gating.baseline_path(base_dir, target)
+        previous = gating.load_baseline(path) if args.merge and path.exists() else None
+        baseline = gating.baseline_from(doc, target, previous)
+        path.write_text(json.dumps(baseline, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {path}")
+    return 0
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
@@ -282,10 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--target", action="append")
     r.add_argument("--fault")
     r.add_argument("--oracle")
-    r.add_argument("--profile", default="dev", choices=["dev", "ci", "thorough"])
+    r.add_argument("--profile", default=profiles.DEFAULT, choices=list(profiles.EXAMPLES))
     r.add_argument("--seed", type=int)
     r.add_argument("-k", help="only behaviors whose id contains this")
     r.add_argument("--report-dir", default="reports/latest")
+    r.add_argument("--gate", action="store_true", help="compare with the baselines; exit 1 on a regression")
+    r.add_argument("--baselines", default="reports/baselines")
     rep = sub.add_parser("report", help="re-render the matrix from a results file")
     rep.add_argument("--results", default="reports/latest/results.json")
     rep.add_argument("--out")

@@ -14,10 +14,11 @@ from hypothesis import settings
 
 from harness.runner import Session
 from harness.spec.model import Behavior
+from harness.status import Kind, names
 from harness.targets import registry
 from harness.targets.impl.faults import FAULTS
 
-HEALTHY = frozenset({"PASS", "UNSUPPORTED", "NOOP"})
+HEALTHY = names(Kind.HEALTHY, Kind.DECLARED)
 
 
 @dataclass

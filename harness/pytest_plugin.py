@@ -1,42 +1,48 @@
-"""pytest glue: collection of specs/*.yaml, options, and a call into harness.runner.
+"""pytest glue: collection of specs/*.yaml, options, one runner cell per item.
 
 One item per behavior per target, named `<behavior id>[<target>]`, marked with its
-feature. Outcomes (documented in README, "What fails the pytest run"):
-  PASS / UNSUPPORTED / NOOP  -> passed
-  SKIP                       -> skipped
-  ERROR                      -> failed (the harness or its set-up broke)
-  FAIL / TIMEOUT / CRASH     -> failed on the baseline target `node` at level `required`
-                                (the spec is wrong, or Node regressed); otherwise xfailed
-                                as a finding, or failed with --findings=fail
-At the end: results.json and the matrix in every format under --report-dir, and with
---gate, a comparison with reports/baselines/<target>.json that fails the run on regression.
+feature. A cell's status gives the item's outcome through harness/status.py (README,
+"What fails the pytest run"); a finding fails on the baseline target `node` at level
+`required` (the spec is wrong, or Node regressed), else it is xfailed (failed with
+--findings=fail). The run's events go to the shared handlers (harness/report/handlers.py):
+results.json and the matrix under --report-dir, and with --gate, a comparison with
+reports/baselines/<target>.json that fails the run on regression.
 """
 
 from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings
 
-from harness.report import gate as gating
-from harness.report import results as store
-from harness.report.render import render_all
+from harness import profiles
+from harness.events import Dispatcher, Handler
+from harness.report.handlers import Gate, ReportWriter, Summary
 from harness.runner import CellResult, Session, repro_commands
 from harness.scenario import to_json
-from harness.spec import Behavior, SpecError, load_case_file, load_spec_file
+from harness.spec import Behavior, Case, SpecError, load_case_file, load_spec_file
 from harness.spec.loader import NOT_BEHAVIOR_FILES, attach_cases
+from harness.status import STATUS, Kind, Outcome
 from harness.targets import registry
-from harness.verdict import FINDINGS
 
 BASELINE_TARGET = "node"
+profiles.register()  # before Hypothesis's own plugin loads --hypothesis-profile
 
-settings.register_profile("dev", max_examples=10, deadline=None)
-settings.register_profile("ci", max_examples=25, deadline=None)
-settings.register_profile("thorough", max_examples=200, deadline=None)
+
+@dataclass
+class RunState:
+    session: Session
+    gate: Gate | None
+    summary: list[str] = field(default_factory=list)  # shown at the end of the terminal report
+    cases: list[Case] | None = None
+
+
+STATE = pytest.StashKey[RunState]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,44 +63,47 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("hypothesis_profile", None):
-        settings.load_profile("dev")
+        settings.load_profile(profiles.DEFAULT)
     config.addinivalue_line("markers", "node_http: a node:http behavior item")
-    config._node_http = None  # type: ignore[attr-defined]
 
 
-def _state(config: pytest.Config) -> dict[str, Any]:
+def _state(config: pytest.Config) -> RunState:
     """Per-run state, created on first use so that `pytest tests/` never starts anything."""
-    state = config._node_http  # type: ignore[attr-defined]
+    state = config.stash.get(STATE, None)
     if state is None:
-        seed = config.getoption("hypothesis_seed", None)
-        session_seed = int(seed) if seed not in (None, "") else random.getrandbits(32)
-        report_dir = Path(config.getoption("report_dir"))
-        if not report_dir.is_absolute():
-            report_dir = Path(config.rootpath) / report_dir
-        targets = config.getoption("target") or [registry.default_target()]
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-
-        def log(msg: str) -> None:
-            if reporter is not None:
-                reporter.write_line(f"[node-http] {msg}")
-
-        state = {
-            "session": Session(targets, session_seed=session_seed, base_settings=settings.default,
-                               fault=config.getoption("fault"), report_dir=report_dir,
-                               oracle=config.getoption("oracle"), log=log),
-            "targets": targets, "records": [], "report_dir": report_dir, "cases": None,
-        }
-        config._node_http = state  # type: ignore[attr-defined]
+        state = config.stash[STATE] = _new_state(config)
     return state
 
 
-def _cases(config: pytest.Config) -> list[Any]:
+def _new_state(config: pytest.Config) -> RunState:
+    seed = config.getoption("hypothesis_seed", None)
+    session_seed = int(seed) if seed not in (None, "") else random.getrandbits(32)
+    root = Path(config.rootpath)
+    report_dir = root / config.getoption("report_dir")  # an absolute option wins over root
+    targets = config.getoption("target") or [registry.default_target()]
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+    def log(msg: str) -> None:
+        if reporter is not None:
+            reporter.write_line(f"[node-http] {msg}")
+
+    summary: list[str] = []
+    gate = Gate(targets, root / "reports" / "baselines", summary.append) if config.getoption("gate") else None
+    handlers: list[Handler] = [Summary(summary.append), ReportWriter(report_dir, summary.append)]
+    session = Session(targets, session_seed=session_seed, base_settings=settings.default,
+                      fault=config.getoption("fault"), report_dir=report_dir,
+                      oracle=config.getoption("oracle"), log=log,
+                      events=Dispatcher([*handlers, *([gate] if gate else [])]))
+    return RunState(session, gate, summary)
+
+
+def _cases(config: pytest.Config) -> list[Case]:
     state = _state(config)
-    if state["cases"] is None:
+    if state.cases is None:
         cases_dir = Path(config.rootpath) / "cases"
-        state["cases"] = [c for p in sorted(cases_dir.rglob("*.yaml")) for c in load_case_file(p)] \
+        state.cases = [c for p in sorted(cases_dir.rglob("*.yaml")) for c in load_case_file(p)] \
             if cases_dir.is_dir() else []
-    return state["cases"]
+    return state.cases
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -113,7 +122,7 @@ class SpecFile(pytest.File):
         except SpecError as exc:
             raise _SpecCollectError(str(exc)) from None
         for behavior in behaviors:
-            for target in _state(self.config)["targets"]:
+            for target in _state(self.config).session.target_names:
                 item = BehaviorItem.from_parent(self, name=f"{behavior.id}[{target}]",
                                                 behavior=behavior, target=target)
                 item.add_marker(behavior.feature)
@@ -143,18 +152,16 @@ class BehaviorItem(pytest.Item):
         self.target = target
 
     def runtest(self) -> None:
-        state = _state(self.config)
-        session: Session = state["session"]
-        cell = session.run_cell(self.behavior, self.target)
-        profile = session.profile(self.target)
-        state["records"].append(store.record(cell, session, profile))
+        session = _state(self.config).session
+        cell = session.run_cell_and_emit(self.behavior, self.target)
         self.user_properties.append(("status", cell.status))
-        if cell.status in ("PASS", "UNSUPPORTED", "NOOP"):
+        outcome = STATUS[cell.status].outcome
+        if outcome is Outcome.PASSED:
             return
-        if cell.status == "SKIP":
+        if outcome is Outcome.SKIPPED:
             pytest.skip(f"SKIP on {self.target}: {cell.message}")
         text = self._describe(cell, session)
-        if cell.status in FINDINGS:
+        if outcome is Outcome.FINDING:
             baseline_fault = self.target == BASELINE_TARGET and self.behavior.level == "required"
             if not baseline_fault and self.config.getoption("findings") == "xfail":
                 pytest.xfail(f"{cell.status} (finding): {cell.message[:300]}")
@@ -163,7 +170,7 @@ class BehaviorItem(pytest.Item):
     def _describe(self, cell: CellResult, session: Session) -> str:
         b = self.behavior
         lines = [f"{b.id} on {self.target}: {cell.status}", f"spec: {b.location}  ({b.title})"]
-        if self.target == BASELINE_TARGET and cell.status in FINDINGS:
+        if self.target == BASELINE_TARGET and STATUS[cell.status].kind is Kind.FINDING:
             lines.append("Node is the baseline: a required behavior that fails on Node means the spec is wrong.")
         ex = cell.example
         if ex is not None:
@@ -187,46 +194,18 @@ class BehaviorItem(pytest.Item):
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    state = session.config._node_http  # type: ignore[attr-defined]
-    if state is None or not state["records"]:
+    state = session.config.stash.get(STATE, None)
+    if state is None or not state.session.records:
         return
-    runner: Session = state["session"]
-    runner.close()
-    profile = session.config.getoption("hypothesis_profile", None) or "dev"
-    doc = store.document(runner, state["records"], profile)
-    path = store.write(doc, state["report_dir"])
-    written = [path, *render_all(doc, state["report_dir"])]
-    state["written"] = written
-    if session.config.getoption("gate"):
-        reports = []
-        for target in state["targets"]:
-            baseline = Path(session.config.rootpath) / "reports" / "baselines" / f"{target}.json"
-            if baseline.exists():
-                reports.append(gating.gate(doc, gating.load_baseline(baseline)))
-        state["gate"] = reports
-        if any(not r.ok for r in reports):
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    state.session.finish(session.config.getoption("hypothesis_profile", None) or profiles.DEFAULT)
+    if state.gate is not None and not state.gate.ok:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    state = config._node_http  # type: ignore[attr-defined]
-    if state is None or not state.get("written"):
+    state = config.stash.get(STATE, None)
+    if state is None or not state.summary:
         return
-    tr = terminalreporter
-    tr.section("node:http compatibility")
-    counts: dict[str, dict[str, int]] = {}
-    for rec in state["records"]:
-        per = counts.setdefault(rec["target"], {})
-        per[rec["status"]] = per.get(rec["status"], 0) + 1
-    info = state["session"].versions()
-    for target, per in counts.items():
-        examples = sum(r["examples_run"] for r in state["records"] if r["target"] == target)
-        t = info.get(target, {})
-        procs = f", {t['processes_started']} process(es) started" if "processes_started" in t else ""
-        tr.write_line(f"{target}: " + ", ".join(f"{n} {s}" for s, n in sorted(per.items()))
-                      + f"  [{examples} examples, {t.get('wall_s', 0):.1f} s{procs}]")
-    for path in state["written"]:
-        tr.write_line(f"wrote {path}")
-    for report in state.get("gate", []):
-        for line in report.lines():
-            tr.write_line(line)
+    terminalreporter.section("node:http compatibility")
+    for line in state.summary:
+        terminalreporter.write_line(line)

@@ -21,11 +21,13 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Flaky, HypothesisException
 
+from harness.events import CellFinished, Dispatcher, Document, Record, RunFinished
 from harness.scenario import bind_origin, build, to_json
 from harness.spec.model import Behavior
+from harness.status import STATUS
 from harness.targets import registry
 from harness.targets.base import Target, TargetCrashed, TargetUnavailable
-from harness.verdict import FINDINGS, Verdict, verdict, worst
+from harness.verdict import Verdict, verdict, worst
 
 Json = dict[str, Any]
 
@@ -78,7 +80,7 @@ def derive_seed(session_seed: int, behavior_id: str) -> int:
 class Session:
     def __init__(self, targets: list[str], *, session_seed: int, base_settings: settings | None = None,
                  fault: str | None = None, report_dir: Path | None = None, oracle: str | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, events: Dispatcher | None = None) -> None:
         self.target_names = targets
         self.session_seed = session_seed
         self.base_settings = base_settings or settings()
@@ -86,6 +88,8 @@ class Session:
         self.report_dir = report_dir
         self.oracle = oracle
         self.log = log or (lambda _msg: None)
+        self.events = events or Dispatcher()
+        self.records: list[Record] = []  # of the cells run through run_cell_and_emit
         self._targets: dict[str, Target] = {}
         self._unavailable: dict[str, str] = {}
         self._wire: Any = None
@@ -209,7 +213,7 @@ class Session:
             elapsed = time.monotonic() - began
             self.target_wall[target_name] = self.target_wall.get(target_name, 0.0) + elapsed
         cell.wall_s = elapsed
-        if cell.status != "PASS" and cell.status != "SKIP" and self.report_dir is not None:
+        if STATUS[cell.status].detailed and self.report_dir is not None:
             cell.repro_file = self._write_repro(cell)
         return cell
 
@@ -220,7 +224,7 @@ class Session:
         for case in behavior.cases:
             ex = self.run_example(behavior, target, case.given, f"case:{case.name}", len(examples))
             examples.append(ex)
-            if ex.verdict.status in FINDINGS or ex.verdict.status == "ERROR":
+            if STATUS[ex.verdict.status].failing:
                 return self._fold(behavior, target.name, cell_seed, examples, ex)
 
         # Imported here: hypothesis-jsonschema is slow to import and `pytest tests` needn't pay.
@@ -240,9 +244,10 @@ class Session:
             ex = stop[0] if stop else self.run_example(behavior, target, inputs, "generated", len(examples))
             if not stop:
                 examples.append(ex)
-                if ex.verdict.status in ("TIMEOUT", "CRASH", "ERROR"):
+                status = STATUS[ex.verdict.status]
+                if status.failing and not status.shrinks:
                     stop.append(ex)
-            if ex.verdict.status in FINDINGS or ex.verdict.status == "ERROR":
+            if STATUS[ex.verdict.status].failing:
                 found.append(ex)
                 raise _Finding(ex)
 
@@ -283,6 +288,26 @@ class Session:
                                    + " | ".join(ex.differences))
         return CellResult(behavior, target, status, message, cell_seed, examples_run=len(examples),
                           example=shown, statuses=counts, differences=differences)
+
+    # -- events ------------------------------------------------------------------------
+    def run_cell_and_emit(self, behavior: Behavior, target_name: str) -> CellResult:
+        """run_cell, recorded for the results document and handed to the handlers."""
+        from harness.report.results import record  # it imports this module
+
+        cell = self.run_cell(behavior, target_name)
+        rec = record(cell, self, self.profile(target_name))
+        self.records.append(rec)
+        self.events.emit(CellFinished(cell, rec))
+        return cell
+
+    def finish(self, hypothesis_profile: str) -> Document:
+        """Stop the targets, then hand the results document to the handlers."""
+        from harness.report.results import document
+
+        self.close()
+        doc = document(self, self.records, hypothesis_profile)
+        self.events.emit(RunFinished(doc))
+        return doc
 
     # -- differential mode -------------------------------------------------------------
     def _differences(self, example: Example) -> list[str]:

@@ -1,14 +1,6 @@
 """The verdict: one pure function from (behavior, profile, inputs, observations) to a status.
 
-Statuses (architecture.md):
-  PASS         behaves as Node
-  UNSUPPORTED  a documented limitation of fetch-backed targets, met cleanly
-  NOOP         accepted and ignored, as declared (the Agent)
-  FAIL         differs from Node, undeclared (or a limitation met uncleanly)
-  TIMEOUT      the target did not finish the scenario in time
-  CRASH        the target's process died
-  ERROR        the harness or its set-up broke (never the target's fault)
-  SKIP         not applicable to this target
+The statuses, their meaning and severity are in harness/status.py.
 """
 
 from __future__ import annotations
@@ -21,12 +13,8 @@ from harness.scenario import from_json
 from harness.spec.assertions import check
 from harness.spec.expr import ExprError
 from harness.spec.model import Behavior
+from harness.status import STATUS
 
-STATUSES = ("PASS", "UNSUPPORTED", "NOOP", "FAIL", "TIMEOUT", "CRASH", "ERROR", "SKIP")
-# Worst first: how a cell's many examples fold into one status.
-SEVERITY = {"ERROR": 7, "CRASH": 6, "TIMEOUT": 5, "FAIL": 4, "UNSUPPORTED": 3, "NOOP": 2, "PASS": 1, "SKIP": 0}
-FINDINGS = frozenset({"FAIL", "TIMEOUT", "CRASH"})
-DECLARED = frozenset({"UNSUPPORTED", "NOOP"})  # a documented limitation, met cleanly
 _RUN_STATUS = {"timeout": "TIMEOUT", "crash": "CRASH", "error": "ERROR", "skipped": "SKIP"}
 
 
@@ -134,4 +122,5 @@ def verdict(behavior: Behavior, profile: str, inputs: Mapping[str, Any],
 
 
 def worst(statuses: list[str]) -> str:
-    return max(statuses, key=lambda s: SEVERITY[s]) if statuses else "SKIP"
+    """How a cell's examples fold into one status: the most severe (SKIP when none ran)."""
+    return max(statuses, key=lambda s: STATUS[s].severity) if statuses else "SKIP"

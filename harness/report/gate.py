@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.verdict import SEVERITY
+from harness.status import STATUS, Kind
+from harness.verdict import worst
 
 BASELINE_SCHEMA = "node-http-conformance/baseline/v1"
 
@@ -27,12 +28,15 @@ class GateReport:
     improvements: list[str] = field(default_factory=list)
     new: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    no_baseline: Path | None = None  # where the baseline should be; nothing was compared
 
     @property
     def ok(self) -> bool:
-        return not self.regressions and not self.missing
+        return not self.regressions and not self.missing and self.no_baseline is None
 
     def lines(self) -> list[str]:
+        if self.no_baseline is not None:
+            return [f"gate {self.target}: no baseline at {self.no_baseline} (create one with --update)"]
         out = [f"gate {self.target}: {'PASS' if self.ok else 'FAIL'}"]
         out += [f"  regression: {x}" for x in self.regressions]
         out += [f"  missing from run: {x}" for x in self.missing]
@@ -61,6 +65,19 @@ def load_baseline(path: Path) -> dict[str, Any]:
     return doc
 
 
+def baseline_path(base_dir: Path, target: str) -> Path:
+    return base_dir / f"{target}.json"
+
+
+def gate_all(doc: dict[str, Any], targets: list[str], base_dir: Path) -> list[GateReport]:
+    """One report per target, against base_dir/<target>.json."""
+    reports = []
+    for target in targets:
+        path = baseline_path(base_dir, target)
+        reports.append(gate(doc, load_baseline(path)) if path.exists() else GateReport(target, no_baseline=path))
+    return reports
+
+
 def gate(doc: dict[str, Any], baseline: dict[str, Any]) -> GateReport:
     target = baseline["target"]
     report = GateReport(target)
@@ -75,10 +92,11 @@ def gate(doc: dict[str, Any], baseline: dict[str, Any]) -> GateReport:
         status = rec["status"]
         if status in accepted:
             continue
-        worst_accepted = max(accepted, key=lambda s: SEVERITY[s])
+        worst_accepted = worst(accepted)
         shown = "|".join(accepted)
         # SKIP ranks lowest, but losing coverage is a regression too.
-        if SEVERITY[status] > SEVERITY[worst_accepted] or status in ("ERROR", "SKIP"):
+        got = STATUS[status]
+        if got.severity > STATUS[worst_accepted].severity or got.kind in (Kind.ERROR, Kind.SKIP):
             report.regressions.append(f"{bid}: {shown} -> {status}: {rec['message'][:200]}")
         else:
             report.improvements.append(f"{bid}: {shown} -> {status}")

@@ -6,9 +6,7 @@ from html import escape
 from typing import Any
 
 from harness.report.matrix import Matrix, cell_text, summary_text
-
-COLOURS = {"PASS": "#c8f0c8", "UNSUPPORTED": "#dde6f7", "NOOP": "#e8e0f5", "FAIL": "#f7c6c6",
-           "TIMEOUT": "#f9dfb5", "CRASH": "#f2a6a6", "ERROR": "#d9d9d9", "SKIP": "#f4f4f4"}
+from harness.status import STATUS
 
 
 def _cell(rec: dict[str, Any] | None) -> str:
@@ -18,7 +16,7 @@ def _cell(rec: dict[str, Any] | None) -> str:
     repro = "".join(f"<div class=r><code>{escape(c)}</code></div>" for c in rec.get("repro") or [])
     label = cell_text(rec)
     detail = f"<details><summary>{label}</summary>{tip}{repro}</details>" if tip or repro else label
-    return f'<td style="background:{COLOURS[rec["status"]]}">{detail}</td>'
+    return f'<td style="background:{STATUS[rec["status"]].colour}">{detail}</td>'
 
 
 def render(m: Matrix) -> str:

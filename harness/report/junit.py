@@ -5,6 +5,7 @@ from __future__ import annotations
 from xml.etree import ElementTree as ET
 
 from harness.report.matrix import Matrix
+from harness.status import STATUS, Kind
 
 
 def render(m: Matrix) -> str:
@@ -20,18 +21,19 @@ def render(m: Matrix) -> str:
                 n += 1
                 case = ET.SubElement(suite, "testcase", classname=f"{target}.{feature}", name=r.behavior)
                 status = rec["status"]
+                kind = STATUS[status].kind
                 text = rec.get("message") or status
-                if status in ("FAIL", "TIMEOUT", "CRASH"):
+                if kind is Kind.FINDING:
                     failures += 1
                     ET.SubElement(case, "failure", message=f"{status}: {text[:200]}").text = \
                         "\n".join([text, *rec.get("repro", [])])
-                elif status == "ERROR":
+                elif kind is Kind.ERROR:
                     errors += 1
                     ET.SubElement(case, "error", message=text[:200]).text = text
-                elif status == "SKIP":
+                elif kind is Kind.SKIP:
                     skipped += 1
                     ET.SubElement(case, "skipped", message=text[:200])
-                elif status != "PASS":
+                elif kind is Kind.DECLARED:
                     ET.SubElement(case, "system-out").text = f"{status}: {text}"
         suite.set("tests", str(n))
         suite.set("failures", str(failures))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from harness.report.matrix import Matrix, cell_text, summary_text
+from harness.status import STATUS, TABLE
 
 
 def render(m: Matrix) -> str:
@@ -17,9 +18,8 @@ def render(m: Matrix) -> str:
     tinfo = [[t, info.get("version", "-"), info.get("profile", "-"), info.get("wall_s", "-"),
               info.get("unavailable", "")] for t, info in meta.get("targets", {}).items()]
     lines.append(tabulate(tinfo, headers=["target", "version", "profile", "wall s", "note"], tablefmt="github"))
-    lines += ["", "Statuses: PASS behaves as Node; UNSUPPORTED / NOOP a documented fetch-backed "
-              "limitation met cleanly; FAIL differs from Node; TIMEOUT, CRASH the target hung or died; "
-              "ERROR the harness broke; SKIP not applicable. On a fetch-backed runtime, FAIL (fixable) "
+    lines += ["", "Statuses: " + "; ".join(f"{s.name} {s.meaning}" for s in TABLE) + ". "
+              "On a fetch-backed runtime, FAIL (fixable) "
               "means the Python reference (impl) passes it, so the runtime can too; FAIL (fetch) means "
               "the reference fails as well: the gap belongs to fetch itself.", ""]
     headers = ["behavior", "level", *m.targets]
@@ -34,7 +34,7 @@ def render(m: Matrix) -> str:
     lines.append(tabulate(summary, headers=["target", *first.keys(), "total"], tablefmt="github"))
     lines.append("")
     findings = [(r, t, r.cells[t]) for rows in m.features.values() for r in rows for t in m.targets
-                if t in r.cells and r.cells[t]["status"] not in ("PASS", "SKIP")]
+                if t in r.cells and STATUS[r.cells[t]["status"]].detailed]
     if findings:
         lines += ["## Details", ""]
         for row, target, rec in findings:

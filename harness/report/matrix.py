@@ -5,10 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.verdict import STATUSES
-
-SYMBOL = {"PASS": "PASS", "UNSUPPORTED": "UNSUPPORTED", "NOOP": "NOOP", "FAIL": "FAIL",
-          "TIMEOUT": "TIMEOUT", "CRASH": "CRASH", "ERROR": "ERROR", "SKIP": "SKIP"}
+from harness.status import NAMES, STATUS
 
 
 @dataclass
@@ -41,7 +38,7 @@ def build(doc: dict[str, Any]) -> Matrix:
             features.setdefault(rec["feature"], []).append(row)
         row.cells[rec["target"]] = rec
     _classify_gaps(rows.values(), doc.get("targets", {}))
-    counts = {t: dict.fromkeys(STATUSES, 0) for t in targets}
+    counts = {t: dict.fromkeys(NAMES, 0) for t in targets}
     for row in rows.values():
         for t, rec in row.cells.items():
             counts[t][rec["status"]] += 1
@@ -63,13 +60,14 @@ def _classify_gaps(rows: Any, targets: dict[str, Any]) -> None:
                 continue
             if targets.get(target, {}).get("profile") != "fetch-backed":
                 continue
-            rec["gap"] = "fixable" if ref["status"] in ("PASS", "UNSUPPORTED", "NOOP") else "fetch"
+            rec["gap"] = "fixable" if STATUS[ref["status"]].conforms else "fetch"
 
 
 def cell_text(rec: dict[str, Any] | None) -> str:
     if rec is None:
         return "-"
-    return f"{rec['status']} ({rec['gap']})" if rec.get("gap") else rec["status"]
+    label = STATUS[rec["status"]].label
+    return f"{label} ({rec['gap']})" if rec.get("gap") else label
 
 
 def summary_text(counts: dict[str, int]) -> str:

@@ -13,8 +13,8 @@ from typing import Any
 from harness import __version__
 from harness.runner import CellResult, Session, repro_commands
 from harness.scenario import to_json
+from harness.status import STATUS, Kind
 from harness.targets import registry
-from harness.verdict import DECLARED
 
 SCHEMA = "node-http-conformance/results/v1"
 
@@ -25,9 +25,9 @@ def record(cell: CellResult, session: Session, profile: str | None) -> dict[str,
     return {
         "behavior": b.id, "title": b.title, "catalogue": b.catalogue, "feature": b.feature,
         "level": b.level, "target": cell.target, "profile": profile, "status": cell.status,
-        "declared": cell.status in DECLARED, "message": cell.message,
+        "declared": STATUS[cell.status].kind is Kind.DECLARED, "message": cell.message,
         "example": {"label": ex.label, "inputs": to_json(ex.inputs)} if ex else None,
-        "repro": repro_commands(cell, session.fault, session.session_seed) if cell.status not in ("PASS", "SKIP") else [],
+        "repro": repro_commands(cell, session.fault, session.session_seed) if STATUS[cell.status].detailed else [],
         "repro_file": cell.repro_file, "examples_run": cell.examples_run, "statuses": cell.statuses,
         "spec": b.location, "seed": cell.seed, "wall_s": round(cell.wall_s, 3),
         "differences": cell.differences,

@@ -1,0 +1,100 @@
+"""The handlers of a run's events, shared by the pytest plugin and `python -m harness run`.
+
+Each says what it has to say through `say` (the CLI prints; the plugin keeps the lines for
+its terminal summary).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.events import CellFinished, Document, Handler, RunFinished
+from harness.report import gate as gating
+from harness.report import results as store
+from harness.report.render import render_all
+
+Say = Callable[[str], None]
+
+
+class Progress(Handler):
+    """One line per finished cell: `[n/total elapsed] target status behavior`."""
+
+    def __init__(self, total: int, say: Say) -> None:
+        self.total = total
+        self.say = say
+        self.done = 0
+        self.began = time.monotonic()
+
+    def on_cell(self, event: CellFinished) -> None:
+        self.done += 1
+        cell = event.cell
+        self.say(f"[{self.done}/{self.total} {time.monotonic() - self.began:6.1f}s] {cell.target:8} "
+                 f"{cell.status:11} {cell.behavior.id}")
+
+
+def summary_lines(doc: Document) -> list[str]:
+    """Per target: its count of each status, examples run, time, processes started."""
+    counts: dict[str, dict[str, int]] = {}
+    examples: dict[str, int] = {}
+    for rec in doc["results"]:
+        per = counts.setdefault(rec["target"], {})
+        per[rec["status"]] = per.get(rec["status"], 0) + 1
+        examples[rec["target"]] = examples.get(rec["target"], 0) + rec["examples_run"]
+    lines = []
+    for target, per in counts.items():
+        t = doc["targets"].get(target, {})
+        procs = f", {t['processes_started']} process(es) started" if "processes_started" in t else ""
+        lines.append(f"{target}: " + ", ".join(f"{n} {s}" for s, n in sorted(per.items()))
+                     + f"  [{examples[target]} examples, {t.get('wall_s', 0):.1f} s{procs}]")
+    return lines
+
+
+class Summary(Handler):
+    def __init__(self, say: Say) -> None:
+        self.say = say
+
+    def on_run(self, event: RunFinished) -> None:
+        for line in summary_lines(event.document):
+            self.say(line)
+
+
+class ReportWriter(Handler):
+    """results.json and the matrix in every format."""
+
+    def __init__(self, report_dir: Path, say: Say) -> None:
+        self.report_dir = report_dir
+        self.say = say
+        self.written: list[Path] = []
+
+    def on_run(self, event: RunFinished) -> None:
+        doc = event.document
+        self.written = [store.write(doc, self.report_dir), *render_all(doc, self.report_dir)]
+        for path in self.written:
+            self.say(f"wrote {path}")
+
+
+class Gate(Handler):
+    """The run against reports/baselines/<target>.json. A target without a baseline fails
+    only when `require_baselines` (the `gate` command); a run just says it was not gated."""
+
+    def __init__(self, targets: list[str] | None, base_dir: Path, say: Say, *,
+                 require_baselines: bool = False) -> None:
+        self.targets = targets
+        self.base_dir = base_dir
+        self.say = say
+        self.require_baselines = require_baselines
+        self.reports: list[gating.GateReport] = []
+
+    def on_run(self, event: RunFinished) -> None:
+        doc = event.document
+        targets = self.targets or sorted({r["target"] for r in doc["results"]})
+        self.reports = gating.gate_all(doc, targets, self.base_dir)
+        for report in self.reports:
+            for line in report.lines():
+                self.say(line)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok or (r.no_baseline is not None and not self.require_baselines) for r in self.reports)
