@@ -17,6 +17,9 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+
+from harness.reference.fetch import shared_client
 from harness.targets.fault_hooks import Fault, FaultContext, Json
 
 _HEADER_OPS = {"setHeader", "res.setHeader", "res.appendHeader", "res.setHeaders"}
@@ -77,6 +80,25 @@ class AlterHeaderValues(Fault):
             op = copy.deepcopy(op)
             op["args"][1] = self._alter(op["args"][1])
         return op
+
+
+class RecaseRequestHeaders(Fault):
+    name = "recase-request-headers"
+    description = "every request header name goes out on the wire in Title-Case (x-my-name: X-My-Name)"
+
+    def on_options(self, args: list[Any]) -> list[Any]:
+        # request() runs inside the target's event loop: hook that loop's fetch client, whose
+        # request hooks run after fetch() built the header list and before h11 writes it.
+        client = shared_client()
+        if self._title_case not in client.event_hooks["request"]:
+            client.event_hooks["request"].append(self._title_case)
+        return args
+
+    @staticmethod
+    async def _title_case(request: httpx.Request) -> None:
+        request.headers = httpx.Headers(
+            [(b"-".join(part.capitalize() for part in name.split(b"-")), value)
+             for name, value in request.headers.raw])
 
 
 class CorruptRequestBody(Fault):
@@ -355,7 +377,7 @@ class BridgeIgnoresPort(Fault):
 
 FAULTS: dict[str, Callable[[], Fault]] = {
     cls.name: cls for cls in (
-        DropUserHeaders, AlterHeaderValues, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
+        DropUserHeaders, AlterHeaderValues, RecaseRequestHeaders, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
         SwallowErrors, CorruptResponseBody, BufferResponse, ReorderEvents, MangleResponseHead,
         ServerWrongStatus, ServerDropHeaders, ServerCorruptBody, ServerRequestView,
         ServerFramingSwap, ServerNoDate, ServerConnectionClose, ServerAcceptsExpectations, BridgeIgnoresPort,
