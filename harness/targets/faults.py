@@ -5,9 +5,10 @@ suite on a deliberately broken node:http, to show that the specs notice: every b
 that the healthy reference meets must turn non-PASS under at least one fault
 (tests/test_faults.py checks exactly that). Faults act through the hooks of
 fault_hooks.Fault: some change what the implementation is asked to do (a header dropped,
-a body byte flipped, a status off by one, so the wire itself is wrong), others change
-what the implementation reports to its caller (errors swallowed, events out of order,
-a response buffered instead of streamed).
+a body byte flipped, a status off by one, so the wire itself is wrong), one changes the
+bytes fetch writes (recase-request-headers), others change what the implementation
+reports to its caller (errors swallowed, events out of order, a response buffered
+instead of streamed).
 """
 
 from __future__ import annotations
