@@ -5,9 +5,10 @@ suite on a deliberately broken node:http, to show that the specs notice: every b
 that the healthy reference meets must turn non-PASS under at least one fault
 (tests/test_faults.py checks exactly that). Faults act through the hooks of
 fault_hooks.Fault: some change what the implementation is asked to do (a header dropped,
-a body byte flipped, a status off by one, so the wire itself is wrong), others change
-what the implementation reports to its caller (errors swallowed, events out of order,
-a response buffered instead of streamed).
+a body byte flipped, a status off by one, so the wire itself is wrong), one changes the
+bytes fetch writes (recase-request-headers), others change what the implementation
+reports to its caller (errors swallowed, events out of order, a response buffered
+instead of streamed).
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+
+from harness.reference.fetch import shared_client
 from harness.targets.impl.fault_hooks import Fault, FaultContext, Json
 
 _HEADER_OPS = {"setHeader", "res.setHeader", "res.appendHeader", "res.setHeaders"}
@@ -77,6 +81,25 @@ class AlterHeaderValues(Fault):
             op = copy.deepcopy(op)
             op["args"][1] = self._alter(op["args"][1])
         return op
+
+
+class RecaseRequestHeaders(Fault):
+    name = "recase-request-headers"
+    description = "every request header name goes out on the wire in Title-Case (x-my-name: X-My-Name)"
+
+    def on_options(self, args: list[Any]) -> list[Any]:
+        # request() runs inside the target's event loop: hook that loop's fetch client, whose
+        # request hooks run after fetch() built the header list and before h11 writes it.
+        client = shared_client()
+        if self._title_case not in client.event_hooks["request"]:
+            client.event_hooks["request"].append(self._title_case)
+        return args
+
+    @staticmethod
+    async def _title_case(request: httpx.Request) -> None:
+        request.headers = httpx.Headers(
+            [(b"-".join(part.capitalize() for part in name.split(b"-")), value)
+             for name, value in request.headers.raw])
 
 
 class CorruptRequestBody(Fault):
@@ -355,7 +378,7 @@ class BridgeIgnoresPort(Fault):
 
 FAULTS: dict[str, Callable[[], Fault]] = {
     cls.name: cls for cls in (
-        DropUserHeaders, AlterHeaderValues, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
+        DropUserHeaders, AlterHeaderValues, RecaseRequestHeaders, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
         SwallowErrors, CorruptResponseBody, BufferResponse, ReorderEvents, MangleResponseHead,
         ServerWrongStatus, ServerDropHeaders, ServerCorruptBody, ServerRequestView,
         ServerFramingSwap, ServerNoDate, ServerConnectionClose, ServerAcceptsExpectations, BridgeIgnoresPort,
