@@ -13,10 +13,10 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from harness.observations import Json
 from harness.spec.expr import evaluate
 from harness.spec.model import Behavior
 
-Json = dict[str, Any]
 ORIGIN_HOST = "127.0.0.1"
 DEFAULT_TIMEOUT_MS = 5000
 

@@ -42,6 +42,7 @@ from typing import Any
 
 import httpx
 
+from harness.observations import Observations, WireRecord, from_target
 from harness.targets.base import Exchange, Json, Profile, TargetUnavailable
 from harness.targets.runtime import install, workerd_config
 from harness.targets.runtime.process import LogBuffer, ProcessTarget, RuntimeProcess
@@ -168,16 +169,16 @@ class WorkerdTarget(ProcessTarget[WorkerdProcess]):
                      f"{'+'.join(workerd_config.COMPATIBILITY_FLAGS)}")
         return " ".join(parts)
 
-    def run(self, scenario: Json, exchange: Exchange | None) -> Json:
+    def run(self, scenario: Json, exchange: Exchange | None) -> Observations:
         # The runner has checked kind and capabilities.
         sid = str(scenario.get("id", "?"))
         with self._lock:
             proc = self._ensure()
             if scenario.get("kind") == "client":
-                return self._run_client(proc, sid, scenario)
+                return from_target(self._run_client(proc, sid, scenario))
             if exchange is None:
                 return {"status": "error", "detail": "server scenario run without an exchange callback"}
-            return self._run_server(proc, sid, scenario, exchange)
+            return from_target(self._run_server(proc, sid, scenario, exchange))
 
     # -- the process -----------------------------------------------------------------
 
@@ -286,7 +287,7 @@ class WorkerdTarget(ProcessTarget[WorkerdProcess]):
         timeout = scenario.get("timeout_ms", 5000) / 1000 + self._grace
         body = json.dumps({"scenario": scenario, "bridges": proc.bridges()}).encode()
         stage = "starting the servers"
-        wire: Json | None = None
+        wire: WireRecord | None = None
         mark = proc.log.count
         try:
             with proc.client.stream("POST", f"{proc.base}/server", content=body, timeout=timeout,

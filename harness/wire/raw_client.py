@@ -64,7 +64,8 @@ class Exchange:
             rec.error = f"no address for server {server} (got {len(self.addresses)})"
             return rec
         key = ("conn", req["conn"]) if req.get("conn") is not None else ("own", index)
-        conn = await self._connect(key, tuple(self.addresses[server]), rec)
+        host, port = self.addresses[server]
+        conn = await self._connect(key, (host, port), rec)
         if conn is None:
             return rec
         rec.conn = conn.index

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from harness.observations import Json
 from harness.targets.impl.fault_hooks import Fault, ops_for
 from harness.targets.impl.recorder import Recorder
 from harness.targets.impl.server import finish_servers, start_servers
@@ -35,7 +36,6 @@ from harness.targets.impl.tags import (
 __all__ = ["empty_client_observations", "empty_request_observations", "finish_servers", "run_client",
            "start_servers"]
 
-Json = dict[str, Any]
 END_GRACE_MS = 100  # after res 'end', how long to wait for res 'close' (SCENARIO.md)
 
 CLIENT_OPS = frozenset({
@@ -79,7 +79,7 @@ class ClientState:
     destroyed_res: bool = False
     parts: list[bytes] = field(default_factory=list)
     nbytes: int = 0
-    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    tasks: list[asyncio.Future[Any]] = field(default_factory=list)
     fired: set[str] = field(default_factory=set)
 
     def finished(self) -> bool:
@@ -154,7 +154,8 @@ class ClientRun:
         if kind is not None and kind != "client":
             obs["status"], obs["detail"] = "error", f"run_client got a scenario of kind {kind!r}"
             return
-        further = c.get("then") if isinstance(c.get("then"), list) else []
+        then = c.get("then")
+        further: list[Any] = then if isinstance(then, list) else []
         obs["more"].extend(empty_request_observations() for _ in further)
         specs = [c, *further]
         self.runs = [RequestRun(self, spec if isinstance(spec, dict) else {}, obs if i == 0 else obs["more"][i - 1], i)
@@ -172,8 +173,9 @@ class ClientRun:
                 run.start()
                 await run.done
 
-        driving = asyncio.ensure_future(drive())
-        await asyncio.wait({driving, rec.deadline}, return_when=asyncio.FIRST_COMPLETED)
+        driving: asyncio.Future[Any] = asyncio.ensure_future(drive())
+        deadline: asyncio.Future[Any] = rec.deadline
+        await asyncio.wait([driving, deadline], return_when=asyncio.FIRST_COMPLETED)
         if driving.done():
             driving.result()  # an executor bug in the ops surfaces here
         else:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from harness.observations import Json
 from harness.targets.impl.fault_hooks import Fault, ops_for
 from harness.targets.impl.recorder import Recorder
 from harness.targets.impl.shared import shared_op
@@ -30,7 +31,6 @@ from harness.targets.impl.tags import (
     to_bytes,
 )
 
-Json = dict[str, Any]
 Listen = Callable[[Any, Any], Awaitable[tuple[str, int]]]
 
 CLOSE_WAIT_MS = 1000  # how long finish_servers waits for server.close()
@@ -453,7 +453,7 @@ async def _close(server: Any) -> None:
         return
     done = asyncio.get_running_loop().create_future()
     try:
-        server.close(lambda *_a: done.done() or done.set_result(None))
+        server.close(lambda *_a: None if done.done() else done.set_result(None))
         closer = getattr(server, "close_all_connections", None)
         if closer is not None:
             closer()

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from harness.observations import Json
 from harness.targets.impl.tags import (
     DecodeContext,
     decode,
@@ -19,8 +20,6 @@ from harness.targets.impl.tags import (
     lookup_agent,
     snake,
 )
-
-Json = dict[str, Any]
 
 
 def report_error(top: Json, detail: str) -> None:

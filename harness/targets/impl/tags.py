@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from harness.observations import Json
 from harness.reference.errors import UNDEFINED, js_string, js_typeof
 from harness.reference.fetch import Headers
 
-Json = dict[str, Any]
 MAX_ENCODE_DEPTH = 8
 
 _SNAKE_1 = re.compile(r"(.)([A-Z][a-z]+)")
