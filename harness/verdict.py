@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from harness.observations import Observations
 from harness.scenario import from_json
@@ -19,11 +19,19 @@ from harness.status import STATUS
 _RUN_STATUS = {"timeout": "TIMEOUT", "crash": "CRASH", "error": "ERROR", "skipped": "SKIP"}
 
 
+class Note(TypedDict):
+    """A difference that leaves the status alone, linked to the behavior whose subject it is."""
+
+    text: str
+    behavior: str
+
+
 @dataclass(frozen=True)
 class Verdict:
     status: str
     message: str = ""
     failures: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)  # app behaviors: see harness/apps/compare.py
 
 
 def _header_view(pairs: list[list[str]]) -> dict[str, list[str]]:
@@ -95,7 +103,7 @@ def views(observations: Observations) -> dict[str, Any]:
     return v
 
 
-def _failures(assertions: list[dict[str, Any]], inputs: Mapping[str, Any], view: Any) -> list[str]:
+def failures(assertions: list[dict[str, Any]], inputs: Mapping[str, Any], view: Any) -> list[str]:
     return [o.message for o in (check(a, inputs, view) for a in assertions) if not o.ok]
 
 
@@ -106,13 +114,17 @@ def verdict(behavior: Behavior, profile: str, inputs: Mapping[str, Any],
         status = _RUN_STATUS.get(run_status, "ERROR")
         return Verdict(status, str(observations.get("detail") or run_status))
     try:
+        if behavior.kind == "app":  # differential: Node's answer is the expected one
+            from harness.apps.compare import app_verdict
+
+            return app_verdict(behavior, inputs, observations)
         view = views(observations)
-        failed = _failures(behavior.expect, inputs, view)
+        failed = failures(behavior.expect, inputs, view)
         if not failed:
             return Verdict("PASS")
         variant = behavior.fetch_backed
         if profile == "fetch-backed" and variant is not None:
-            declared = _failures(variant.expect, inputs, view)
+            declared = failures(variant.expect, inputs, view)
             if not declared:
                 return Verdict(variant.status, f"{variant.limitation}: {variant.because}")
             return Verdict("FAIL", f"declared limitation {variant.limitation} not met cleanly: "

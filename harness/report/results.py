@@ -30,7 +30,7 @@ def record(cell: CellResult, session: Session, profile: str | None) -> dict[str,
         "repro": repro_commands(cell, session.fault, session.session_seed) if STATUS[cell.status].detailed else [],
         "repro_file": cell.repro_file, "examples_run": cell.examples_run, "statuses": cell.statuses,
         "spec": b.location, "seed": cell.seed, "wall_s": round(cell.wall_s, 3),
-        "differences": cell.differences,
+        "differences": cell.differences, "notes": list(cell.notes),
     }
 
 
@@ -44,6 +44,7 @@ def document(session: Session, records: list[dict[str, Any]], hypothesis_profile
         "hypothesis_profile": hypothesis_profile, "fault": session.fault, "oracle": session.oracle,
         "targets": {name: {"kind": registry.info(name).kind, **info}
                     for name, info in session.versions().items()},
+        "apps": session.apps_info(),  # how each app ran on each target (None: no app ran)
         "results": records,
     }
 

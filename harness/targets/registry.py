@@ -24,14 +24,21 @@ class TargetInfo:
     kind: Kind
     injects_faults: bool = False  # accepts fault=NAME (python -m harness faults)
     from_npm: bool = False  # a runtime pinned in runtimes/package.json under the target's name
+    # serves the JavaScript apps of apps/ (harness/apps/serve.py says how); the Python
+    # reference cannot run JavaScript, so its app behaviors are SKIP
+    runs_js_apps: bool = False
 
 
 TARGETS: dict[str, TargetInfo] = {t.name: t for t in (
     TargetInfo("impl", "harness.targets.impl:ImplTarget", "reference", injects_faults=True),
-    TargetInfo("node", "harness.targets.node:NodeTarget", "runtime", from_npm=True),
-    TargetInfo("workerd", "harness.targets.workerd:WorkerdTarget", "runtime", from_npm=True),
-    TargetInfo("bun", "harness.targets.bun:BunTarget", "runtime", from_npm=True),
-    TargetInfo("deno", "harness.targets.deno:DenoTarget", "runtime", from_npm=True),
+    TargetInfo("node", "harness.targets.node:NodeTarget", "runtime", from_npm=True,
+               runs_js_apps=True),
+    TargetInfo("workerd", "harness.targets.workerd:WorkerdTarget", "runtime", from_npm=True,
+               runs_js_apps=True),
+    TargetInfo("bun", "harness.targets.bun:BunTarget", "runtime", from_npm=True,
+               runs_js_apps=True),
+    TargetInfo("deno", "harness.targets.deno:DenoTarget", "runtime", from_npm=True,
+               runs_js_apps=True),
 )}
 
 
