@@ -35,6 +35,11 @@ LOG_LINES = 25
 class AppStartError(Exception):
     """The app did not start on that target; the message quotes the runtime's log."""
 
+    def __init__(self, why: str, log: str = "") -> None:
+        super().__init__(why + (f"\n{log}" if log else ""))
+        self.why = why  # one line
+        self.log = log  # the runtime's last log lines, if any
+
 
 @dataclass
 class Launch:
@@ -170,7 +175,7 @@ class AppServer:
             self.process.log.join(0.5)  # its last words
         tail = self.log_tail()
         raise AppStartError(f"the {self.app} app did not start on {self.target}: {why}"
-                            + (f"\n{self.target} log:\n{tail}" if tail else " (nothing in its log)"))
+                            + ("" if tail else " (nothing in its log)"), f"{self.target} log:\n{tail}" if tail else "")
 
     @property
     def address(self) -> tuple[str, int]:
@@ -189,7 +194,7 @@ class AppServer:
 @dataclass
 class _Slot:
     server: AppServer | None = None
-    error: str | None = None
+    error: AppStartError | None = None
     starts: int = 0
     start_ms: float | None = None
 
@@ -208,27 +213,28 @@ class AppServers:
         could not start, now or earlier in the run."""
         slot = self._slots.setdefault((target, app), _Slot())
         if slot.error is not None:
-            raise AppStartError(slot.error)
+            raise slot.error
         if slot.server is not None and slot.server.alive():
             return slot.server
         launcher = LAUNCHERS.get(target)
         if launcher is None:
-            slot.error = f"the harness has no way to run an app on {target} (harness/apps/serve.py LAUNCHERS)"
-            raise AppStartError(slot.error)
+            slot.error = AppStartError(f"the harness has no way to run an app on {target} (harness/apps/serve.py LAUNCHERS)")
+            raise slot.error
         if self._scratch is None:
             self._scratch = Path(tempfile.mkdtemp(prefix="harness-apps-"))
         slot.starts += 1
         try:
             slot.server = AppServer(target, app, launcher, self._scratch)
         except AppStartError as exc:
-            slot.error = str(exc)
-            self.log(slot.error.splitlines()[0])
+            slot.error = exc
+            self.log(exc.why)
             raise
         slot.start_ms = slot.server.start_ms
         return slot.server
 
     def info(self) -> dict[str, dict[str, Any]]:
-        """app -> target -> how it ran: start time, processes started, or why it did not start."""
+        """app -> {pinned: its packages, targets: target -> how it ran (start time, processes
+        started, or why it did not start)}."""
         out: dict[str, dict[str, Any]] = {}
         for (target, app), slot in sorted(self._slots.items()):
             launcher = LAUNCHERS.get(target)
@@ -237,8 +243,9 @@ class AppServers:
             if slot.start_ms is not None:
                 entry["start_ms"] = round(slot.start_ms, 1)
             if slot.error is not None:
-                entry["error"] = slot.error
-            out.setdefault(app, {})[target] = entry
+                entry.update(error=slot.error.why, log=slot.error.log)
+            ran = out.setdefault(app, {"pinned": layout.dependencies(app), "targets": {}})
+            ran["targets"][target] = entry
         return out
 
     def close(self) -> None:

@@ -12,7 +12,9 @@ from harness.status import STATUS
 def _cell(rec: dict[str, Any] | None) -> str:
     if rec is None:
         return "<td>-</td>"
-    tip = escape(rec.get("message") or "")
+    tip = escape(rec.get("message") or "") + "".join(
+        f"<div class=r>note: {escape(n['text'])} (see <code>{escape(n['behavior'])}</code>)</div>"
+        for n in rec.get("notes") or [])
     repro = "".join(f"<div class=r><code>{escape(c)}</code></div>" for c in rec.get("repro") or [])
     label = cell_text(rec)
     detail = f"<details><summary>{label}</summary>{tip}{repro}</details>" if tip or repro else label

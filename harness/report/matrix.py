@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.status import NAMES, STATUS
+from harness.status import NAMES, STATUS, Kind
 
 
 @dataclass
@@ -53,7 +53,7 @@ def _classify_gaps(rows: Any, targets: dict[str, Any]) -> None:
     reference = next((name for name, t in targets.items() if t.get("kind") == "reference"), None)
     for row in rows:
         ref = row.cells.get(reference) if reference is not None else None
-        if ref is None:
+        if ref is None or STATUS[ref["status"]].kind is Kind.SKIP:  # the reference could not run it
             continue
         for target, rec in row.cells.items():
             if target == reference or rec["status"] != "FAIL":
@@ -67,6 +67,8 @@ def cell_text(rec: dict[str, Any] | None) -> str:
     if rec is None:
         return "-"
     label = STATUS[rec["status"]].label
+    if rec.get("notes"):  # app behaviors: differences beside the status
+        label += f" ({len(rec['notes'])} notes)"
     return f"{label} ({rec['gap']})" if rec.get("gap") else label
 
 
