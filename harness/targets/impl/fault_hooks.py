@@ -49,6 +49,11 @@ class Fault:
         """The finished observations of one scenario (client or server)."""
         return obs
 
+    def on_wire(self, wire: Json) -> Json:
+        """What the raw client recorded in a server scenario (`wire.responses`), as if the
+        target's front end had answered differently."""
+        return wire
+
 
 @dataclass(frozen=True)
 class FaultContext:

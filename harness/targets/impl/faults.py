@@ -353,12 +353,27 @@ class BridgeIgnoresPort(Fault):
         return scenario
 
 
+class LenientRequestParser(Fault):
+    name = "lenient-request-parser"
+    description = ("a request the parser refuses is answered as if it were fine: each 400 the "
+                   "front end wrote reads as an empty 200 that keeps the connection (a bridge "
+                   "that re-frames what it could not parse)")
+
+    def on_wire(self, wire: Json) -> Json:
+        for rec in wire.get("responses") or []:
+            if isinstance(rec, dict) and rec.get("status") == 400:
+                rec.update(status=200, reason="OK", closed=False,
+                           headers=[["Content-Length", "0"]], framing="content-length")
+        return wire
+
+
 FAULTS: dict[str, Callable[[], Fault]] = {
     cls.name: cls for cls in (
         DropUserHeaders, AlterHeaderValues, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
         SwallowErrors, CorruptResponseBody, BufferResponse, ReorderEvents, MangleResponseHead,
         ServerWrongStatus, ServerDropHeaders, ServerCorruptBody, ServerRequestView,
         ServerFramingSwap, ServerNoDate, ServerConnectionClose, ServerAcceptsExpectations, BridgeIgnoresPort,
+        LenientRequestParser,
     )
 }
 
