@@ -162,6 +162,7 @@ def _server_touches(scenario: dict[str, Any], given: dict[str, Any]) -> set[str]
                 "ServerResponse", "IncomingMessage"}
         out |= {f"createServer.option:{k}" for k in _option_keys(server.get("options") or {}, given)}
         out |= {f"Server.event:{event}" for key, event in _SERVER_LISTENERS.items() if key in server}
+        out |= {f"Server.{k}" for k in server.get("set") or {} if isinstance(k, str)}
     return out
 
 

@@ -42,7 +42,7 @@ const SERVER_CB_OPS = new Set(['write', 'end', 'writeEarlyHints']);
 
 const CLIENT_REQ_EVENTS = ['socket', 'finish', 'continue', 'timeout', 'abort', 'drain', 'close'];
 const CLIENT_RES_EVENTS = ['end', 'aborted', 'close'];
-const SERVER_EVENTS = ['listening', 'connection', 'close'];
+const SERVER_EVENTS = ['listening', 'connection', 'close', 'dropRequest'];
 const SERVER_REQ_EVENTS = ['end', 'aborted', 'close'];
 const SERVER_RES_EVENTS = ['finish', 'close', 'drain'];
 
@@ -801,6 +801,15 @@ async function startOne(http, session, spec, index, listen) {
     return null;
   }
   session.servers.push(server);
+  // `set`: properties assigned before listen (maxRequestsPerSocket has no option form).
+  for (const [prop, value] of Object.entries(spec.set ?? {})) {
+    try {
+      server[prop] = decode(value, session.ctx);
+    } catch (e) {
+      obs.status = 'error';
+      obs.detail = `executor error setting server.${prop}: ${describe(e)}`;
+    }
+  }
   for (const name of SERVER_EVENTS) {
     server.on(name, () => rec.event(srec.events, { name, t: rec.t() }));
   }

@@ -20,8 +20,9 @@ from typing import Any
 
 import httpx
 
+from harness.observations import Json, WireRecord
 from harness.reference.fetch import shared_client
-from harness.targets.impl.fault_hooks import Fault, FaultContext, Json
+from harness.targets.impl.fault_hooks import Fault, FaultContext
 
 _HEADER_OPS = {"setHeader", "res.setHeader", "res.appendHeader", "res.setHeaders"}
 
@@ -376,12 +377,27 @@ class BridgeIgnoresPort(Fault):
         return scenario
 
 
+class LenientRequestParser(Fault):
+    name = "lenient-request-parser"
+    description = ("a request the parser refuses is answered as if it were fine: each 400 the "
+                   "front end wrote reads as an empty 200 that keeps the connection (a bridge "
+                   "that re-frames what it could not parse)")
+
+    def on_wire(self, wire: WireRecord) -> WireRecord:
+        for rec in wire.get("responses") or []:
+            if rec.get("status") == 400:
+                rec["status"], rec["reason"], rec["closed"] = 200, "OK", False
+                rec["headers"], rec["framing"] = [["Content-Length", "0"]], "content-length"
+        return wire
+
+
 FAULTS: dict[str, Callable[[], Fault]] = {
     cls.name: cls for cls in (
         DropUserHeaders, AlterHeaderValues, RecaseRequestHeaders, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
         SwallowErrors, CorruptResponseBody, BufferResponse, ReorderEvents, MangleResponseHead,
         ServerWrongStatus, ServerDropHeaders, ServerCorruptBody, ServerRequestView,
         ServerFramingSwap, ServerNoDate, ServerConnectionClose, ServerAcceptsExpectations, BridgeIgnoresPort,
+        LenientRequestParser,
     )
 }
 

@@ -45,7 +45,7 @@ SERVER_RES_OPS = frozenset({
 SERVER_OPS = frozenset({"close", "closeIdleConnections", "closeAllConnections"})
 SOCKET_OPS = frozenset({"write", "end", "destroy"})
 SERVER_CB_OPS = frozenset({"write", "end", "writeEarlyHints"})
-SERVER_EVENTS = ("listening", "connection", "close")
+SERVER_EVENTS = ("listening", "connection", "close", "dropRequest")
 SERVER_REQ_EVENTS = ("end", "aborted", "close")
 SERVER_RES_EVENTS = ("finish", "close", "drain")
 UNDEF = {"$undefined": True}
@@ -133,6 +133,12 @@ async def _start_one(session: ServerSession, spec: Json, index: int, listen: Lis
         session.servers.append(None)
         return None
     session.servers.append(server)
+    # `set`: properties assigned before listen (maxRequestsPerSocket has no option form).
+    for prop, value in (spec.get("set") or {}).items():
+        try:
+            setattr(server, snake(str(prop)), decode(value, session.ctx))
+        except Exception as exc:  # noqa: BLE001 - reported as status error
+            session.fail(f" setting server.{prop}", exc)
     for name in SERVER_EVENTS:
         server.on(name, lambda *_a, _n=name: rec.event(srec["events"], {"name": _n, "t": rec.t()}))
     server.on("error", lambda err=None, *_a: rec.event(
