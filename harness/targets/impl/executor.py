@@ -28,6 +28,7 @@ from harness.targets.impl.tags import (
     error_record,
     plain,
     read_attr,
+    release_context,
     snake,
     to_bytes,
 )
@@ -162,8 +163,13 @@ class ClientRun:
 
         async def drive() -> None:
             if c.get("parallel"):
+                # A request with start_after_ms is created that long after the others started.
                 for run in self.runs:
-                    run.start()
+                    after = run.c.get("start_after_ms") or 0
+                    if isinstance(after, (int, float)) and after > 0:
+                        rec.set_timer(lambda run=run: None if rec.timed_out else run.start(), after)
+                    else:
+                        run.start()
                 await asyncio.gather(*(run.done for run in self.runs))
                 return
             for run in self.runs:
@@ -187,11 +193,7 @@ class ClientRun:
             run.fill_body()
         for run in self.runs:
             run.release()
-        for agent in self.ctx.agents:
-            try:
-                agent.destroy()
-            except Exception:  # noqa: BLE001, S110 - best effort
-                pass
+        release_context(self.ctx)
 
     def _timeout_detail(self) -> str:
         if len(self.runs) == 1:
