@@ -113,10 +113,10 @@ def _op_touches(op: dict[str, Any], kind: str) -> set[str]:
         return set()
     if name == "wait_event":
         return {f"{_SOURCES[kind].get(op.get('src', 'req'), '?')}.event:{op.get('event')}"}
-    if name in ("agent.get", "agent.call"):
-        out = {f"Agent.{op.get('prop') if name == 'agent.get' else op.get('method')}"}
+    if name in ("agent.get", "agent.call", "agent.pool"):
+        out = {f"Agent.{op.get('method') if name == 'agent.call' else op.get('prop')}"}
         return out | ({"http.globalAgent"} if op.get("agent") == "global" else set())
-    if name == "module.get":
+    if name in ("module.get", "module.set"):
         return {f"http.{op.get('prop')}"}
     owner, _, method = name.rpartition(".")
     owner = {"": "ClientRequest", "res": "ServerResponse", "server": "Server"}.get(owner, owner)

@@ -215,13 +215,32 @@ export function recordUncaught(kind, err) {
  * (client observations `agents`), null when they are not recorded.
  */
 function newContext(http, rec, agentObs) {
-  return { http, rec, agentObs, agents: [], agentsById: new Map(), signals: [] };
+  return { http, rec, agentObs, agents: [], agentsById: new Map(), signals: [], restores: [] };
+}
+
+/**
+ * The module object whose properties can be assigned: an ESM namespace (`import * as`)
+ * is read-only, its `default` is node:http's exports object with the globalAgent setter.
+ */
+function moduleObject(http) {
+  return http.default ?? http;
 }
 
 /** The agent an op names: "global" is http.globalAgent, else a named agent (or undefined). */
 function lookupAgent(ctx, id) {
-  if (id === 'global') return ctx.http.globalAgent;
+  if (id === 'global') return moduleObject(ctx.http).globalAgent;
   return ctx.agentsById.get(id);
+}
+
+/** agent.pool: `{name: count}` for a pool object (sockets, freeSockets, requests). */
+function poolCounts(pool) {
+  if (pool === null || typeof pool !== 'object') return encode(pool, undefined);
+  const out = {};
+  for (const name of Object.keys(pool)) {
+    const list = pool[name];
+    out[name] = Array.isArray(list) ? list.length : encode(list, undefined);
+  }
+  return out;
 }
 
 /** Record a named agent's 'free' events in agents[id].events. */
@@ -255,7 +274,7 @@ function decode(value, ctx) {
       case '$undefined':
         return undefined;
       case '$agent': {
-        if (inner === 'global') return ctx.http.globalAgent;
+        if (inner === 'global') return moduleObject(ctx.http).globalAgent;
         if (inner && typeof inner === 'object' && !Array.isArray(inner) && typeof inner.id === 'string') {
           // A named agent: created on first use, the same object every later time.
           const known = lookupAgent(ctx, inner.id);
@@ -421,7 +440,12 @@ async function clientBody(http, scenario, obs, rec) {
 
   const drive = async () => {
     if (c.parallel) {
-      for (const run of runs) run.start();
+      // A request with start_after_ms is created that long after the others started.
+      for (const [i, run] of runs.entries()) {
+        const after = Number((i === 0 ? c : further[i - 1])?.start_after_ms) || 0;
+        if (after > 0) rec.setTimer(() => { if (!rec.timedOut) run.start(); }, after);
+        else run.start();
+      }
       await Promise.all(runs.map((run) => run.done));
       return;
     }
@@ -669,7 +693,20 @@ function sharedOp(op, ctx, calls, top, rec) {
     }
     return true;
   }
-  if (name !== 'agent.get' && name !== 'agent.call') return false;
+  if (name === 'module.set') {
+    // Assigned for this scenario only: the old value goes back when it ends.
+    const mod = moduleObject(ctx.http);
+    try {
+      const old = mod[op.prop];
+      mod[op.prop] = decode(op.value, ctx);
+      ctx.restores.push(() => { mod[op.prop] = old; });
+      pushCall(rec, calls, { op: name, returned: { $undefined: true }, threw: null });
+    } catch (e) {
+      pushCall(rec, calls, { op: name, returned: null, threw: errorRecord(e) });
+    }
+    return true;
+  }
+  if (name !== 'agent.get' && name !== 'agent.call' && name !== 'agent.pool') return false;
   const agent = lookupAgent(ctx, op.agent);
   if (agent === undefined) {
     const message = `no agent ${JSON.stringify(op.agent)} in this scenario (give one with {"$agent": {"id": ...}} first)`;
@@ -680,6 +717,10 @@ function sharedOp(op, ctx, calls, top, rec) {
   }
   try {
     let returned;
+    if (name === 'agent.pool') {
+      pushCall(rec, calls, { op: name, returned: poolCounts(agent[op.prop]), threw: null });
+      return true;
+    }
     if (name === 'agent.get') returned = agent[op.prop];
     else returned = agent[op.method](...decode(op.args ?? [], ctx));
     pushCall(rec, calls, { op: name, returned: encode(returned, agent), threw: null });
@@ -734,6 +775,9 @@ function releaseClient(st) {
 }
 
 function releaseAgents(ctx) {
+  for (const restore of ctx.restores.splice(0).reverse()) {
+    try { restore(); } catch { /* best effort */ }
+  }
   for (const agent of ctx.agents) {
     try { agent.destroy(); } catch { /* best effort */ }
   }

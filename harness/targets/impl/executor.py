@@ -10,6 +10,7 @@ are data, executor bugs become {"status": "error"}.
 from __future__ import annotations
 
 import asyncio
+import functools
 import traceback
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -29,6 +30,7 @@ from harness.targets.impl.tags import (
     error_record,
     plain,
     read_attr,
+    release_context,
     snake,
     to_bytes,
 )
@@ -148,6 +150,10 @@ class ClientRun:
         except Exception as exc:  # noqa: BLE001 - an agent without on() is recorded, not fatal
             rec.event(entry["events"], {"name": "on_threw", "t": rec.t(), "error": error_record(exc)})
 
+    def _start_unless_timed_out(self, run: RequestRun) -> None:
+        if not self.rec.timed_out:
+            run.start()
+
     async def run(self) -> None:
         obs, rec, c = self.obs, self.rec, self.c
         kind = self.scenario.get("kind")
@@ -163,8 +169,13 @@ class ClientRun:
 
         async def drive() -> None:
             if c.get("parallel"):
+                # A request with start_after_ms is created that long after the others started.
                 for run in self.runs:
-                    run.start()
+                    after = run.c.get("start_after_ms") or 0
+                    if isinstance(after, (int, float)) and after > 0:
+                        rec.set_timer(functools.partial(self._start_unless_timed_out, run), after)
+                    else:
+                        run.start()
                 await asyncio.gather(*(run.done for run in self.runs))
                 return
             for run in self.runs:
@@ -189,11 +200,7 @@ class ClientRun:
             run.fill_body()
         for run in self.runs:
             run.release()
-        for agent in self.ctx.agents:
-            try:
-                agent.destroy()
-            except Exception:  # noqa: BLE001, S110 - best effort
-                pass
+        release_context(self.ctx)
 
     def _timeout_detail(self) -> str:
         if len(self.runs) == 1:

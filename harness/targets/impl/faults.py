@@ -391,6 +391,40 @@ class LenientRequestParser(Fault):
         return wire
 
 
+def _agent_tags(node: Any) -> list[dict[str, Any]]:
+    """Every `$agent` tag's inner mapping in a scenario (named or not)."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        inner = node.get("$agent") if len(node) == 1 else None
+        if isinstance(inner, dict):
+            found.append(inner)
+        for value in node.values():
+            found += _agent_tags(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _agent_tags(value)
+    return found
+
+
+class AgentIgnoresOptions(Fault):
+    name = "agent-ignores-options"
+    description = "new Agent(options) keeps only keepAlive: no validation, every other option at its default"
+
+    def on_scenario(self, scenario: Json) -> Json:
+        for inner in _agent_tags(scenario):
+            named = isinstance(inner.get("id"), str)
+            options = inner.get("options") if named else inner
+            if not isinstance(options, dict):
+                continue
+            kept = {k: v for k, v in options.items() if k == "keepAlive"}
+            if named:
+                inner["options"] = kept
+            else:
+                inner.clear()
+                inner.update(kept)
+        return scenario
+
+
 FAULTS: dict[str, Callable[[], Fault]] = {
     cls.name: cls for cls in (
         DropUserHeaders, AlterHeaderValues, RecaseRequestHeaders, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
@@ -398,6 +432,7 @@ FAULTS: dict[str, Callable[[], Fault]] = {
         ServerWrongStatus, ServerDropHeaders, ServerCorruptBody, ServerRequestView,
         ServerFramingSwap, ServerNoDate, ServerConnectionClose, ServerAcceptsExpectations, BridgeIgnoresPort,
         LenientRequestParser,
+        AgentIgnoresOptions,
     )
 }
 

@@ -27,6 +27,7 @@ from harness.targets.impl.tags import (
     error_record,
     plain,
     read_attr,
+    release_context,
     snake,
     to_bytes,
 )
@@ -474,11 +475,8 @@ def _release(session: ServerSession) -> None:
     rec.close()
     for task in session.tasks:
         task.cancel()
-    for agent in session.ctx.agents if session.ctx else []:
-        try:
-            agent.destroy()
-        except Exception:  # noqa: BLE001, S110 - best effort
-            pass
+    if session.ctx:
+        release_context(session.ctx)
     for h in session.handlers:
         try:
             if not h.res_closed and not getattr(h.res, "destroyed", False):

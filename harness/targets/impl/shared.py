@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 from harness.observations import Json
+from harness.reference.errors import UNDEFINED
 from harness.targets.impl.tags import (
     DecodeContext,
     decode,
@@ -50,7 +51,10 @@ def shared_op(http: ModuleType, op: Json, ctx: DecodeContext, push: Callable[[Js
         # are and camelCase names in snake_case (maxHeaderSize -> max_header_size).
         push({"op": name, **_read(http, prop if hasattr(http, prop) else snake(prop))})
         return True
-    if name not in ("agent.get", "agent.call"):
+    if name == "module.set":
+        _module_set(http, op, ctx, push)
+        return True
+    if name not in ("agent.get", "agent.call", "agent.pool"):
         return False
     agent = lookup_agent(ctx, op.get("agent"))
     if agent is None:
@@ -61,6 +65,10 @@ def shared_op(http: ModuleType, op: Json, ctx: DecodeContext, push: Callable[[Js
     if name == "agent.get":
         push({"op": name, **_read(agent, snake(str(op.get("prop"))))})
         return True
+    if name == "agent.pool":
+        push({"op": name, "returned": _pool_counts(getattr(agent, snake(str(op.get("prop"))), UNDEFINED)),
+              "threw": None})
+        return True
     try:
         # A method the reference lacks is an AttributeError, recorded as what was thrown.
         returned = getattr(agent, snake(str(op.get("method"))))(*decode(op.get("args") or [], ctx))
@@ -68,3 +76,35 @@ def shared_op(http: ModuleType, op: Json, ctx: DecodeContext, push: Callable[[Js
     except Exception as exc:  # noqa: BLE001
         push({"op": name, "returned": None, "threw": error_record(exc)})
     return True
+
+
+def _pool_counts(pool: Any) -> Any:
+    """agent.pool: `{name: count}` for a pool mapping (sockets, free_sockets, requests)."""
+    if not isinstance(pool, dict):
+        return encode(pool, None)
+    return {name: len(v) if isinstance(v, list) else encode(v, None) for name, v in pool.items()}
+
+
+def _module_set(http: ModuleType, op: Json, ctx: DecodeContext, push: Callable[[Json], None]) -> None:
+    """module.set: assign a module property for this scenario (undone at its end). The
+    reference assigns through `set_<name>` when it has one (globalAgent ->
+    set_global_agent), else the attribute, as module.get reads it."""
+    prop = str(op.get("prop"))
+    attr = prop if hasattr(http, prop) else snake(prop)
+    try:
+        value = decode(op.get("value"), ctx)
+        setter = getattr(http, f"set_{snake(prop)}", None)
+        getter = getattr(http, f"get_{snake(prop)}", None)
+        old = getter() if getter else getattr(http, attr, UNDEFINED)
+
+        def assign(v: Any) -> None:
+            if setter:
+                setter(v)
+            else:
+                setattr(http, attr, v)
+
+        assign(value)
+        ctx.restores.append(lambda: assign(old))
+        push({"op": "module.set", "returned": {"$undefined": True}, "threw": None})
+    except Exception as exc:  # noqa: BLE001
+        push({"op": "module.set", "returned": None, "threw": error_record(exc)})
