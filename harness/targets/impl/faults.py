@@ -353,12 +353,29 @@ class BridgeIgnoresPort(Fault):
         return scenario
 
 
+class ModuleConstantsDrift(Fault):
+    name = "module-constants-drift"
+    description = "numeric node:http module constants (http.maxHeaderSize) read as half their value"
+
+    def on_observations(self, obs: Json) -> Json:
+        # Every op list that can hold a module.get: the client's requests and the handlers.
+        lists = [obs.get("calls") or [], *[m.get("calls") or [] for m in obs.get("more") or []],
+                 *[r.get("calls") or [] for r in obs.get("requests") or []]]
+        for calls in lists:
+            for call in calls:
+                value = call.get("returned")
+                if call.get("op") == "module.get" and isinstance(value, int) and not isinstance(value, bool):
+                    call["returned"] = value // 2
+        return obs
+
+
 FAULTS: dict[str, Callable[[], Fault]] = {
     cls.name: cls for cls in (
         DropUserHeaders, AlterHeaderValues, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
         SwallowErrors, CorruptResponseBody, BufferResponse, ReorderEvents, MangleResponseHead,
         ServerWrongStatus, ServerDropHeaders, ServerCorruptBody, ServerRequestView,
         ServerFramingSwap, ServerNoDate, ServerConnectionClose, ServerAcceptsExpectations, BridgeIgnoresPort,
+        ModuleConstantsDrift,
     )
 }
 
