@@ -353,9 +353,9 @@ class BridgeIgnoresPort(Fault):
         return scenario
 
 
-class ModuleConstantsDrift(Fault):
-    name = "module-constants-drift"
-    description = "numeric node:http module constants (http.maxHeaderSize) read as half their value"
+class NumericReadsDrift(Fault):
+    name = "numeric-reads-drift"
+    description = "numbers read off the module and the server (http.maxHeaderSize, server.headersTimeout) are half the real value"
 
     def on_observations(self, obs: Json) -> Json:
         # Every op list that can hold a module.get: the client's requests and the handlers.
@@ -364,7 +364,7 @@ class ModuleConstantsDrift(Fault):
         for calls in lists:
             for call in calls:
                 value = call.get("returned")
-                if call.get("op") == "module.get" and isinstance(value, int) and not isinstance(value, bool):
+                if call.get("op") in ("module.get", "server.get") and isinstance(value, int) and not isinstance(value, bool):
                     call["returned"] = value // 2
         return obs
 
@@ -375,7 +375,7 @@ FAULTS: dict[str, Callable[[], Fault]] = {
         SwallowErrors, CorruptResponseBody, BufferResponse, ReorderEvents, MangleResponseHead,
         ServerWrongStatus, ServerDropHeaders, ServerCorruptBody, ServerRequestView,
         ServerFramingSwap, ServerNoDate, ServerConnectionClose, ServerAcceptsExpectations, BridgeIgnoresPort,
-        ModuleConstantsDrift,
+        NumericReadsDrift,
     )
 }
 
