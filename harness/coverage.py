@@ -118,8 +118,11 @@ def _op_touches(op: dict[str, Any], kind: str) -> set[str]:
         return out | ({"http.globalAgent"} if op.get("agent") == "global" else set())
     if name in ("module.get", "module.set"):
         return {f"http.{op.get('prop')}"}
+    if name == "module.call":
+        return {f"http.{op.get('method')}"}
     owner, _, method = name.rpartition(".")
-    owner = {"": "ClientRequest", "res": "ServerResponse", "server": "Server"}.get(owner, owner)
+    owner = {"": "ClientRequest", "res": "ServerResponse", "server": "Server",
+             "req": "IncomingMessage"}.get(owner, owner)
     if method in ("get", "set") and "prop" in op:
         return {f"{owner}.{op['prop']}"}
     return {f"{owner}.{method}"}

@@ -32,9 +32,12 @@ const SERVER_RES_OPS = new Set([
   'setHeader', 'getHeader', 'getHeaders', 'getHeaderNames', 'hasHeader', 'removeHeader',
   'appendHeader', 'setHeaders', 'writeHead', 'write', 'end', 'flushHeaders', 'addTrailers',
   'writeContinue', 'writeProcessing', 'writeEarlyHints', 'destroy',
+  'cork', 'uncork', 'setTimeout',
 ]);
-// server.<method> ops (besides server.get) and socket.<method> ops of 'clientError'.
-const SERVER_OPS = new Set(['close', 'closeIdleConnections', 'closeAllConnections']);
+// server.<method> ops (besides server.get/set) and socket.<method> ops of 'clientError'.
+const SERVER_OPS = new Set(['close', 'closeIdleConnections', 'closeAllConnections', 'setTimeout']);
+// req.<method> ops of a handler (besides req.get and req.read_body).
+const SERVER_REQ_OPS = new Set(['setTimeout']);
 const SOCKET_OPS = new Set(['write', 'end', 'destroy']);
 // Methods whose completion callback is always attached and recorded as "<op>_cb".
 const CLIENT_CB_OPS = new Set(['write', 'end']);
@@ -706,6 +709,15 @@ function sharedOp(op, ctx, calls, top, rec) {
     }
     return true;
   }
+  if (name === 'module.call') {
+    try {
+      const returned = ctx.http[op.method](...decode(op.args ?? [], ctx));
+      pushCall(rec, calls, { op: name, returned: encode(returned, ctx.http), threw: null });
+    } catch (e) {
+      pushCall(rec, calls, { op: name, returned: null, threw: errorRecord(e) });
+    }
+    return true;
+  }
   if (name !== 'agent.get' && name !== 'agent.call' && name !== 'agent.pool') return false;
   const agent = lookupAgent(ctx, op.agent);
   if (agent === undefined) {
@@ -1012,6 +1024,17 @@ function serverOp(op, h, session, ev) {
     }
     return;
   }
+  const reqMethod = typeof name === 'string' && name.startsWith('req.') ? name.slice(4) : null;
+  if (reqMethod === 'get' || SERVER_REQ_OPS.has(reqMethod)) {
+    // Reads and calls on the IncomingMessage (SCENARIO.md "Request reads and calls in a handler").
+    try {
+      const returned = reqMethod === 'get' ? req[op.prop] : req[reqMethod](...decode(op.args ?? [], session.ctx));
+      pushCall(rec, entry.calls, { op: name, returned: encode(returned, req), threw: null });
+    } catch (e) {
+      pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
+    }
+    return;
+  }
   if (serverLevelOp(op, session, h.serverIndex, entry.calls)) return;
   const method = typeof name === 'string' && name.startsWith('res.') ? name.slice(4) : null;
   if (!method || !SERVER_RES_OPS.has(method)) {
@@ -1045,13 +1068,18 @@ function serverLevelOp(op, session, serverIndex, calls) {
   const server = session.servers[serverIndex];
   const srec = session.obs.servers[serverIndex];
   const method = name.slice(7);
-  if (method !== 'get' && !SERVER_OPS.has(method)) {
+  if (method !== 'get' && method !== 'set' && !SERVER_OPS.has(method)) {
     unknownOp(rec, calls, session.obs, 'server', name);
     return true;
   }
   try {
     if (method === 'get') {
       pushCall(rec, calls, { op: name, returned: encode(server[op.prop], server), threw: null });
+      return true;
+    }
+    if (method === 'set') {
+      server[op.prop] = decode(op.value, session.ctx);
+      pushCall(rec, calls, { op: name, returned: { $undefined: true }, threw: null });
       return true;
     }
     let args = decode(op.args ?? [], session.ctx);

@@ -425,6 +425,22 @@ class AgentIgnoresOptions(Fault):
         return scenario
 
 
+class NumericReadsDrift(Fault):
+    name = "numeric-reads-drift"
+    description = "numbers read off the module and the server (http.maxHeaderSize, server.headersTimeout) are half the real value"
+
+    def on_observations(self, obs: Json) -> Json:
+        # Every op list that can hold a module.get: the client's requests and the handlers.
+        lists = [obs.get("calls") or [], *[m.get("calls") or [] for m in obs.get("more") or []],
+                 *[r.get("calls") or [] for r in obs.get("requests") or []]]
+        for calls in lists:
+            for call in calls:
+                value = call.get("returned")
+                if call.get("op") in ("module.get", "server.get") and isinstance(value, int) and not isinstance(value, bool):
+                    call["returned"] = value // 2
+        return obs
+
+
 FAULTS: dict[str, Callable[[], Fault]] = {
     cls.name: cls for cls in (
         DropUserHeaders, AlterHeaderValues, RecaseRequestHeaders, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
@@ -433,6 +449,7 @@ FAULTS: dict[str, Callable[[], Fault]] = {
         ServerFramingSwap, ServerNoDate, ServerConnectionClose, ServerAcceptsExpectations, BridgeIgnoresPort,
         LenientRequestParser,
         AgentIgnoresOptions,
+        NumericReadsDrift,
     )
 }
 

@@ -41,9 +41,12 @@ SERVER_RES_OPS = frozenset({
     "setHeader", "getHeader", "getHeaders", "getHeaderNames", "hasHeader", "removeHeader",
     "appendHeader", "setHeaders", "writeHead", "write", "end", "flushHeaders", "addTrailers",
     "writeContinue", "writeProcessing", "writeEarlyHints", "destroy",
+    "cork", "uncork", "setTimeout",
 })  # fmt: skip
-# server.<method> ops (besides server.get) and socket.<method> ops of 'clientError'.
-SERVER_OPS = frozenset({"close", "closeIdleConnections", "closeAllConnections"})
+# server.<method> ops (besides server.get/set) and socket.<method> ops of 'clientError'.
+SERVER_OPS = frozenset({"close", "closeIdleConnections", "closeAllConnections", "setTimeout"})
+# req.<method> ops of a handler (besides req.get and req.read_body).
+SERVER_REQ_OPS = frozenset({"setTimeout"})
 SOCKET_OPS = frozenset({"write", "end", "destroy"})
 SERVER_CB_OPS = frozenset({"write", "end", "writeEarlyHints"})
 SERVER_EVENTS = ("listening", "connection", "close", "dropRequest")
@@ -299,6 +302,11 @@ async def _server_op(session: ServerSession, h: Handler, op: Json, ev: Callable[
         except Exception as exc:  # noqa: BLE001
             _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
         return
+    req_method = name[4:] if isinstance(name, str) and name.startswith("req.") else None
+    if req_method == "get" or req_method in SERVER_REQ_OPS:
+        # Reads and calls on the IncomingMessage (SCENARIO.md "Request reads and calls in a handler").
+        _push(session, h, _req_op(h.req, req_method, op, ctx, str(name)))
+        return
     if _server_level_op(session, h.server_index, op, lambda call: _push(session, h, call)):
         return
     method = name[4:] if isinstance(name, str) and name.startswith("res.") else None
@@ -315,6 +323,19 @@ async def _server_op(session: ServerSession, h: Handler, op: Json, ev: Callable[
         _push(session, h, {"op": name, "returned": encode_return(returned, res), "threw": None})
     except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
         _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
+
+
+def _req_op(req: Any, method: str, op: Json, ctx: DecodeContext, name: str) -> Json:
+    """req.get (a missing attribute reads as undefined) or a req.<method> call, as a call record."""
+    try:
+        if method == "get":
+            attr = snake(str(op.get("prop")))
+            return {"op": name, "returned": encode(getattr(req, attr), req) if hasattr(req, attr) else UNDEF,
+                    "threw": None}
+        returned = getattr(req, snake(method))(*decode(op.get("args") or [], ctx))
+        return {"op": name, "returned": encode_return(returned, req), "threw": None}
+    except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
+        return {"op": name, "returned": None, "threw": error_record(exc)}
 
 
 def _unknown_op(session: ServerSession, push: Callable[[Json], None], kind: str, name: Any) -> None:
@@ -338,8 +359,15 @@ def _server_level_op(session: ServerSession, index: int, op: Json, push: Callabl
     server = session.servers[index]
     srec = session.obs["servers"][index]
     method = name[7:]
-    if method != "get" and method not in SERVER_OPS:
+    if method not in ("get", "set") and method not in SERVER_OPS:
         _unknown_op(session, push, "server", name)
+        return True
+    if method == "set":
+        try:
+            setattr(server, snake(str(op.get("prop"))), decode(op.get("value"), ctx))
+            push({"op": name, "returned": UNDEF, "threw": None})
+        except Exception as exc:  # noqa: BLE001
+            push({"op": name, "returned": None, "threw": error_record(exc)})
         return True
     if method == "get":
         try:

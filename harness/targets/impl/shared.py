@@ -1,6 +1,6 @@
 """Ops shared by every op list of the impl executor (SCENARIO.md "Agent and module reads").
 
-agent.get, agent.call and module.get, as sharedOp() of executor.mjs does them, for the
+agent.get, agent.call, module.get and module.call, as sharedOp() of executor.mjs does them, for the
 client (executor.py) and the server side (server.py).
 """
 
@@ -43,7 +43,7 @@ def _read(owner: Any, attr: str) -> Json:
 
 def shared_op(http: ModuleType, op: Json, ctx: DecodeContext, push: Callable[[Json], None], top: Json) -> bool:
     """The ops every op list shares (SCENARIO.md "Agent and module reads"): agent.get,
-    agent.call, module.get. Returns True when `op` was one of them (and recorded)."""
+    agent.call, module.get, module.call. Returns True when `op` was one of them (and recorded)."""
     name = op.get("op")
     if name == "module.get":
         prop = str(op.get("prop"))
@@ -53,6 +53,14 @@ def shared_op(http: ModuleType, op: Json, ctx: DecodeContext, push: Callable[[Js
         return True
     if name == "module.set":
         _module_set(http, op, ctx, push)
+        return True
+    if name == "module.call":
+        try:
+            # A function the reference lacks is an AttributeError, recorded as what was thrown.
+            returned = getattr(http, snake(str(op.get("method"))))(*decode(op.get("args") or [], ctx))
+            push({"op": name, "returned": encode_return(returned, http), "threw": None})
+        except Exception as exc:  # noqa: BLE001
+            push({"op": name, "returned": None, "threw": error_record(exc)})
         return True
     if name not in ("agent.get", "agent.call", "agent.pool"):
         return False
