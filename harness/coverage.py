@@ -34,7 +34,8 @@ _SOURCES = {"client": {"req": "ClientRequest", "res": "IncomingMessage"},
 _EVENT_TOKEN = re.compile(r"\b(req|res):(\w+)")
 # Observation paths (numbers already replaced by N) -> the member they read.
 _CLIENT_PATHS = [(re.compile(r"^(?:more\.N\.)?response\.(\w+)"), "IncomingMessage.{}"),
-                 (re.compile(r"^(?:more\.N\.)?props\.req\.(\w+)"), "ClientRequest.{}")]
+                 (re.compile(r"^(?:more\.N\.)?props\.req\.(\w+)"), "ClientRequest.{}"),
+                 (re.compile(r"^(?:more\.N\.)?props\.res\.(?!req_is_req)(\w+)"), "IncomingMessage.{}")]
 _SERVER_PATHS = [(re.compile(r"^(?:handler|requests\.N)\.(method|url|httpVersion|headers|rawHeaders|"
                              r"headersDistinct|trailers|complete)\b"), "IncomingMessage.{}"),
                  (re.compile(r"^servers\.N\.events_by\.(?!\w*_cb\b)(\w+)"), "Server.event:{}")]
@@ -118,6 +119,9 @@ def _op_touches(op: dict[str, Any], kind: str) -> set[str]:
         return out | ({"http.globalAgent"} if op.get("agent") == "global" else set())
     if name == "module.get":
         return {f"http.{op.get('prop')}"}
+    if name in ("req.get", "res.get", "res.call"):  # client reads and calls of req / its response
+        owner = "ClientRequest" if name == "req.get" else "IncomingMessage"
+        return {f"{owner}.{op.get('method') if name == 'res.call' else op.get('prop')}"}
     owner, _, method = name.rpartition(".")
     owner = {"": "ClientRequest", "res": "ServerResponse", "server": "Server"}.get(owner, owner)
     if method in ("get", "set") and "prop" in op:
