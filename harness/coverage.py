@@ -35,7 +35,7 @@ _EVENT_TOKEN = re.compile(r"\b(req|res):(\w+)")
 # Observation paths (numbers already replaced by N) -> the member they read.
 _CLIENT_PATHS = [(re.compile(r"^(?:more\.N\.)?response\.(\w+)"), "IncomingMessage.{}"),
                  (re.compile(r"^(?:more\.N\.)?props\.req\.(\w+)"), "ClientRequest.{}"),
-                 (re.compile(r"^(?:more\.N\.)?props\.res\.(?!req_is_req)(\w+)"), "IncomingMessage.{}")]
+                 (re.compile(r"^(?:more\.N\.)?props\.res\.(?!req_is_req|isPaused_after_pause)(\w+)"), "IncomingMessage.{}")]
 _SERVER_PATHS = [(re.compile(r"^(?:handler|requests\.N)\.(method|url|httpVersion|headers|rawHeaders|"
                              r"headersDistinct|trailers|complete)\b"), "IncomingMessage.{}"),
                  (re.compile(r"^servers\.N\.events_by\.(?!\w*_cb\b)(\w+)"), "Server.event:{}")]
