@@ -34,7 +34,8 @@ _SOURCES = {"client": {"req": "ClientRequest", "res": "IncomingMessage"},
 _EVENT_TOKEN = re.compile(r"\b(req|res):(\w+)")
 # Observation paths (numbers already replaced by N) -> the member they read.
 _CLIENT_PATHS = [(re.compile(r"^(?:more\.N\.)?response\.(\w+)"), "IncomingMessage.{}"),
-                 (re.compile(r"^(?:more\.N\.)?props\.req\.(\w+)"), "ClientRequest.{}")]
+                 (re.compile(r"^(?:more\.N\.)?props\.req\.(\w+)"), "ClientRequest.{}"),
+                 (re.compile(r"^(?:more\.N\.)?props\.res\.(?!req_is_req|isPaused_after_pause)(\w+)"), "IncomingMessage.{}")]
 _SERVER_PATHS = [(re.compile(r"^(?:handler|requests\.N)\.(method|url|httpVersion|headers|rawHeaders|"
                              r"headersDistinct|trailers|complete)\b"), "IncomingMessage.{}"),
                  (re.compile(r"^servers\.N\.events_by\.(?!\w*_cb\b)(\w+)"), "Server.event:{}")]
@@ -120,6 +121,9 @@ def _op_touches(op: dict[str, Any], kind: str) -> set[str]:
         return {f"http.{op.get('prop')}"}
     if name == "module.call":
         return {f"http.{op.get('method')}"}
+    if kind == "client" and name in ("req.get", "res.get", "res.call"):  # a client request / its response
+        owner = "ClientRequest" if name == "req.get" else "IncomingMessage"
+        return {f"{owner}.{op.get('method') if name == 'res.call' else op.get('prop')}"}
     owner, _, method = name.rpartition(".")
     owner = {"": "ClientRequest", "res": "ServerResponse", "server": "Server",
              "req": "IncomingMessage"}.get(owner, owner)

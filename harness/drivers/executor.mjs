@@ -44,7 +44,9 @@ const CLIENT_CB_OPS = new Set(['write', 'end']);
 const SERVER_CB_OPS = new Set(['write', 'end', 'writeEarlyHints']);
 
 const CLIENT_REQ_EVENTS = ['socket', 'finish', 'continue', 'timeout', 'abort', 'drain', 'close'];
-const CLIENT_RES_EVENTS = ['end', 'aborted', 'close'];
+const CLIENT_RES_EVENTS = ['end', 'aborted', 'close', 'timeout'];
+// res.call ops of a client op list (SCENARIO.md "Response reads and calls").
+const CLIENT_RES_METHODS = new Set(['setTimeout', 'destroy', 'pause', 'resume']);
 const SERVER_EVENTS = ['listening', 'connection', 'close', 'dropRequest'];
 const SERVER_REQ_EVENTS = ['end', 'aborted', 'close'];
 const SERVER_RES_EVENTS = ['finish', 'close', 'drain'];
@@ -395,6 +397,10 @@ const CLIENT_PROPS = {
   'req.socket.encrypted': (s) => (s.req.socket ? s.req.socket.encrypted : null),
   'res.req_is_req': (s) => (s.res ? s.res.req === s.req : null),
   'req.aborted': (s) => s.req.aborted,
+  'req.shouldKeepAlive': (s) => s.req.shouldKeepAlive,
+  'req.destroyed': (s) => s.req.destroyed,
+  'res.destroyed': (s) => (s.res ? s.res.destroyed : null),
+  'res.readable': (s) => (s.res ? s.res.readable : null),
 };
 
 function headSnapshot(res) {
@@ -542,7 +548,7 @@ function clientRun(spec, robs, index, top, ctx, rec) {
         if (rec.timedOut) break;
         // API ops run back to back in the same tick, as consecutive calls in a Node test
         // would; only the waiting ops yield to the event loop.
-        const pending = clientOp(op, req, ctx, obs, top, rec, ev, st.fired);
+        const pending = clientOp(op, req, ctx, obs, top, rec, ev, st);
         if (pending) await pending;
       }
     };
@@ -743,8 +749,9 @@ function sharedOp(op, ctx, calls, top, rec) {
 }
 
 /** Runs one client op; returns a Promise only for the ops that wait. */
-function clientOp(op, req, ctx, obs, top, rec, ev, fired) {
+function clientOp(op, req, ctx, obs, top, rec, ev, st) {
   const name = op && op.op;
+  const fired = st.fired;
   if (name === 'wait') {
     return Promise.race([rec.sleep(op.ms), rec.deadline]).then(() => {
       pushCall(rec, obs.calls, { op: name, returned: { $undefined: true }, threw: null });
@@ -760,6 +767,10 @@ function clientOp(op, req, ctx, obs, top, rec, ev, fired) {
     return rec.untilOrDeadline(() => fired.has(key)).then(done);
   }
   if (sharedOp(op, ctx, obs.calls, top, rec)) return;
+  if (name === 'req.get' || name === 'res.get' || name === 'res.call') {
+    messageOp(op, req, st.res, ctx, obs, top, rec);
+    return;
+  }
   if (!CLIENT_OPS.has(name)) {
     unknownOp(rec, obs.calls, top, 'client', name);
     return;
@@ -772,6 +783,37 @@ function clientOp(op, req, ctx, obs, top, rec, ev, fired) {
     }
     const returned = req[name](...args);
     pushCall(rec, obs.calls, { op: name, returned: encode(returned, req), threw: null });
+  } catch (e) {
+    pushCall(rec, obs.calls, { op: name, returned: null, threw: errorRecord(e) });
+  }
+}
+
+/**
+ * req.get / res.get / res.call (SCENARIO.md "Response reads and calls"): a property of
+ * the request or of the response it got so far, or a method of that response.
+ */
+function messageOp(op, req, res, ctx, obs, top, rec) {
+  const name = op.op;
+  const target = name === 'req.get' ? req : res;
+  if (!target) {
+    const message = 'no response yet (wait for it with wait_event first)';
+    pushCall(rec, obs.calls, { op: name, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_NO_RESPONSE', message } });
+    return;
+  }
+  if (name === 'res.call' && !CLIENT_RES_METHODS.has(op.method)) {
+    unknownOp(rec, obs.calls, top, 'res.call', op.method);
+    return;
+  }
+  try {
+    let returned;
+    if (name === 'res.call') {
+      const args = decode(op.args ?? [], ctx);
+      if (op.method === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
+      returned = target[op.method](...args);
+    } else {
+      returned = target[op.prop];
+    }
+    pushCall(rec, obs.calls, { op: name, returned: encode(returned, target), threw: null });
   } catch (e) {
     pushCall(rec, obs.calls, { op: name, returned: null, threw: errorRecord(e) });
   }

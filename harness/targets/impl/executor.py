@@ -20,7 +20,7 @@ from harness.observations import Json
 from harness.targets.impl.fault_hooks import Fault, ops_for
 from harness.targets.impl.recorder import Recorder
 from harness.targets.impl.server import finish_servers, start_servers
-from harness.targets.impl.shared import harness_error, report_error, shared_op
+from harness.targets.impl.shared import harness_error, read_member, report_error, shared_op
 from harness.targets.impl.tags import (
     DecodeContext,
     b64,
@@ -47,12 +47,15 @@ CLIENT_OPS = frozenset({
 })  # fmt: skip
 CLIENT_CB_OPS = frozenset({"write", "end"})
 CLIENT_REQ_EVENTS = ("socket", "finish", "continue", "timeout", "abort", "drain", "close")
-CLIENT_RES_EVENTS = ("end", "aborted", "close")
+CLIENT_RES_EVENTS = ("end", "aborted", "close", "timeout")
+# res.call ops of a client op list (SCENARIO.md "Response reads and calls").
+CLIENT_RES_METHODS = frozenset({"setTimeout", "destroy", "pause", "resume"})
 
 # executor.mjs CLIENT_PROPS, read from the reference's snake_case attributes.
 CLIENT_PROPS = ("req.method", "req.path", "req.host", "req.protocol", "req.writableEnded",
                 "req.headersSent", "req.reusedSocket", "req.socket.encrypted", "res.req_is_req",
-                "req.aborted")  # fmt: skip
+                "req.aborted", "req.shouldKeepAlive", "req.destroyed", "res.destroyed",
+                "res.readable")  # fmt: skip
 
 
 def empty_request_observations() -> Json:
@@ -92,6 +95,8 @@ class ClientState:
 def _prop(st: ClientState, key: str) -> Any:
     if key == "res.req_is_req":
         return None if st.res is None else getattr(st.res, "req", None) is st.req
+    if key.startswith("res."):
+        return read_attr(st.res, key.split(".", 1)[1])
     if key == "req.socket.encrypted":
         socket = getattr(st.req, "socket", None)
         return read_attr(socket, "encrypted") if socket is not None else None
@@ -468,6 +473,9 @@ class RequestRun:
             return
         if isinstance(op, dict) and shared_op(self.http, op, self.ctx, self.call, self.top):
             return
+        if name in ("req.get", "res.get", "res.call"):
+            self.message_op(op)
+            return
         if name not in CLIENT_OPS:
             report_error(self.top, f"unknown client op {name!r}")
             self.call({"op": name, "returned": None, "threw": harness_error(
@@ -481,6 +489,33 @@ class RequestRun:
                 args = [*args, self._callback(name)]
             returned = getattr(req, snake(name))(*args)
             self.call({"op": name, "returned": encode_return(returned, req), "threw": None})
+        except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
+            self.call({"op": name, "returned": None, "threw": error_record(exc)})
+
+    def message_op(self, op: Json) -> None:
+        """req.get / res.get / res.call: a property of the request or of its response so
+        far, or a method of that response (executor.mjs messageOp)."""
+        name = op["op"]
+        target = self.st.req if name == "req.get" else self.st.res
+        if target is None:
+            self.call({"op": name, "returned": None, "threw": harness_error(
+                "ERR_HARNESS_NO_RESPONSE", "no response yet (wait for it with wait_event first)")})
+            return
+        method = op.get("method")
+        if name == "res.call" and method not in CLIENT_RES_METHODS:
+            report_error(self.top, f"unknown res.call op {method!r}")
+            self.call({"op": method, "returned": None, "threw": harness_error(
+                "ERR_HARNESS_UNKNOWN_OP", f"unknown res.call op {method!r}")})
+            return
+        try:
+            if name == "res.call":
+                args = decode(op.get("args") or [], self.ctx)
+                if method == "destroy" and args and isinstance(args[0], str):
+                    args[0] = self.http.NodeError(args[0])  # new Error(arg)
+                returned = getattr(target, snake(method))(*args)
+                self.call({"op": name, "returned": encode_return(returned, target), "threw": None})
+            else:
+                self.call({"op": name, **read_member(target, snake(str(op.get("prop"))))})
         except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
             self.call({"op": name, "returned": None, "threw": error_record(exc)})
 

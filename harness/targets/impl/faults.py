@@ -441,6 +441,18 @@ class NumericReadsDrift(Fault):
         return obs
 
 
+class TimerOverflow(Fault):
+    name = "timer-overflow"
+    description = "a timeout above 2**31 - 1 ms fires after 1 ms, as a raw web setTimeout does"
+
+    def on_op(self, op: Json) -> Json:
+        is_timeout = op.get("op") == "setTimeout" or (op.get("op") == "res.call" and op.get("method") == "setTimeout")
+        args = op.get("args") or []
+        if is_timeout and args and isinstance(args[0], int | float) and args[0] > 2**31 - 1:
+            return {**op, "args": [1, *args[1:]]}
+        return op
+
+
 FAULTS: dict[str, Callable[[], Fault]] = {
     cls.name: cls for cls in (
         DropUserHeaders, AlterHeaderValues, RecaseRequestHeaders, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
@@ -450,6 +462,7 @@ FAULTS: dict[str, Callable[[], Fault]] = {
         LenientRequestParser,
         AgentIgnoresOptions,
         NumericReadsDrift,
+        TimerOverflow,
     )
 }
 

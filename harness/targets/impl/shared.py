@@ -31,7 +31,7 @@ def harness_error(code: str, message: str) -> Json:
     return {"name": "HarnessError", "code": code, "message": message}
 
 
-def _read(owner: Any, attr: str) -> Json:
+def read_member(owner: Any, attr: str) -> Json:
     """`owner[attr]` as a call record's returned/threw; a missing attribute is undefined."""
     try:
         return {"returned": encode(getattr(owner, attr), owner), "threw": None}
@@ -49,7 +49,7 @@ def shared_op(http: ModuleType, op: Json, ctx: DecodeContext, push: Callable[[Js
         prop = str(op.get("prop"))
         # The reference keeps Node's upper-case constants (METHODS, STATUS_CODES) as they
         # are and camelCase names in snake_case (maxHeaderSize -> max_header_size).
-        push({"op": name, **_read(http, prop if hasattr(http, prop) else snake(prop))})
+        push({"op": name, **read_member(http, prop if hasattr(http, prop) else snake(prop))})
         return True
     if name == "module.set":
         _module_set(http, op, ctx, push)
@@ -71,7 +71,7 @@ def shared_op(http: ModuleType, op: Json, ctx: DecodeContext, push: Callable[[Js
         push({"op": name, "returned": None, "threw": harness_error("ERR_HARNESS_UNKNOWN_AGENT", message)})
         return True
     if name == "agent.get":
-        push({"op": name, **_read(agent, snake(str(op.get("prop"))))})
+        push({"op": name, **read_member(agent, snake(str(op.get("prop"))))})
         return True
     if name == "agent.pool":
         push({"op": name, "returned": _pool_counts(getattr(agent, snake(str(op.get("prop"))), UNDEFINED)),
