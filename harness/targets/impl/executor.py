@@ -512,7 +512,7 @@ class RequestRun:
                 args = decode(op.get("args") or [], self.ctx)
                 if method == "destroy" and args and isinstance(args[0], str):
                     args[0] = self.http.NodeError(args[0])  # new Error(arg)
-                returned = getattr(target, snake(method))(*args)
+                returned = getattr(target, snake(str(method)))(*args)
                 self.call({"op": name, "returned": encode_return(returned, target), "threw": None})
             else:
                 self.call({"op": name, **read_member(target, snake(str(op.get("prop"))))})
