@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -158,6 +159,9 @@ class Session:
                 if name not in self._versions:
                     self._versions[name] = t.version()
                 info.update(version=self._versions[name], profile=t.profile)
+                parameters = getattr(t, "parameters", None)  # workerd: compatibility date and flags
+                if parameters is not None:
+                    info.update(parameters())
                 # runtime processes (impl: event loops) started, restarts included
                 started = getattr(t, "starts", getattr(t, "processes_started", None))
                 if started is not None:
@@ -378,7 +382,7 @@ def repro_commands(cell: CellResult, fault: str | None, session_seed: int) -> li
     fault_opt = f" --fault {fault}" if fault and registry.injects_faults(cell.target) else ""
     cmds = []
     if cell.repro_file:
-        cmds.append(f"python -m harness replay {cell.repro_file}")
-    cmds.append(f"pytest --target={cell.target}{fault_opt} -k '{cell.behavior.id}' "
+        cmds.append(f"python -m harness replay {shlex.quote(cell.repro_file)}")
+    cmds.append(f"pytest {shlex.quote('--target=' + cell.target)}{fault_opt} -k '{cell.behavior.id}' "
                 f"--hypothesis-seed={session_seed}")
     return cmds

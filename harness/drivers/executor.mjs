@@ -32,17 +32,22 @@ const SERVER_RES_OPS = new Set([
   'setHeader', 'getHeader', 'getHeaders', 'getHeaderNames', 'hasHeader', 'removeHeader',
   'appendHeader', 'setHeaders', 'writeHead', 'write', 'end', 'flushHeaders', 'addTrailers',
   'writeContinue', 'writeProcessing', 'writeEarlyHints', 'destroy',
+  'cork', 'uncork', 'setTimeout',
 ]);
-// server.<method> ops (besides server.get) and socket.<method> ops of 'clientError'.
-const SERVER_OPS = new Set(['close', 'closeIdleConnections', 'closeAllConnections']);
+// server.<method> ops (besides server.get/set) and socket.<method> ops of 'clientError'.
+const SERVER_OPS = new Set(['close', 'closeIdleConnections', 'closeAllConnections', 'setTimeout']);
+// req.<method> ops of a handler (besides req.get and req.read_body).
+const SERVER_REQ_OPS = new Set(['setTimeout']);
 const SOCKET_OPS = new Set(['write', 'end', 'destroy']);
 // Methods whose completion callback is always attached and recorded as "<op>_cb".
 const CLIENT_CB_OPS = new Set(['write', 'end']);
 const SERVER_CB_OPS = new Set(['write', 'end', 'writeEarlyHints']);
 
 const CLIENT_REQ_EVENTS = ['socket', 'finish', 'continue', 'timeout', 'abort', 'drain', 'close'];
-const CLIENT_RES_EVENTS = ['end', 'aborted', 'close'];
-const SERVER_EVENTS = ['listening', 'connection', 'close'];
+const CLIENT_RES_EVENTS = ['end', 'aborted', 'close', 'timeout'];
+// res.call ops of a client op list (SCENARIO.md "Response reads and calls").
+const CLIENT_RES_METHODS = new Set(['setTimeout', 'destroy', 'pause', 'resume']);
+const SERVER_EVENTS = ['listening', 'connection', 'close', 'dropRequest'];
 const SERVER_REQ_EVENTS = ['end', 'aborted', 'close'];
 const SERVER_RES_EVENTS = ['finish', 'close', 'drain'];
 
@@ -215,13 +220,32 @@ export function recordUncaught(kind, err) {
  * (client observations `agents`), null when they are not recorded.
  */
 function newContext(http, rec, agentObs) {
-  return { http, rec, agentObs, agents: [], agentsById: new Map(), signals: [] };
+  return { http, rec, agentObs, agents: [], agentsById: new Map(), signals: [], restores: [] };
+}
+
+/**
+ * The module object whose properties can be assigned: an ESM namespace (`import * as`)
+ * is read-only, its `default` is node:http's exports object with the globalAgent setter.
+ */
+function moduleObject(http) {
+  return http.default ?? http;
 }
 
 /** The agent an op names: "global" is http.globalAgent, else a named agent (or undefined). */
 function lookupAgent(ctx, id) {
-  if (id === 'global') return ctx.http.globalAgent;
+  if (id === 'global') return moduleObject(ctx.http).globalAgent;
   return ctx.agentsById.get(id);
+}
+
+/** agent.pool: `{name: count}` for a pool object (sockets, freeSockets, requests). */
+function poolCounts(pool) {
+  if (pool === null || typeof pool !== 'object') return encode(pool, undefined);
+  const out = {};
+  for (const name of Object.keys(pool)) {
+    const list = pool[name];
+    out[name] = Array.isArray(list) ? list.length : encode(list, undefined);
+  }
+  return out;
 }
 
 /** Record a named agent's 'free' events in agents[id].events. */
@@ -255,7 +279,7 @@ function decode(value, ctx) {
       case '$undefined':
         return undefined;
       case '$agent': {
-        if (inner === 'global') return ctx.http.globalAgent;
+        if (inner === 'global') return moduleObject(ctx.http).globalAgent;
         if (inner && typeof inner === 'object' && !Array.isArray(inner) && typeof inner.id === 'string') {
           // A named agent: created on first use, the same object every later time.
           const known = lookupAgent(ctx, inner.id);
@@ -373,6 +397,10 @@ const CLIENT_PROPS = {
   'req.socket.encrypted': (s) => (s.req.socket ? s.req.socket.encrypted : null),
   'res.req_is_req': (s) => (s.res ? s.res.req === s.req : null),
   'req.aborted': (s) => s.req.aborted,
+  'req.shouldKeepAlive': (s) => s.req.shouldKeepAlive,
+  'req.destroyed': (s) => s.req.destroyed,
+  'res.destroyed': (s) => (s.res ? s.res.destroyed : null),
+  'res.readable': (s) => (s.res ? s.res.readable : null),
 };
 
 function headSnapshot(res) {
@@ -421,7 +449,12 @@ async function clientBody(http, scenario, obs, rec) {
 
   const drive = async () => {
     if (c.parallel) {
-      for (const run of runs) run.start();
+      // A request with start_after_ms is created that long after the others started.
+      for (const [i, run] of runs.entries()) {
+        const after = Number((i === 0 ? c : further[i - 1])?.start_after_ms) || 0;
+        if (after > 0) rec.setTimer(() => { if (!rec.timedOut) run.start(); }, after);
+        else run.start();
+      }
       await Promise.all(runs.map((run) => run.done));
       return;
     }
@@ -515,7 +548,7 @@ function clientRun(spec, robs, index, top, ctx, rec) {
         if (rec.timedOut) break;
         // API ops run back to back in the same tick, as consecutive calls in a Node test
         // would; only the waiting ops yield to the event loop.
-        const pending = clientOp(op, req, ctx, obs, top, rec, ev, st.fired);
+        const pending = clientOp(op, req, ctx, obs, top, rec, ev, st);
         if (pending) await pending;
       }
     };
@@ -669,7 +702,29 @@ function sharedOp(op, ctx, calls, top, rec) {
     }
     return true;
   }
-  if (name !== 'agent.get' && name !== 'agent.call') return false;
+  if (name === 'module.set') {
+    // Assigned for this scenario only: the old value goes back when it ends.
+    const mod = moduleObject(ctx.http);
+    try {
+      const old = mod[op.prop];
+      mod[op.prop] = decode(op.value, ctx);
+      ctx.restores.push(() => { mod[op.prop] = old; });
+      pushCall(rec, calls, { op: name, returned: { $undefined: true }, threw: null });
+    } catch (e) {
+      pushCall(rec, calls, { op: name, returned: null, threw: errorRecord(e) });
+    }
+    return true;
+  }
+  if (name === 'module.call') {
+    try {
+      const returned = ctx.http[op.method](...decode(op.args ?? [], ctx));
+      pushCall(rec, calls, { op: name, returned: encode(returned, ctx.http), threw: null });
+    } catch (e) {
+      pushCall(rec, calls, { op: name, returned: null, threw: errorRecord(e) });
+    }
+    return true;
+  }
+  if (name !== 'agent.get' && name !== 'agent.call' && name !== 'agent.pool') return false;
   const agent = lookupAgent(ctx, op.agent);
   if (agent === undefined) {
     const message = `no agent ${JSON.stringify(op.agent)} in this scenario (give one with {"$agent": {"id": ...}} first)`;
@@ -680,6 +735,10 @@ function sharedOp(op, ctx, calls, top, rec) {
   }
   try {
     let returned;
+    if (name === 'agent.pool') {
+      pushCall(rec, calls, { op: name, returned: poolCounts(agent[op.prop]), threw: null });
+      return true;
+    }
     if (name === 'agent.get') returned = agent[op.prop];
     else returned = agent[op.method](...decode(op.args ?? [], ctx));
     pushCall(rec, calls, { op: name, returned: encode(returned, agent), threw: null });
@@ -690,8 +749,9 @@ function sharedOp(op, ctx, calls, top, rec) {
 }
 
 /** Runs one client op; returns a Promise only for the ops that wait. */
-function clientOp(op, req, ctx, obs, top, rec, ev, fired) {
+function clientOp(op, req, ctx, obs, top, rec, ev, st) {
   const name = op && op.op;
+  const fired = st.fired;
   if (name === 'wait') {
     return Promise.race([rec.sleep(op.ms), rec.deadline]).then(() => {
       pushCall(rec, obs.calls, { op: name, returned: { $undefined: true }, threw: null });
@@ -707,6 +767,10 @@ function clientOp(op, req, ctx, obs, top, rec, ev, fired) {
     return rec.untilOrDeadline(() => fired.has(key)).then(done);
   }
   if (sharedOp(op, ctx, obs.calls, top, rec)) return;
+  if (name === 'req.get' || name === 'res.get' || name === 'res.call') {
+    messageOp(op, req, st.res, ctx, obs, top, rec);
+    return;
+  }
   if (!CLIENT_OPS.has(name)) {
     unknownOp(rec, obs.calls, top, 'client', name);
     return;
@@ -724,6 +788,37 @@ function clientOp(op, req, ctx, obs, top, rec, ev, fired) {
   }
 }
 
+/**
+ * req.get / res.get / res.call (SCENARIO.md "Response reads and calls"): a property of
+ * the request or of the response it got so far, or a method of that response.
+ */
+function messageOp(op, req, res, ctx, obs, top, rec) {
+  const name = op.op;
+  const target = name === 'req.get' ? req : res;
+  if (!target) {
+    const message = 'no response yet (wait for it with wait_event first)';
+    pushCall(rec, obs.calls, { op: name, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_NO_RESPONSE', message } });
+    return;
+  }
+  if (name === 'res.call' && !CLIENT_RES_METHODS.has(op.method)) {
+    unknownOp(rec, obs.calls, top, 'res.call', op.method);
+    return;
+  }
+  try {
+    let returned;
+    if (name === 'res.call') {
+      const args = decode(op.args ?? [], ctx);
+      if (op.method === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
+      returned = target[op.method](...args);
+    } else {
+      returned = target[op.prop];
+    }
+    pushCall(rec, obs.calls, { op: name, returned: encode(returned, target), threw: null });
+  } catch (e) {
+    pushCall(rec, obs.calls, { op: name, returned: null, threw: errorRecord(e) });
+  }
+}
+
 function releaseClient(st) {
   try {
     if (st.req && !st.reqClosed && !st.req.destroyed) st.req.destroy();
@@ -734,6 +829,9 @@ function releaseClient(st) {
 }
 
 function releaseAgents(ctx) {
+  for (const restore of ctx.restores.splice(0).reverse()) {
+    try { restore(); } catch { /* best effort */ }
+  }
   for (const agent of ctx.agents) {
     try { agent.destroy(); } catch { /* best effort */ }
   }
@@ -801,6 +899,15 @@ async function startOne(http, session, spec, index, listen) {
     return null;
   }
   session.servers.push(server);
+  // `set`: properties assigned before listen (maxRequestsPerSocket has no option form).
+  for (const [prop, value] of Object.entries(spec.set ?? {})) {
+    try {
+      server[prop] = decode(value, session.ctx);
+    } catch (e) {
+      obs.status = 'error';
+      obs.detail = `executor error setting server.${prop}: ${describe(e)}`;
+    }
+  }
   for (const name of SERVER_EVENTS) {
     server.on(name, () => rec.event(srec.events, { name, t: rec.t() }));
   }
@@ -959,6 +1066,17 @@ function serverOp(op, h, session, ev) {
     }
     return;
   }
+  const reqMethod = typeof name === 'string' && name.startsWith('req.') ? name.slice(4) : null;
+  if (reqMethod === 'get' || SERVER_REQ_OPS.has(reqMethod)) {
+    // Reads and calls on the IncomingMessage (SCENARIO.md "Request reads and calls in a handler").
+    try {
+      const returned = reqMethod === 'get' ? req[op.prop] : req[reqMethod](...decode(op.args ?? [], session.ctx));
+      pushCall(rec, entry.calls, { op: name, returned: encode(returned, req), threw: null });
+    } catch (e) {
+      pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
+    }
+    return;
+  }
   if (serverLevelOp(op, session, h.serverIndex, entry.calls)) return;
   const method = typeof name === 'string' && name.startsWith('res.') ? name.slice(4) : null;
   if (!method || !SERVER_RES_OPS.has(method)) {
@@ -992,13 +1110,18 @@ function serverLevelOp(op, session, serverIndex, calls) {
   const server = session.servers[serverIndex];
   const srec = session.obs.servers[serverIndex];
   const method = name.slice(7);
-  if (method !== 'get' && !SERVER_OPS.has(method)) {
+  if (method !== 'get' && method !== 'set' && !SERVER_OPS.has(method)) {
     unknownOp(rec, calls, session.obs, 'server', name);
     return true;
   }
   try {
     if (method === 'get') {
       pushCall(rec, calls, { op: name, returned: encode(server[op.prop], server), threw: null });
+      return true;
+    }
+    if (method === 'set') {
+      server[op.prop] = decode(op.value, session.ctx);
+      pushCall(rec, calls, { op: name, returned: { $undefined: true }, threw: null });
       return true;
     }
     let args = decode(op.args ?? [], session.ctx);

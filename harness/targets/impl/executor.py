@@ -10,6 +10,7 @@ are data, executor bugs become {"status": "error"}.
 from __future__ import annotations
 
 import asyncio
+import functools
 import traceback
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -19,7 +20,7 @@ from harness.observations import Json
 from harness.targets.impl.fault_hooks import Fault, ops_for
 from harness.targets.impl.recorder import Recorder
 from harness.targets.impl.server import finish_servers, start_servers
-from harness.targets.impl.shared import harness_error, report_error, shared_op
+from harness.targets.impl.shared import harness_error, read_member, report_error, shared_op
 from harness.targets.impl.tags import (
     DecodeContext,
     b64,
@@ -29,6 +30,7 @@ from harness.targets.impl.tags import (
     error_record,
     plain,
     read_attr,
+    release_context,
     snake,
     to_bytes,
 )
@@ -45,12 +47,15 @@ CLIENT_OPS = frozenset({
 })  # fmt: skip
 CLIENT_CB_OPS = frozenset({"write", "end"})
 CLIENT_REQ_EVENTS = ("socket", "finish", "continue", "timeout", "abort", "drain", "close")
-CLIENT_RES_EVENTS = ("end", "aborted", "close")
+CLIENT_RES_EVENTS = ("end", "aborted", "close", "timeout")
+# res.call ops of a client op list (SCENARIO.md "Response reads and calls").
+CLIENT_RES_METHODS = frozenset({"setTimeout", "destroy", "pause", "resume"})
 
 # executor.mjs CLIENT_PROPS, read from the reference's snake_case attributes.
 CLIENT_PROPS = ("req.method", "req.path", "req.host", "req.protocol", "req.writableEnded",
                 "req.headersSent", "req.reusedSocket", "req.socket.encrypted", "res.req_is_req",
-                "req.aborted")  # fmt: skip
+                "req.aborted", "req.shouldKeepAlive", "req.destroyed", "res.destroyed",
+                "res.readable")  # fmt: skip
 
 
 def empty_request_observations() -> Json:
@@ -90,6 +95,8 @@ class ClientState:
 def _prop(st: ClientState, key: str) -> Any:
     if key == "res.req_is_req":
         return None if st.res is None else getattr(st.res, "req", None) is st.req
+    if key.startswith("res."):
+        return read_attr(st.res, key.split(".", 1)[1])
     if key == "req.socket.encrypted":
         socket = getattr(st.req, "socket", None)
         return read_attr(socket, "encrypted") if socket is not None else None
@@ -148,6 +155,10 @@ class ClientRun:
         except Exception as exc:  # noqa: BLE001 - an agent without on() is recorded, not fatal
             rec.event(entry["events"], {"name": "on_threw", "t": rec.t(), "error": error_record(exc)})
 
+    def _start_unless_timed_out(self, run: RequestRun) -> None:
+        if not self.rec.timed_out:
+            run.start()
+
     async def run(self) -> None:
         obs, rec, c = self.obs, self.rec, self.c
         kind = self.scenario.get("kind")
@@ -163,8 +174,13 @@ class ClientRun:
 
         async def drive() -> None:
             if c.get("parallel"):
+                # A request with start_after_ms is created that long after the others started.
                 for run in self.runs:
-                    run.start()
+                    after = run.c.get("start_after_ms") or 0
+                    if isinstance(after, (int, float)) and after > 0:
+                        rec.set_timer(functools.partial(self._start_unless_timed_out, run), after)
+                    else:
+                        run.start()
                 await asyncio.gather(*(run.done for run in self.runs))
                 return
             for run in self.runs:
@@ -189,11 +205,7 @@ class ClientRun:
             run.fill_body()
         for run in self.runs:
             run.release()
-        for agent in self.ctx.agents:
-            try:
-                agent.destroy()
-            except Exception:  # noqa: BLE001, S110 - best effort
-                pass
+        release_context(self.ctx)
 
     def _timeout_detail(self) -> str:
         if len(self.runs) == 1:
@@ -461,6 +473,9 @@ class RequestRun:
             return
         if isinstance(op, dict) and shared_op(self.http, op, self.ctx, self.call, self.top):
             return
+        if name in ("req.get", "res.get", "res.call"):
+            self.message_op(op)
+            return
         if name not in CLIENT_OPS:
             report_error(self.top, f"unknown client op {name!r}")
             self.call({"op": name, "returned": None, "threw": harness_error(
@@ -474,6 +489,33 @@ class RequestRun:
                 args = [*args, self._callback(name)]
             returned = getattr(req, snake(name))(*args)
             self.call({"op": name, "returned": encode_return(returned, req), "threw": None})
+        except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
+            self.call({"op": name, "returned": None, "threw": error_record(exc)})
+
+    def message_op(self, op: Json) -> None:
+        """req.get / res.get / res.call: a property of the request or of its response so
+        far, or a method of that response (executor.mjs messageOp)."""
+        name = op["op"]
+        target = self.st.req if name == "req.get" else self.st.res
+        if target is None:
+            self.call({"op": name, "returned": None, "threw": harness_error(
+                "ERR_HARNESS_NO_RESPONSE", "no response yet (wait for it with wait_event first)")})
+            return
+        method = op.get("method")
+        if name == "res.call" and method not in CLIENT_RES_METHODS:
+            report_error(self.top, f"unknown res.call op {method!r}")
+            self.call({"op": method, "returned": None, "threw": harness_error(
+                "ERR_HARNESS_UNKNOWN_OP", f"unknown res.call op {method!r}")})
+            return
+        try:
+            if name == "res.call":
+                args = decode(op.get("args") or [], self.ctx)
+                if method == "destroy" and args and isinstance(args[0], str):
+                    args[0] = self.http.NodeError(args[0])  # new Error(arg)
+                returned = getattr(target, snake(str(method)))(*args)
+                self.call({"op": name, "returned": encode_return(returned, target), "threw": None})
+            else:
+                self.call({"op": name, **read_member(target, snake(str(op.get("prop"))))})
         except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
             self.call({"op": name, "returned": None, "threw": error_record(exc)})
 

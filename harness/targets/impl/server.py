@@ -27,6 +27,7 @@ from harness.targets.impl.tags import (
     error_record,
     plain,
     read_attr,
+    release_context,
     snake,
     to_bytes,
 )
@@ -40,12 +41,15 @@ SERVER_RES_OPS = frozenset({
     "setHeader", "getHeader", "getHeaders", "getHeaderNames", "hasHeader", "removeHeader",
     "appendHeader", "setHeaders", "writeHead", "write", "end", "flushHeaders", "addTrailers",
     "writeContinue", "writeProcessing", "writeEarlyHints", "destroy",
+    "cork", "uncork", "setTimeout",
 })  # fmt: skip
-# server.<method> ops (besides server.get) and socket.<method> ops of 'clientError'.
-SERVER_OPS = frozenset({"close", "closeIdleConnections", "closeAllConnections"})
+# server.<method> ops (besides server.get/set) and socket.<method> ops of 'clientError'.
+SERVER_OPS = frozenset({"close", "closeIdleConnections", "closeAllConnections", "setTimeout"})
+# req.<method> ops of a handler (besides req.get and req.read_body).
+SERVER_REQ_OPS = frozenset({"setTimeout"})
 SOCKET_OPS = frozenset({"write", "end", "destroy"})
 SERVER_CB_OPS = frozenset({"write", "end", "writeEarlyHints"})
-SERVER_EVENTS = ("listening", "connection", "close")
+SERVER_EVENTS = ("listening", "connection", "close", "dropRequest")
 SERVER_REQ_EVENTS = ("end", "aborted", "close")
 SERVER_RES_EVENTS = ("finish", "close", "drain")
 UNDEF = {"$undefined": True}
@@ -133,6 +137,12 @@ async def _start_one(session: ServerSession, spec: Json, index: int, listen: Lis
         session.servers.append(None)
         return None
     session.servers.append(server)
+    # `set`: properties assigned before listen (maxRequestsPerSocket has no option form).
+    for prop, value in (spec.get("set") or {}).items():
+        try:
+            setattr(server, snake(str(prop)), decode(value, session.ctx))
+        except Exception as exc:  # noqa: BLE001 - reported as status error
+            session.fail(f" setting server.{prop}", exc)
     for name in SERVER_EVENTS:
         server.on(name, lambda *_a, _n=name: rec.event(srec["events"], {"name": _n, "t": rec.t()}))
     server.on("error", lambda err=None, *_a: rec.event(
@@ -292,6 +302,11 @@ async def _server_op(session: ServerSession, h: Handler, op: Json, ev: Callable[
         except Exception as exc:  # noqa: BLE001
             _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
         return
+    req_method = name[4:] if isinstance(name, str) and name.startswith("req.") else None
+    if req_method == "get" or req_method in SERVER_REQ_OPS:
+        # Reads and calls on the IncomingMessage (SCENARIO.md "Request reads and calls in a handler").
+        _push(session, h, _req_op(h.req, req_method, op, ctx, str(name)))
+        return
     if _server_level_op(session, h.server_index, op, lambda call: _push(session, h, call)):
         return
     method = name[4:] if isinstance(name, str) and name.startswith("res.") else None
@@ -308,6 +323,19 @@ async def _server_op(session: ServerSession, h: Handler, op: Json, ev: Callable[
         _push(session, h, {"op": name, "returned": encode_return(returned, res), "threw": None})
     except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
         _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
+
+
+def _req_op(req: Any, method: str, op: Json, ctx: DecodeContext, name: str) -> Json:
+    """req.get (a missing attribute reads as undefined) or a req.<method> call, as a call record."""
+    try:
+        if method == "get":
+            attr = snake(str(op.get("prop")))
+            return {"op": name, "returned": encode(getattr(req, attr), req) if hasattr(req, attr) else UNDEF,
+                    "threw": None}
+        returned = getattr(req, snake(method))(*decode(op.get("args") or [], ctx))
+        return {"op": name, "returned": encode_return(returned, req), "threw": None}
+    except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
+        return {"op": name, "returned": None, "threw": error_record(exc)}
 
 
 def _unknown_op(session: ServerSession, push: Callable[[Json], None], kind: str, name: Any) -> None:
@@ -331,8 +359,15 @@ def _server_level_op(session: ServerSession, index: int, op: Json, push: Callabl
     server = session.servers[index]
     srec = session.obs["servers"][index]
     method = name[7:]
-    if method != "get" and method not in SERVER_OPS:
+    if method not in ("get", "set") and method not in SERVER_OPS:
         _unknown_op(session, push, "server", name)
+        return True
+    if method == "set":
+        try:
+            setattr(server, snake(str(op.get("prop"))), decode(op.get("value"), ctx))
+            push({"op": name, "returned": UNDEF, "threw": None})
+        except Exception as exc:  # noqa: BLE001
+            push({"op": name, "returned": None, "threw": error_record(exc)})
         return True
     if method == "get":
         try:
@@ -468,11 +503,8 @@ def _release(session: ServerSession) -> None:
     rec.close()
     for task in session.tasks:
         task.cancel()
-    for agent in session.ctx.agents if session.ctx else []:
-        try:
-            agent.destroy()
-        except Exception:  # noqa: BLE001, S110 - best effort
-            pass
+    if session.ctx:
+        release_context(session.ctx)
     for h in session.handlers:
         try:
             if not h.res_closed and not getattr(h.res, "destroyed", False):

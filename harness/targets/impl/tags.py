@@ -49,6 +49,22 @@ class DecodeContext:
     signals: list[tuple[Any, float]] = field(default_factory=list)  # (controller, abort_after_ms)
     agents_by_id: dict[str, Any] = field(default_factory=dict)
     on_agent: Any = None  # callable(id, agent), or None
+    restores: list[Any] = field(default_factory=list)  # callables undoing module.set
+
+
+def release_context(ctx: DecodeContext) -> None:
+    """At a scenario's end: undo its module.set assignments, then destroy its agents."""
+    for restore in reversed(ctx.restores):
+        try:
+            restore()
+        except Exception:  # noqa: BLE001, S110 - best effort
+            pass
+    ctx.restores.clear()
+    for agent in ctx.agents:
+        try:
+            agent.destroy()
+        except Exception:  # noqa: BLE001, S110 - best effort
+            pass
 
 
 def lookup_agent(ctx: DecodeContext, agent_id: Any) -> Any:

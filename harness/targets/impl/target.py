@@ -156,7 +156,7 @@ class ImplTarget:
         if routing is not None and routing.notes:
             notes = "; ".join(routing.notes)
             obs["detail"] = f"{obs['detail']}; {notes}" if obs.get("detail") else notes
-        obs["wire"] = wire
+        obs["wire"] = self.fault.on_wire(wire) if self.fault is not None else wire
         return obs
 
     def _finish(self, front: Front, session: ServerSession, waited: float) -> Json | None:
