@@ -48,6 +48,7 @@ SUBJECTS: dict[str, str] = {
 HEAD_GAP_MS = 40.0
 BODY_GAP_MS = 100.0
 SHOWN = 60  # characters of a value or body quoted in a message
+SHOWN_DIFFERENCES = 2  # in a FAIL's message, before the app's log (all are in its failures)
 
 
 def _short(value: Any) -> str:
@@ -199,7 +200,7 @@ def app_verdict(behavior: Behavior, inputs: Mapping[str, Any], observations: Obs
     """An app behavior's verdict on a scenario that ran (SCENARIO.md, "App scenario")."""
     obs: dict[str, Any] = dict(observations)
     app = obs.get("app", "?")
-    log = f"\napp log during the scenario:\n{obs['detail']}" if obs.get("detail") else ""
+    log = f"; the app's log during the scenario:\n{obs['detail']}" if obs.get("detail") else ""
     if obs.get("app_error"):
         return Verdict("FAIL", str(obs["app_error"]))
     oracle = obs.get("oracle")
@@ -212,6 +213,8 @@ def app_verdict(behavior: Behavior, inputs: Mapping[str, Any], observations: Obs
     expected = from_json((oracle.get("wire") or {}).get("responses") or [])
     differences, found = compare(responses, expected)
     if differences:
-        return Verdict("FAIL", f"{app} answers differently from Node: " + "; ".join(differences) + log,
+        shown = differences[:SHOWN_DIFFERENCES] + (
+            [f"{len(differences) - SHOWN_DIFFERENCES} more"] if len(differences) > SHOWN_DIFFERENCES else [])
+        return Verdict("FAIL", f"{app} answers differently from Node: " + "; ".join(shown) + log,
                        differences, found)
     return Verdict("PASS", notes=found)

@@ -39,8 +39,11 @@ def _npm_ci(label: str, directory: Path, say: Callable[[str], None]) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     output = (proc.stdout + proc.stderr).strip()
     if proc.returncode != 0:
-        tail = "\n".join(output.splitlines()[-30:])
-        raise AppInstallError(f"{label}: `{' '.join(cmd)}` failed with exit code {proc.returncode}:\n{tail}")
+        lines = [line for line in output.splitlines() if line.strip() not in ("", "npm error")]
+        # npm says why first (code, explanation), then its usage text, and where its log is last.
+        said = lines if len(lines) <= 12 else [*lines[:8], "...", lines[-1]]
+        raise AppInstallError(f"{label}: `{' '.join(cmd)}` failed with exit code {proc.returncode}:\n"
+                              + "\n".join(said))
     say(f"{label}: installed in {time.monotonic() - started:.1f} s ({directory})")
 
 

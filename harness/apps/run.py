@@ -16,7 +16,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from harness.apps import request as templates
-from harness.apps.serve import AppServer, AppServers, AppStartError
+from harness.apps.serve import AppNotInstalled, AppServer, AppServers, AppStartError
 from harness.observations import AppOracle, Json, Observations, RawResponse, WireRecord
 from harness.targets import registry
 
@@ -50,6 +50,8 @@ class AppRunner:
                     "oracle": None, "wire": {"responses": []}}
         try:
             return self._run(target, scenario)
+        except AppNotInstalled as exc:
+            return {"status": "error", "detail": str(exc)}
         except Exception as exc:  # a harness bug: ERROR, with the stack for whoever debugs it
             return {"status": "error", "detail": f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"}
 

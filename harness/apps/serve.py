@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.apps import bundle, layout, workerd_app
+from harness.targets import registry
 from harness.targets.runtime import install as runtimes
+from harness.targets.runtime import workerd_compat
 from harness.targets.runtime.process import RuntimeProcess
 
 HOST = "127.0.0.1"
@@ -41,6 +43,10 @@ class AppStartError(Exception):
         self.log = log  # the runtime's last log lines, if any
 
 
+class AppNotInstalled(Exception):
+    """The app's packages are not installed: the harness's set-up, not the target, is at fault."""
+
+
 @dataclass
 class Launch:
     argv: list[str]
@@ -49,23 +55,24 @@ class Launch:
 
 
 class Launcher(Protocol):
-    """How one runtime kind runs an app."""
+    """How one runtime kind runs an app (target: the column's name, e.g. workerd@2025-09-15)."""
 
-    def prepare(self, app: str, port: int, scratch: Path) -> Launch: ...
+    def prepare(self, target: str, app: str, port: int, scratch: Path) -> Launch: ...
 
     def load_failed(self, lines: Sequence[str]) -> bool:
         """The runtime said the app cannot serve, though its process may stay up."""
         ...
 
-    def describe(self) -> dict[str, Any]:
-        """What the report records about how apps run here (workerd: date and flags)."""
+    def describe(self, target: str) -> dict[str, Any]:
+        """What the report records about how apps run there (workerd: date and flags)."""
         ...
 
 
 def _binary(target: str) -> Path:
-    path = runtimes.binary(target)
+    base = registry.info(target).base
+    path = runtimes.binary(base)
     if path is None:
-        raise AppStartError(f"{target} is not installed: run `{runtimes.INSTALL_HINT} {target}`")
+        raise AppStartError(f"{base} is not installed: run `{runtimes.INSTALL_HINT} {base}`")
     return path
 
 
@@ -73,54 +80,73 @@ def _binary(target: str) -> Path:
 class ProcessLauncher:
     """A runtime that runs app.mjs itself (node, bun, deno): `<binary> <args> app.mjs`."""
 
-    target: str
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
 
-    def prepare(self, app: str, port: int, scratch: Path) -> Launch:
-        argv = [str(_binary(self.target)), *self.args, layout.ENTRY]
+    def prepare(self, target: str, app: str, port: int, scratch: Path) -> Launch:
+        argv = [str(_binary(target)), *self.args, layout.ENTRY]
         return Launch(argv, layout.app_dir(app), {"PORT": str(port), "HOST": HOST, **dict(self.env)})
 
     def load_failed(self, lines: Sequence[str]) -> bool:
         return False  # these exit when the app throws at load
 
-    def describe(self) -> dict[str, Any]:
-        return {"runs": f"{self.target} {' '.join(self.args)} {layout.ENTRY}".replace("  ", " ")}
+    def describe(self, target: str) -> dict[str, Any]:
+        return {"runs": " ".join([registry.info(target).base, *self.args, layout.ENTRY])}
 
 
 class WorkerdLauncher:
-    """workerd serving the app's esbuild bundle through httpServerHandler."""
+    """workerd serving the app's esbuild bundle through httpServerHandler, at the column's
+    compatibility date and flags plus the apps' own (harness/apps/workerd_app.py)."""
 
-    target = "workerd"
+    def __init__(self) -> None:
+        self._compat: dict[str, workerd_compat.Compat] = {}
 
-    def prepare(self, app: str, port: int, scratch: Path) -> Launch:
-        binary = _binary(self.target)
-        directory = scratch / app
+    def compat(self, target: str) -> workerd_compat.Compat:
+        if target not in self._compat:
+            try:
+                self._compat[target] = workerd_app.compat(_binary(target), registry.info(target).variant)
+            except (ValueError, RuntimeError) as exc:  # workerd refused the date or flags
+                raise AppStartError(f"{target}: {exc}") from None
+        return self._compat[target]
+
+    def prepare(self, target: str, app: str, port: int, scratch: Path) -> Launch:
+        binary, settings = _binary(target), self.compat(target)
+        built = scratch / "bundles" / app / workerd_app.WORKER_MODULE  # one bundle per app, any date
+        directory = scratch / target / app
         try:
-            bundle.bundle(layout.app_dir(app), directory / workerd_app.WORKER_MODULE, workerd_app.PORT_KEY)
+            if not built.is_file():
+                bundle.bundle(layout.app_dir(app), built, workerd_app.PORT_KEY)
         except bundle.BundleError as exc:
             raise AppStartError(str(exc)) from None
-        config = workerd_app.write_config(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(built, directory / workerd_app.WORKER_MODULE)
+        config = workerd_app.write_config(directory, settings)
         return Launch(workerd_app.serve_args(binary, config, port), directory)
 
     def load_failed(self, lines: Sequence[str]) -> bool:
         return workerd_app.load_failed(lines)
 
-    def describe(self) -> dict[str, Any]:
-        return {"runs": "esbuild bundle + httpServerHandler",
-                "compatibility_date": workerd_app.COMPATIBILITY_DATE,
-                "compatibility_flags": list(workerd_app.COMPATIBILITY_FLAGS)}
+    def describe(self, target: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"runs": "esbuild bundle + httpServerHandler"}
+        if target in self._compat:
+            settings = self._compat[target]
+            out.update(compatibility_date=settings.date, compatibility_flags=list(settings.flags))
+        return out
 
 
-# Targets whose registry entry says runs_js_apps, and how each runs an app.
+# By registry entry (targets whose entry says runs_js_apps): how each runs an app.
 LAUNCHERS: dict[str, Launcher] = {
-    "node": ProcessLauncher("node"),
-    "bun": ProcessLauncher("bun"),
+    "node": ProcessLauncher(),
+    "bun": ProcessLauncher(),
     # -A: unrestricted, as node and bun are; --no-lock: no deno.lock written into apps/.
-    "deno": ProcessLauncher("deno", ("run", "-A", "--quiet", "--no-lock"),
+    "deno": ProcessLauncher(("run", "-A", "--quiet", "--no-lock"),
                             (("DENO_NO_UPDATE_CHECK", "1"), ("DENO_NO_PROMPT", "1"))),
     "workerd": WorkerdLauncher(),
 }
+
+
+def launcher(target: str) -> Launcher | None:
+    return LAUNCHERS.get(registry.info(target).base)
 
 
 def free_port() -> int:
@@ -148,7 +174,7 @@ class AppServer:
         self.target, self.app = target, app
         self.port = free_port()
         began = time.perf_counter()
-        launch = launcher.prepare(app, self.port, scratch)
+        launch = launcher.prepare(target, app, self.port, scratch)
         self.process = RuntimeProcess(launch.argv, f"{target}:{app}", talks_on_stdio=False,
                                       env=launch.env, cwd=launch.cwd)
         try:
@@ -206,25 +232,32 @@ class AppServers:
         self.log = log
         self._slots: dict[tuple[str, str], _Slot] = {}
         self._scratch: Path | None = None
+        self._installed: set[str] = set()  # apps whose packages were found installed
         _LIVE.add(self)
 
     def get(self, target: str, app: str) -> AppServer:
         """The running server (started again if its process died); AppStartError if it
         could not start, now or earlier in the run."""
+        if app not in self._installed:
+            for directory in (layout.app_dir(app), layout.APPS_DIR):  # the app, and the bundler
+                if not layout.installed(directory):
+                    raise AppNotInstalled(f"{directory / 'node_modules'} does not match its package-lock.json "
+                                          f"(the {app} app): run `{layout.INSTALL_HINT}`")
+            self._installed.add(app)
         slot = self._slots.setdefault((target, app), _Slot())
         if slot.error is not None:
             raise slot.error
         if slot.server is not None and slot.server.alive():
             return slot.server
-        launcher = LAUNCHERS.get(target)
-        if launcher is None:
+        how = launcher(target)
+        if how is None:
             slot.error = AppStartError(f"the harness has no way to run an app on {target} (harness/apps/serve.py LAUNCHERS)")
             raise slot.error
         if self._scratch is None:
             self._scratch = Path(tempfile.mkdtemp(prefix="harness-apps-"))
         slot.starts += 1
         try:
-            slot.server = AppServer(target, app, launcher, self._scratch)
+            slot.server = AppServer(target, app, how, self._scratch)
         except AppStartError as exc:
             slot.error = exc
             self.log(exc.why)
@@ -237,9 +270,9 @@ class AppServers:
         started, or why it did not start)}."""
         out: dict[str, dict[str, Any]] = {}
         for (target, app), slot in sorted(self._slots.items()):
-            launcher = LAUNCHERS.get(target)
+            how = launcher(target)
             entry: dict[str, Any] = {"started": slot.error is None, "processes_started": slot.starts,
-                                     **(launcher.describe() if launcher is not None else {})}
+                                     **(how.describe(target) if how is not None else {})}
             if slot.start_ms is not None:
                 entry["start_ms"] = round(slot.start_ms, 1)
             if slot.error is not None:

@@ -6,11 +6,13 @@ reaches the Node-style server the app registered in the port table. PORT reaches
 as process.env.PORT through a text binding (nodejs_compat fills process.env from text
 bindings at these dates).
 
-Compatibility: the workerd target's own date and flags (the same node:http the
-micro-behaviors measure, so a note linking to one of them means the same thing), plus
-two built-in modules real apps load at start-up that this date does not enable by
-default: node:tty (Express, through debug) and node:v8 (Koa). Both are recorded in the
-report with each app server.
+Compatibility: the column's own date and flags (`workerd`: the newest date the binary
+supports; `workerd@DATE[+flag...]`: those, harness/targets/runtime/workerd_compat.py), so
+an app runs with the node:http the column's micro-behaviors measure and a note linking to
+one of them means the same thing. Two flags come on top, for built-in modules real apps
+load at start-up that older dates lack: node:tty (Express, through debug) and node:v8
+(Koa); a flag already on at the date is left out of the config. The report records the
+date and flags with each app server.
 """
 
 from __future__ import annotations
@@ -20,26 +22,30 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.targets.runtime import workerd_config
+from harness.targets.runtime import workerd_compat
 
 PORT_KEY = 8080
-COMPATIBILITY_DATE = workerd_config.COMPATIBILITY_DATE
-COMPATIBILITY_FLAGS: tuple[str, ...] = (
-    *workerd_config.COMPATIBILITY_FLAGS, "enable_nodejs_tty_module", "enable_nodejs_v8_module")
+APP_FLAGS: tuple[str, ...] = ("enable_nodejs_tty_module", "enable_nodejs_v8_module")
 SOCKET = "http"
 WORKER_MODULE = "worker.mjs"
 
 # What workerd prints when a worker cannot load (a missing module, a throw at top level):
-# the service never serves, though the process stays up.
+# the service never serves.
 _LOAD_FAILURE = re.compile(r"^service \S+: Uncaught ")
+
+
+def compat(binary: Path, variant: str | None) -> workerd_compat.Compat:
+    """The column's date and flags plus APP_FLAGS, checked by the binary (ValueError if refused)."""
+    asked = workerd_compat.parse(variant)
+    flags = (*asked.flags, *(f for f in APP_FLAGS if f not in asked.flags))
+    return workerd_compat.resolve(binary, workerd_compat.Variant(asked.date, flags))
 
 
 def load_failed(lines: Sequence[str]) -> bool:
     return any(_LOAD_FAILURE.match(line) for line in lines)
 
 
-def render(module: str, *, compatibility_date: str = COMPATIBILITY_DATE,
-           compatibility_flags: Sequence[str] = COMPATIBILITY_FLAGS) -> str:
+def render(module: str, *, compatibility_date: str, compatibility_flags: Sequence[str]) -> str:
     """config.capnp for one worker module (next to the config) on the socket named SOCKET."""
     flags = ", ".join(json.dumps(f) for f in compatibility_flags)
     return (
@@ -58,10 +64,11 @@ def render(module: str, *, compatibility_date: str = COMPATIBILITY_DATE,
     )
 
 
-def write_config(directory: Path) -> Path:
+def write_config(directory: Path, settings: workerd_compat.Compat) -> Path:
     """config.capnp next to the bundle (directory/worker.mjs); return its path."""
     config = directory / "config.capnp"
-    config.write_text(render(WORKER_MODULE), encoding="utf-8")
+    config.write_text(render(WORKER_MODULE, compatibility_date=settings.date,
+                             compatibility_flags=settings.listed), encoding="utf-8")
     return config
 
 
