@@ -153,7 +153,7 @@ def test_workerd_serves_an_app_through_http_server_handler(apps_dir: Path, tmp_p
 
 
 def test_every_target_that_runs_apps_has_a_launcher() -> None:
-    from harness.apps.serve import launcher
+    from harness.apps.launch import launcher
 
     for name, entry in registry.TARGETS.items():
         assert (launcher(name) is not None) == entry.runs_js_apps, name

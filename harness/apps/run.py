@@ -16,7 +16,8 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from harness.apps import request as templates
-from harness.apps.serve import AppNotInstalled, AppServer, AppServers, AppStartError
+from harness.apps.launch import AppNotInstalled, AppStartError
+from harness.apps.serve import AppServer, AppServers
 from harness.observations import AppOracle, Json, Observations, RawResponse, WireRecord
 from harness.targets import registry
 

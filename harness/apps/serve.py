@@ -1,8 +1,6 @@
 """App servers: one per target per app, started on first use and reused for the whole run.
 
-node, bun and deno run apps/<name>/app.mjs, which calls listen(PORT, '127.0.0.1'); workerd
-serves the app's bundle through httpServerHandler (harness/apps/workerd_app.py). Each is a
-process of its own (harness/targets/runtime/process.py keeps its log), on a free port
+How each runtime runs an app is harness/apps/launch.py. Each server is a process of its own (harness/targets/runtime/process.py keeps its log), on a free port
 passed in the environment. A server is ready once it answers an HTTP request (the probe
 path is one no app routes, so it meets the app's 404 handler); one that exits, that its
 runtime says cannot load, or that stays silent is a start failure whose message carries
@@ -17,136 +15,18 @@ import socket
 import tempfile
 import time
 import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from harness.apps import bundle, layout, workerd_app
-from harness.targets import registry
-from harness.targets.runtime import install as runtimes
-from harness.targets.runtime import workerd_compat
+from harness.apps import layout
+from harness.apps.launch import HOST, AppNotInstalled, AppStartError, Launcher, launcher
 from harness.targets.runtime.process import RuntimeProcess
 
-HOST = "127.0.0.1"
 PROBE = b"GET /__harness/ready HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n"
 START_TIMEOUT_S = 30.0
 LOG_LINES = 25
-
-
-class AppStartError(Exception):
-    """The app did not start on that target; the message quotes the runtime's log."""
-
-    def __init__(self, why: str, log: str = "") -> None:
-        super().__init__(why + (f"\n{log}" if log else ""))
-        self.why = why  # one line
-        self.log = log  # the runtime's last log lines, if any
-
-
-class AppNotInstalled(Exception):
-    """The app's packages are not installed: the harness's set-up, not the target, is at fault."""
-
-
-@dataclass
-class Launch:
-    argv: list[str]
-    cwd: Path
-    env: dict[str, str] = field(default_factory=dict)
-
-
-class Launcher(Protocol):
-    """How one runtime kind runs an app (target: the column's name, e.g. workerd@2025-09-15)."""
-
-    def prepare(self, target: str, app: str, port: int, scratch: Path) -> Launch: ...
-
-    def load_failed(self, lines: Sequence[str]) -> bool:
-        """The runtime said the app cannot serve, though its process may stay up."""
-        ...
-
-    def describe(self, target: str) -> dict[str, Any]:
-        """What the report records about how apps run there (workerd: date and flags)."""
-        ...
-
-
-def _binary(target: str) -> Path:
-    base = registry.info(target).base
-    path = runtimes.binary(base)
-    if path is None:
-        raise AppStartError(f"{base} is not installed: run `{runtimes.INSTALL_HINT} {base}`")
-    return path
-
-
-@dataclass(frozen=True)
-class ProcessLauncher:
-    """A runtime that runs app.mjs itself (node, bun, deno): `<binary> <args> app.mjs`."""
-
-    args: tuple[str, ...] = ()
-    env: tuple[tuple[str, str], ...] = ()
-
-    def prepare(self, target: str, app: str, port: int, scratch: Path) -> Launch:
-        argv = [str(_binary(target)), *self.args, layout.ENTRY]
-        return Launch(argv, layout.app_dir(app), {"PORT": str(port), "HOST": HOST, **dict(self.env)})
-
-    def load_failed(self, lines: Sequence[str]) -> bool:
-        return False  # these exit when the app throws at load
-
-    def describe(self, target: str) -> dict[str, Any]:
-        return {"runs": " ".join([registry.info(target).base, *self.args, layout.ENTRY])}
-
-
-class WorkerdLauncher:
-    """workerd serving the app's esbuild bundle through httpServerHandler, at the column's
-    compatibility date and flags plus the apps' own (harness/apps/workerd_app.py)."""
-
-    def __init__(self) -> None:
-        self._compat: dict[str, workerd_compat.Compat] = {}
-
-    def compat(self, target: str) -> workerd_compat.Compat:
-        if target not in self._compat:
-            try:
-                self._compat[target] = workerd_app.compat(_binary(target), registry.info(target).variant)
-            except (ValueError, RuntimeError) as exc:  # workerd refused the date or flags
-                raise AppStartError(f"{target}: {exc}") from None
-        return self._compat[target]
-
-    def prepare(self, target: str, app: str, port: int, scratch: Path) -> Launch:
-        binary, settings = _binary(target), self.compat(target)
-        built = scratch / "bundles" / app / workerd_app.WORKER_MODULE  # one bundle per app, any date
-        directory = scratch / target / app
-        try:
-            if not built.is_file():
-                bundle.bundle(layout.app_dir(app), built, workerd_app.PORT_KEY)
-        except bundle.BundleError as exc:
-            raise AppStartError(str(exc)) from None
-        directory.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(built, directory / workerd_app.WORKER_MODULE)
-        config = workerd_app.write_config(directory, settings)
-        return Launch(workerd_app.serve_args(binary, config, port), directory)
-
-    def load_failed(self, lines: Sequence[str]) -> bool:
-        return workerd_app.load_failed(lines)
-
-    def describe(self, target: str) -> dict[str, Any]:
-        out: dict[str, Any] = {"runs": "esbuild bundle + httpServerHandler"}
-        if target in self._compat:
-            settings = self._compat[target]
-            out.update(compatibility_date=settings.date, compatibility_flags=list(settings.flags))
-        return out
-
-
-# By registry entry (targets whose entry says runs_js_apps): how each runs an app.
-LAUNCHERS: dict[str, Launcher] = {
-    "node": ProcessLauncher(),
-    "bun": ProcessLauncher(),
-    # -A: unrestricted, as node and bun are; --no-lock: no deno.lock written into apps/.
-    "deno": ProcessLauncher(("run", "-A", "--quiet", "--no-lock"),
-                            (("DENO_NO_UPDATE_CHECK", "1"), ("DENO_NO_PROMPT", "1"))),
-    "workerd": WorkerdLauncher(),
-}
-
-
-def launcher(target: str) -> Launcher | None:
-    return LAUNCHERS.get(registry.info(target).base)
 
 
 def free_port() -> int:
