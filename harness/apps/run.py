@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 ORACLE = "node"  # for an app, Node is the specification
 LOG_LINES = 20
+LOG_WAIT_S = 0.1
 
 
 def skip_reason(target: str) -> str | None:
@@ -67,6 +68,9 @@ class AppRunner:
             return obs
         mark = server.process.log.count
         obs["wire"] = self._send(server, scenario)
+        if any(r.get("error") or (r.get("status") or 0) >= 500 for r in obs["wire"].get("responses", [])):
+            # the runtime logs why after the answer went out: give its log a moment to say it
+            server.process.log.wait_until(lambda lines: server.process.log.count > mark, LOG_WAIT_S)
         logged = server.process.log.since(mark)
         if logged:
             obs["detail"] = "\n".join(logged[-LOG_LINES:])
