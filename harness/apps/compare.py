@@ -111,8 +111,9 @@ def _spread(response: Mapping[str, Any]) -> tuple[float, float] | None:
 
 
 def notes(got: Mapping[str, Any], want: Mapping[str, Any]) -> list[Note]:
-    """Level 2 for one response: differences that leave the app's answer the same."""
-    if got.get("status") is None or want.get("status") is None:
+    """Level 2 for one response: differences that leave the app's answer the same (none for
+    an answer with another status code: that one is not the app's answer in another form)."""
+    if got.get("status") is None or got.get("status") != want.get("status"):
         return []
     out: list[Note] = []
 

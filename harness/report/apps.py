@@ -41,7 +41,8 @@ def note_groups(m: Matrix) -> list[NoteGroup]:
                         group.behaviors.append(row.behavior)
                     if note["text"] not in group.examples and len(group.examples) < 2:
                         group.examples.append(note["text"])
-    return list(groups.values())
+    column = {t: i for i, t in enumerate(m.targets)}
+    return sorted(groups.values(), key=lambda g: (g.app, column[g.target], -len(g.behaviors), g.subject))
 
 
 def how_they_ran(meta: dict[str, Any]) -> list[list[str]]:
