@@ -3,10 +3,11 @@
 A cell's causes come with its record (harness/verdict.py attributes them): ids of
 specs/causes.yaml, whose title and subject the results document carries, or automatic ones.
 Each cause gets a class from the run's own results, read on the reference target
-(harness/targets/registry.py): `fetch` when the reference shows the same cause on the
-subject behavior (for an automatic cause: on any of its behaviors), `fixable` when the
-reference runs it without that cause (so a fetch-backed runtime can), `?` when the reference
-did not run it, `-` on a target that is not fetch-backed (fetch is no excuse there).
+(harness/targets/registry.py): `fetch` when the reference fails the cause's subject behavior
+too (a named cause: with that same cause; an automatic one, whose name holds what this
+target observed: on any of its behaviors), `fixable` when it runs them without (so a
+fetch-backed runtime can), `unknown` when the reference did not run them, `-` on a target that is
+not fetch-backed (fetch is no excuse there).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from harness.runner import pytest_command
 from harness.status import STATUS, Kind
 
-FIXABLE, FETCH, UNKNOWN, NOT_FETCH_BACKED = "fixable", "fetch", "?", "-"
+FIXABLE, FETCH, UNKNOWN, NOT_FETCH_BACKED = "fixable", "fetch", "unknown", "-"
 CLASSES = {  # the legend of every causes view
     FIXABLE: "the reference target avoids it, so a fetch-backed runtime can",
     FETCH: "the reference shows it too: the gap belongs to fetch",
@@ -70,7 +71,7 @@ def group(doc: dict[str, Any]) -> dict[str, list[CauseRow]]:
             row.cells.append(rec["behavior"])
             if not row.example:
                 row.example = next((f["message"] for f in rec.get("failures") or [] if f["cause"] == cid),
-                                   rec["message"])
+                                   (rec["message"].splitlines() or [""])[0])
     for target, rows in out.items():
         fetch_backed = targets.get(target, {}).get("profile") == "fetch-backed"
         for row in rows.values():
@@ -81,7 +82,7 @@ def group(doc: dict[str, Any]) -> dict[str, list[CauseRow]]:
 
 def _class(row: CauseRow, on_ref: dict[str, dict[str, Any]]) -> str:
     seen = [on_ref[b] for b in ([row.subject] if row.subject else row.cells) if b in on_ref]
-    if any(finding(r) and row.id in (r.get("causes") or []) for r in seen):
+    if any(finding(r) and (not row.declared or row.id in (r.get("causes") or [])) for r in seen):
         return FETCH
     if any(finding(r) or STATUS[r["status"]].conforms for r in seen):
         return FIXABLE
