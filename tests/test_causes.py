@@ -149,7 +149,7 @@ def test_summary_and_every_format_show_the_causes(tmp_path: Path) -> None:
                    rec("demo.ok", "impl", "PASS", [])])
     m = build(doc)
     assert summary("workerd", m.causes["workerd"], m.counts["workerd"]) == \
-        "workerd: 2 FAIL + 1 TIMEOUT cells from 2 causes (1 fixable, 1 unknown); 1 FLAKY cell (failed, then passed on a rerun)"
+        "workerd: 2 FAIL + 1 TIMEOUT cells from 2 causes (1 fixable, 1 unknown); 1 FLAKY cell (failed, then passed when run again)"
     render_all(doc, tmp_path)
     md = (tmp_path / "matrix.md").read_text()
     assert "## Causes" in md and "status text is 'unknown' (`status-text-unknown`)" in md

@@ -100,8 +100,9 @@ def summary(target: str, rows: list[CauseRow], counts: dict[str, int]) -> str | 
         cells = " + ".join(f"{n} {s}" for s, n in found.items())
         parts.append(f"{cells} {_plural(sum(found.values()), 'cell')} from {len(rows)} {_plural(len(rows), 'cause')}"
                      + (f" ({split})" if split else ""))
-    if counts.get("FLAKY"):
-        parts.append(f"{counts['FLAKY']} FLAKY {_plural(counts['FLAKY'], 'cell')} (failed, then passed on a rerun)")
+    for status, n in counts.items():
+        if n and STATUS[status].kind is Kind.FLAKY:
+            parts.append(f"{n} {status} {_plural(n, 'cell')} ({STATUS[status].meaning})")
     return f"{target}: " + "; ".join(parts) if parts else None
 
 
