@@ -453,6 +453,24 @@ class TimerOverflow(Fault):
         return op
 
 
+class ReuseClosedSocket(Fault):
+    name = "reuse-closed-socket"
+    description = ("a request sent after a response that said Connection: close goes out on that "
+                   "dead socket: it fails with ECONNRESET 'socket hang up' and gets no response")
+
+    def on_observations(self, obs: Json) -> Json:
+        runs = [obs, *(obs.get("more") or [])]
+        for before, after in zip(runs, runs[1:], strict=False):
+            headers = (before.get("response") or {}).get("headers") or {}
+            if "close" not in str(headers.get("connection", "")).lower():
+                continue
+            after["response"], after["body"], after["chunks"] = None, {"$bytes": ""}, []
+            error = {"name": "Error", "code": "ECONNRESET", "message": "socket hang up"}
+            events = [e for e in after.get("events") or [] if e.get("src") != "res" and e.get("name") != "response"]
+            after["events"] = [*events, {"src": "req", "name": "error", "t": 0.0, "error": error}]
+        return obs
+
+
 FAULTS: dict[str, Callable[[], Fault]] = {
     cls.name: cls for cls in (
         DropUserHeaders, AlterHeaderValues, RecaseRequestHeaders, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
@@ -463,6 +481,7 @@ FAULTS: dict[str, Callable[[], Fault]] = {
         AgentIgnoresOptions,
         NumericReadsDrift,
         TimerOverflow,
+        ReuseClosedSocket,
     )
 }
 
