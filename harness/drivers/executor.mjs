@@ -496,7 +496,7 @@ function clientRun(spec, robs, index, top, ctx, rec) {
   const c = spec;
   const st = {
     req: null, res: null, reqClosed: false, resClosed: false, resEnded: false,
-    endGraceOver: false, upgradeDone: false, parts: [], bytes: 0, destroyedRes: false,
+    endGraceOver: false, upgradeDone: false, tunneling: false, parts: [], bytes: 0, destroyedRes: false,
     started: false, fired: new Set(),
   };
   let settle;
@@ -509,7 +509,9 @@ function clientRun(spec, robs, index, top, ctx, rec) {
     st.fired.add(key);
     rec.poke();
   };
-  const finished = () => st.upgradeDone || (st.reqClosed && (!st.res || st.resClosed || st.endGraceOver));
+  // A tunnel (client.on_upgrade) outlives req 'close': it ends when its socket closed.
+  const finished = () => st.upgradeDone
+    || (!st.tunneling && st.reqClosed && (!st.res || st.resClosed || st.endGraceOver));
 
   run.fillProps = () => {
     for (const [k, fn] of Object.entries(CLIENT_PROPS)) {
@@ -606,6 +608,7 @@ function attachClientListeners(req, c, st, obs, rec, ev, mark, ctx, top) {
       mark(`req:${name}`);
       if (Array.isArray(c.on_upgrade) && socket) {
         // The tunnel ops own the socket; the request is done once it closed.
+        st.tunneling = true;
         const shared = (op, calls) => sharedOp(op, ctx, calls, top, rec);
         runTunnel(c.on_upgrade, socket, record, obs.events, ctx, top, shared).then(() => {
           st.upgradeDone = true;

@@ -82,6 +82,7 @@ class ClientState:
     res_ended: bool = False
     end_grace_over: bool = False
     upgrade_done: bool = False
+    tunneling: bool = False  # a tunnel (client.on_upgrade) outlives req 'close'
     destroyed_res: bool = False
     parts: list[bytes] = field(default_factory=list)
     nbytes: int = 0
@@ -89,7 +90,7 @@ class ClientState:
     fired: set[str] = field(default_factory=set)
 
     def finished(self) -> bool:
-        return self.upgrade_done or (self.req_closed and (
+        return self.upgrade_done or (not self.tunneling and self.req_closed and (
             self.res is None or self.res_closed or self.end_grace_over))
 
 
@@ -353,6 +354,7 @@ class RequestRun:
             tunnel_ops = self.c.get("on_upgrade")
             if isinstance(tunnel_ops, list) and socket is not None:
                 # The tunnel ops own the socket; the request is done once it closed.
+                self.st.tunneling = True
                 def shared(op: Json, push: Any) -> bool:
                     return shared_op(self.http, op, self.ctx, push, self.top)
                 task = asyncio.ensure_future(run_tunnel(tunnel_ops, socket, record, self.obs["events"],
