@@ -453,6 +453,21 @@ class TimerOverflow(Fault):
         return op
 
 
+class UpgradeHeaderStripped(Fault):
+    name = "upgrade-header-stripped"
+    description = "the server's handler never sees a request's Upgrade header, as a front end treating it as hop-by-hop"
+
+    def on_observations(self, obs: Json) -> Json:
+        for req in obs.get("requests") or []:
+            headers, raw = req.get("headers"), req.get("rawHeaders")
+            if isinstance(headers, dict):
+                headers.pop("upgrade", None)
+            if isinstance(raw, list):
+                pairs = [raw[i:i + 2] for i in range(0, len(raw) - 1, 2)]
+                req["rawHeaders"] = [x for p in pairs if str(p[0]).lower() != "upgrade" for x in p]
+        return obs
+
+
 FAULTS: dict[str, Callable[[], Fault]] = {
     cls.name: cls for cls in (
         DropUserHeaders, AlterHeaderValues, RecaseRequestHeaders, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
@@ -463,6 +478,7 @@ FAULTS: dict[str, Callable[[], Fault]] = {
         AgentIgnoresOptions,
         NumericReadsDrift,
         TimerOverflow,
+        UpgradeHeaderStripped,
     )
 }
 
