@@ -43,7 +43,7 @@ _SERVER_EVENT_LIST = re.compile(r"^servers\.N\.(?:event_names|events\.N\.name)$"
 # Observation keys that report a documented member under another name.
 _ALIASES = {"httpVersionMajor": "httpVersion", "httpVersionMinor": "httpVersion"}
 _SERVER_LISTENERS = {"on_check_continue": "checkContinue", "on_check_expectation": "checkExpectation",
-                     "on_client_error": "clientError"}
+                     "on_client_error": "clientError", "on_upgrade": "upgrade", "on_connect": "connect"}
 
 
 # ---------------------------------------------------------------------------------------

@@ -307,6 +307,15 @@ function decode(value, ctx) {
         return new Map(decode(inner, ctx));
       case '$number':
         return Number(inner);
+      case '$fn': {
+        // A callback option as data: returns a fixed value, or throws new Error(throws).
+        const spec = inner ?? {};
+        const returned = decode(spec.returns, ctx);
+        return () => {
+          if (typeof spec.throws === 'string') throw new Error(spec.throws);
+          return returned;
+        };
+      }
       default:
         break; // not a tag we know: an ordinary object whose only key starts with '$'
     }
@@ -487,7 +496,7 @@ function clientRun(spec, robs, index, top, ctx, rec) {
   const c = spec;
   const st = {
     req: null, res: null, reqClosed: false, resClosed: false, resEnded: false,
-    endGraceOver: false, upgradeDone: false, parts: [], bytes: 0, destroyedRes: false,
+    endGraceOver: false, upgradeDone: false, tunneling: false, parts: [], bytes: 0, destroyedRes: false,
     started: false, fired: new Set(),
   };
   let settle;
@@ -500,7 +509,9 @@ function clientRun(spec, robs, index, top, ctx, rec) {
     st.fired.add(key);
     rec.poke();
   };
-  const finished = () => st.upgradeDone || (st.reqClosed && (!st.res || st.resClosed || st.endGraceOver));
+  // A tunnel (client.on_upgrade) outlives req 'close': it ends when its socket closed.
+  const finished = () => st.upgradeDone
+    || (!st.tunneling && st.reqClosed && (!st.res || st.resClosed || st.endGraceOver));
 
   run.fillProps = () => {
     for (const [k, fn] of Object.entries(CLIENT_PROPS)) {
@@ -542,7 +553,7 @@ function clientRun(spec, robs, index, top, ctx, rec) {
     }
     st.req = req;
     for (const { controller, ms } of ctx.signals.slice(signalsBefore)) rec.setTimer(() => controller.abort(), ms);
-    attachClientListeners(req, c, st, obs, rec, ev, mark);
+    attachClientListeners(req, c, st, obs, rec, ev, mark, ctx, top);
     const runOps = async () => {
       for (const op of c.ops ?? []) {
         if (rec.timedOut) break;
@@ -561,7 +572,7 @@ function clientRun(spec, robs, index, top, ctx, rec) {
   return run;
 }
 
-function attachClientListeners(req, c, st, obs, rec, ev, mark) {
+function attachClientListeners(req, c, st, obs, rec, ev, mark, ctx, top) {
   // --- req events
   for (const name of CLIENT_REQ_EVENTS) {
     req.on(name, () => {
@@ -589,9 +600,22 @@ function attachClientListeners(req, c, st, obs, rec, ev, mark) {
     mark('req:information');
   });
   for (const name of ['upgrade', 'connect']) {
+    // upgrade_listener: false leaves 'upgrade' unlistened (Node then destroys the socket).
+    if (name === 'upgrade' && c.upgrade_listener === false) continue;
     req.on(name, (res, socket, head) => {
-      ev('req', name, { info: headSnapshot(res), head: plain(head ? toBuffer(head) : Buffer.alloc(0)) });
+      const record = { src: 'req', name, t: rec.t(), info: headSnapshot(res), head: plain(head ? toBuffer(head) : Buffer.alloc(0)) };
+      rec.event(obs.events, record);
       mark(`req:${name}`);
+      if (Array.isArray(c.on_upgrade) && socket) {
+        // The tunnel ops own the socket; the request is done once it closed.
+        st.tunneling = true;
+        const shared = (op, calls) => sharedOp(op, ctx, calls, top, rec);
+        runTunnel(c.on_upgrade, socket, record, obs.events, ctx, top, shared).then(() => {
+          st.upgradeDone = true;
+          rec.poke();
+        });
+        return;
+      }
       // The socket is handed to us; end it so the scenario can finish.
       try {
         if (socket && !socket.destroyed) {
@@ -850,6 +874,84 @@ function timeoutDetail(runs) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Tunnels: the socket an 'upgrade' or 'connect' listener gets (SCENARIO.md "Upgrade and
+// CONNECT")
+
+/**
+ * Watch the socket and run tunnel ops on it: bytes it delivers go to record.tunnel, its
+ * events ({src: 'socket', name: data|end|close|error}) to `events`, op results to
+ * record.calls. `otherOp(op, calls)` runs the ops a list shares (agent, module, server
+ * ops); true when it did. Resolves once the ops ran and the socket closed (or the
+ * scenario deadline passed).
+ */
+function runTunnel(ops, socket, record, events, ctx, top, otherOp) {
+  const { rec } = ctx;
+  const parts = [];
+  const state = { ended: false, closed: false, bytes: 0 };
+  record.tunnel = { $bytes: '' };
+  record.calls = [];
+  const sev = (name, extra) => rec.event(events, { src: 'socket', name, t: rec.t(), ...(extra || {}) });
+  socket.on('data', (chunk) => {
+    if (rec.frozen) return;
+    const buf = toBuffer(chunk);
+    parts.push(buf);
+    state.bytes += buf.length;
+    record.tunnel = { $bytes: Buffer.concat(parts).toString('base64') };
+    sev('data', { len: buf.length });
+  });
+  socket.on('end', () => { state.ended = true; sev('end'); });
+  socket.on('close', () => { state.ended = true; state.closed = true; sev('close'); });
+  socket.on('error', (err) => sev('error', { error: errorRecord(err) }));
+  const push = (call) => pushCall(rec, record.calls, call);
+  const waitFor = async (name, pred, what) => {
+    const r = await rec.untilOrDeadline(pred);
+    push({ op: name, returned: { $undefined: true }, threw: r === 'timeout' ? { name: 'HarnessTimeout', code: null, message: what } : null });
+  };
+  const runOne = async (op) => {
+    const name = op && op.op;
+    if (name === 'wait') {
+      await Promise.race([rec.sleep(op.ms), rec.deadline]);
+      push({ op: name, returned: { $undefined: true }, threw: null });
+      return;
+    }
+    if (name === 'socket.wait_end') {
+      await waitFor(name, () => state.ended, "the socket did not end");
+      return;
+    }
+    if (name === 'socket.wait_bytes') {
+      const n = Number(op.bytes) || 0;
+      await waitFor(name, () => state.bytes >= n, `fewer than ${n} bytes arrived on the socket`);
+      return;
+    }
+    if (otherOp(op, record.calls)) return;
+    const method = typeof name === 'string' && name.startsWith('socket.') ? name.slice(7) : null;
+    if (!method || !SOCKET_OPS.has(method)) {
+      unknownOp(rec, record.calls, top, 'tunnel', name);
+      return;
+    }
+    try {
+      const args = decode(op.args ?? [], ctx);
+      if (method === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
+      push({ op: name, returned: encode(socket[method](...args), socket), threw: null });
+    } catch (e) {
+      push({ op: name, returned: null, threw: errorRecord(e) });
+    }
+  };
+  return (async () => {
+    try {
+      for (const op of ops) {
+        if (rec.timedOut || rec.frozen) break;
+        await runOne(op);
+      }
+    } catch (e) {
+      top.status = 'error';
+      top.detail = `executor error in tunnel ops: ${describe(e)}`;
+    }
+    await rec.untilOrDeadline(() => state.closed || socket.destroyed);
+  })();
+}
+
+// ---------------------------------------------------------------------------------------
 // Server scenarios
 
 /**
@@ -866,6 +968,7 @@ export async function startServers(http, scenario, listen) {
     servers: [],
     handlers: [],
     clientErrors: [], // one per 'clientError' whose ops run: {done}
+    tunnels: [], // one per 'upgrade' / 'connect' whose ops run: {done, socket}
     ctx: null,
   };
   try {
@@ -935,6 +1038,19 @@ async function startOne(http, session, spec, index, listen) {
       } catch (e) {
         session.obs.status = 'error';
         session.obs.detail = `executor error in clientError: ${describe(e)}`;
+      }
+    });
+  }
+  // 'upgrade' / 'connect' listeners: present only when asked for, since Node routes an
+  // Upgrade request to 'request' when nobody listens for 'upgrade'.
+  for (const [key, event] of [['on_upgrade', 'upgrade'], ['on_connect', 'connect']]) {
+    if (!Array.isArray(spec[key])) continue;
+    server.on(event, (req, socket, head) => {
+      try {
+        handleTunnelRequest(session, index, spec[key], req, socket, head, event);
+      } catch (e) {
+        session.obs.status = 'error';
+        session.obs.detail = `executor error in ${event}: ${describe(e)}`;
       }
     });
   }
@@ -1027,6 +1143,39 @@ function handleRequest(session, serverIndex, ops, req, res, event) {
       rec.poke();
     }
   })();
+}
+
+/**
+ * An 'upgrade' or 'connect' (req, socket, head): an entry in `requests` with `event`,
+ * the request's head fields, `head` (the bytes after it) and the tunnel (runTunnel).
+ */
+function handleTunnelRequest(session, serverIndex, ops, req, socket, head, event) {
+  const { rec } = session;
+  if (rec.frozen) {
+    try { socket.destroy(); } catch { /* the scenario is over */ }
+    return;
+  }
+  const entry = {
+    server: serverIndex,
+    event,
+    method: readProp(() => req.method),
+    url: readProp(() => req.url),
+    httpVersion: readProp(() => req.httpVersion),
+    headers: readProp(() => req.headers),
+    rawHeaders: readProp(() => req.rawHeaders),
+    headersDistinct: readProp(() => req.headersDistinct),
+    head: plain(head ? toBuffer(head) : Buffer.alloc(0)),
+    calls: [],
+    events: [],
+  };
+  session.obs.requests.push(entry);
+  const run = { done: false, socket };
+  session.tunnels.push(run);
+  const other = (op, calls) => serverLevelOp(op, session, serverIndex, calls);
+  runTunnel(ops, socket, entry, entry.events, session.ctx, session.obs, other).then(() => {
+    run.done = true;
+    rec.poke();
+  });
 }
 
 /** Runs one handler op; returns a Promise only for the ops that wait. */
@@ -1192,7 +1341,8 @@ export async function finishServers(session) {
   if (!rec) return obs;
   try {
     const allDone = () => session.handlers.every((h) => h.st.opsDone && h.st.resClosed)
-      && session.clientErrors.every((run) => run.done);
+      && session.clientErrors.every((run) => run.done)
+      && session.tunnels.every((run) => run.done);
     const outcome = await rec.untilOrDeadline(allDone);
     if (outcome === 'timeout' && obs.status === 'ok') {
       obs.status = 'timeout';
@@ -1200,6 +1350,7 @@ export async function finishServers(session) {
         .map((h, i) => (h.st.opsDone && h.st.resClosed ? null : `request ${i} (${h.st.opsDone ? "res 'close' missing" : 'ops still running'})`))
         .filter(Boolean);
       if (session.clientErrors.some((run) => !run.done)) pending.push('clientError ops still running');
+      if (session.tunnels.some((run) => !run.done)) pending.push('an upgrade/connect socket still open');
       obs.detail = `scenario did not finish within ${rec.timeoutMs} ms` + (pending.length ? `: ${pending.join('; ')}` : '');
     }
     if (outcome === 'timeout') {
@@ -1225,6 +1376,9 @@ export async function finishServers(session) {
     if (session.ctx) releaseAgents(session.ctx);
     for (const h of session.handlers) {
       try { if (!h.res.destroyed && !h.st.resClosed) h.res.destroy(); } catch { /* best effort */ }
+    }
+    for (const run of session.tunnels) {
+      try { if (!run.socket.destroyed) run.socket.destroy(); } catch { /* best effort */ }
     }
     if (rec.uncaught.length) {
       const text = rec.uncaught.map((u) => `${u.name} at ${u.t} ms: ${u.error.name}: ${u.error.message}`).join('; ');

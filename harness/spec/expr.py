@@ -22,7 +22,7 @@ from typing import Any
 # Tags that pass through evaluation (contents evaluated, tag kept).
 SCENARIO_TAGS = frozenset(
     {"$u8", "$undefined", "$agent", "$signal", "$headers", "$map",
-     "$origin_url", "$origin_host", "$origin_port"}
+     "$origin_url", "$origin_host", "$origin_port", "$fn"}
 )
 
 

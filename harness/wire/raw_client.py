@@ -94,7 +94,11 @@ class Exchange:
             )
         except TimeoutError:
             conn.usable = False
-            waiting = "the response head" if rec.status is None else "the end of the body"
+            waiting = (
+                "the response head" if rec.status is None
+                else "the end of the body" if rec.tunnel is None
+                else "the server to close the tunnel"
+            )
             rec.error = f"timeout after {self.timeout_s:g} s waiting for {waiting}"
         if conn.usable and not sender.done():
             # The response came before the request body was sent; finish it before reuse.

@@ -34,6 +34,7 @@ from harness.targets.impl.tags import (
     snake,
     to_bytes,
 )
+from harness.targets.impl.tunnel import run_tunnel
 
 __all__ = ["empty_client_observations", "empty_request_observations", "finish_servers", "run_client",
            "start_servers"]
@@ -81,6 +82,7 @@ class ClientState:
     res_ended: bool = False
     end_grace_over: bool = False
     upgrade_done: bool = False
+    tunneling: bool = False  # a tunnel (client.on_upgrade) outlives req 'close'
     destroyed_res: bool = False
     parts: list[bytes] = field(default_factory=list)
     nbytes: int = 0
@@ -88,7 +90,7 @@ class ClientState:
     fired: set[str] = field(default_factory=set)
 
     def finished(self) -> bool:
-        return self.upgrade_done or (self.req_closed and (
+        return self.upgrade_done or (not self.tunneling and self.req_closed and (
             self.res is None or self.res_closed or self.end_grace_over))
 
 
@@ -306,6 +308,9 @@ class RequestRun:
         req.on("error", self._guard(self._req_error))
         req.on("information", self._guard(self._on_information))
         for name in ("upgrade", "connect"):
+            # upgrade_listener: false leaves 'upgrade' unlistened (Node then destroys the socket).
+            if name == "upgrade" and self.c.get("upgrade_listener") is False:
+                continue
             req.on(name, self._guard(self._upgrade_listener(name)))
         req.on("response", self._guard(self.on_response))
 
@@ -342,8 +347,21 @@ class RequestRun:
 
     def _upgrade_listener(self, name: str) -> Any:
         def on(res: Any = None, socket: Any = None, head: Any = None, *_args: Any) -> None:
-            self.ev("req", name, {"info": head_snapshot(res), "head": plain(to_bytes(head or b""))})
+            record = {"src": "req", "name": name, "t": self.rec.t(), "info": head_snapshot(res),
+                      "head": plain(to_bytes(head or b""))}
+            self.rec.event(self.obs["events"], record)
             self.mark(f"req:{name}")
+            tunnel_ops = self.c.get("on_upgrade")
+            if isinstance(tunnel_ops, list) and socket is not None:
+                # The tunnel ops own the socket; the request is done once it closed.
+                self.st.tunneling = True
+                def shared(op: Json, push: Any) -> bool:
+                    return shared_op(self.http, op, self.ctx, push, self.top)
+                task = asyncio.ensure_future(run_tunnel(tunnel_ops, socket, record, self.obs["events"],
+                                                        self.ctx, self.rec, self.top, shared))
+                task.add_done_callback(lambda _t: self._upgrade_over())
+                self.st.tasks.append(task)
+                return
             # The socket is handed to us; end it so the scenario can finish.
             try:
                 if socket is not None and not getattr(socket, "destroyed", True) and hasattr(socket, "once"):

@@ -468,6 +468,20 @@ class ReuseClosedSocket(Fault):
             error = {"name": "Error", "code": "ECONNRESET", "message": "socket hang up"}
             events = [e for e in after.get("events") or [] if e.get("src") != "res" and e.get("name") != "response"]
             after["events"] = [*events, {"src": "req", "name": "error", "t": 0.0, "error": error}]
+
+
+class UpgradeHeaderStripped(Fault):
+    name = "upgrade-header-stripped"
+    description = "the server's handler never sees a request's Upgrade header, as a front end treating it as hop-by-hop"
+
+    def on_observations(self, obs: Json) -> Json:
+        for req in obs.get("requests") or []:
+            headers, raw = req.get("headers"), req.get("rawHeaders")
+            if isinstance(headers, dict):
+                headers.pop("upgrade", None)
+            if isinstance(raw, list):
+                pairs = [raw[i:i + 2] for i in range(0, len(raw) - 1, 2)]
+                req["rawHeaders"] = [x for p in pairs if str(p[0]).lower() != "upgrade" for x in p]
         return obs
 
 
@@ -482,6 +496,7 @@ FAULTS: dict[str, Callable[[], Fault]] = {
         NumericReadsDrift,
         TimerOverflow,
         ReuseClosedSocket,
+        UpgradeHeaderStripped,
     )
 }
 
