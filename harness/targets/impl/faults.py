@@ -468,6 +468,7 @@ class ReuseClosedSocket(Fault):
             error = {"name": "Error", "code": "ECONNRESET", "message": "socket hang up"}
             events = [e for e in after.get("events") or [] if e.get("src") != "res" and e.get("name") != "response"]
             after["events"] = [*events, {"src": "req", "name": "error", "t": 0.0, "error": error}]
+        return obs
 
 
 class UpgradeHeaderStripped(Fault):
