@@ -11,6 +11,7 @@
 //   status "timeout", recording stops, and what is still open is destroyed.
 
 import { Buffer } from 'node:buffer';
+import { Readable, finished as streamFinished } from 'node:stream';
 
 const DEFAULT_TIMEOUT_MS = 5000;
 // After res 'end', how long the client scenario waits for res 'close' (SCENARIO.md).
@@ -26,7 +27,7 @@ const ERROR_EXTRAS = ['syscall', 'address', 'port', 'bytesParsed'];
 const CLIENT_OPS = new Set([
   'setHeader', 'getHeader', 'hasHeader', 'removeHeader', 'getHeaderNames',
   'getRawHeaderNames', 'getHeaders', 'write', 'end', 'flushHeaders', 'destroy', 'abort',
-  'setTimeout', 'addTrailers',
+  'setTimeout', 'addTrailers', 'cork', 'uncork', 'pipe',
 ]);
 const SERVER_RES_OPS = new Set([
   'setHeader', 'getHeader', 'getHeaders', 'getHeaderNames', 'hasHeader', 'removeHeader',
@@ -47,6 +48,11 @@ const CLIENT_REQ_EVENTS = ['socket', 'finish', 'continue', 'timeout', 'abort', '
 const CLIENT_RES_EVENTS = ['end', 'aborted', 'close', 'timeout'];
 // res.call ops of a client op list (SCENARIO.md "Response reads and calls").
 const CLIENT_RES_METHODS = new Set(['setTimeout', 'destroy', 'pause', 'resume']);
+// What `same_as` of a req.get / res.get op compares with (SCENARIO.md "Request lifecycle").
+const SAME_AS = {
+  req: (st) => st.req, res: (st) => st.res,
+  'req.socket': (st) => st.req && st.req.socket, 'res.socket': (st) => st.res && st.res.socket,
+};
 const SERVER_EVENTS = ['listening', 'connection', 'close', 'dropRequest'];
 const SERVER_REQ_EVENTS = ['end', 'aborted', 'close'];
 const SERVER_RES_EVENTS = ['finish', 'close', 'drain'];
@@ -497,7 +503,7 @@ function clientRun(spec, robs, index, top, ctx, rec) {
   const st = {
     req: null, res: null, reqClosed: false, resClosed: false, resEnded: false,
     endGraceOver: false, upgradeDone: false, tunneling: false, parts: [], bytes: 0, destroyedRes: false,
-    started: false, fired: new Set(),
+    started: false, fired: new Set(), abortedReq: false,
   };
   let settle;
   const run = { st, done: new Promise((resolve) => { settle = resolve; }) };
@@ -588,6 +594,7 @@ function attachClientListeners(req, c, st, obs, rec, ev, mark, ctx, top) {
     ev('req', 'error', { error: errorRecord(err) });
     mark('req:error');
   });
+  if (c.throw_in === 'req:error') req.on('error', thrower(c));
   req.on('information', (info) => {
     ev('req', 'information', {
       info: {
@@ -629,80 +636,112 @@ function attachClientListeners(req, c, st, obs, rec, ev, mark, ctx, top) {
       }
     });
   }
-  req.on('response', (res) => {
-    st.res = res;
-    ev('req', 'response');
-    obs.response = {
-      ...headSnapshot(res),
-      headersDistinct: readProp(() => res.headersDistinct),
-      trailers: readProp(() => res.trailers),
-      rawTrailers: readProp(() => res.rawTrailers),
-      complete: readProp(() => res.complete),
-    };
-    const readTail = () => {
-      if (rec.frozen || !obs.response) return;
-      obs.response.trailers = readProp(() => res.trailers);
-      obs.response.rawTrailers = readProp(() => res.rawTrailers);
-      obs.response.complete = readProp(() => res.complete);
-    };
-    for (const name of CLIENT_RES_EVENTS) {
-      res.on(name, () => {
-        ev('res', name);
-        if (name === 'end' || name === 'close') readTail();
-        if (name === 'end') {
-          st.resEnded = true;
-          rec.setTimer(() => { st.endGraceOver = true; rec.poke(); }, END_GRACE_MS);
-        }
-        if (name === 'close') st.resClosed = true;
-        mark(`res:${name}`);
-      });
-    }
-    res.on('error', (err) => {
-      ev('res', 'error', { error: errorRecord(err) });
-      mark('res:error');
+  // listen_response false: no 'response' listener at all, so Node dumps the response.
+  if (c.listen_response !== false) req.on('response', (res) => onClientResponse(res, c, st, obs, rec, ev, mark));
+  if (c.throw_in === 'response') req.on('response', thrower(c));
+}
+
+/** A listener that throws new Error(c.throw_message), attached after the executor's own. */
+function thrower(c) {
+  return () => { throw new Error(String(c.throw_message ?? 'thrown by a listener')); };
+}
+
+function onClientResponse(res, c, st, obs, rec, ev, mark) {
+  st.res = res;
+  ev('req', 'response');
+  obs.response = {
+    ...headSnapshot(res),
+    headersDistinct: readProp(() => res.headersDistinct),
+    trailers: readProp(() => res.trailers),
+    rawTrailers: readProp(() => res.rawTrailers),
+    complete: readProp(() => res.complete),
+  };
+  const readTail = () => {
+    if (rec.frozen || !obs.response) return;
+    obs.response.trailers = readProp(() => res.trailers);
+    obs.response.rawTrailers = readProp(() => res.rawTrailers);
+    obs.response.complete = readProp(() => res.complete);
+  };
+  for (const name of CLIENT_RES_EVENTS) {
+    res.on(name, () => {
+      ev('res', name);
+      if (name === 'end' || name === 'close') readTail();
+      if ((name === 'end' || name === 'close') && !rec.frozen) obs.props[`res.destroyed_at_${name}`] = readProp(() => res.destroyed);
+      if (name === 'end') {
+        st.resEnded = true;
+        rec.setTimer(() => { st.endGraceOver = true; rec.poke(); }, END_GRACE_MS);
+      }
+      if (name === 'close') st.resClosed = true;
+      mark(`res:${name}`);
     });
-    const how = c.response || {};
-    if (how.encoding !== null && how.encoding !== undefined) {
-      try { res.setEncoding(how.encoding); } catch (e) {
-        ev('res', 'setEncoding_threw', { error: errorRecord(e) });
-      }
+  }
+  res.on('error', (err) => {
+    ev('res', 'error', { error: errorRecord(err) });
+    mark('res:error');
+  });
+  if (c.throw_in === 'res:end') res.on('end', thrower(c));
+  const how = c.response || {};
+  if (how.finished) {
+    try {
+      streamFinished(res, (err) => ev('res', 'finished_cb', err ? { error: errorRecord(err) } : undefined));
+    } catch (e) { ev('res', 'finished_threw', { error: errorRecord(e) }); }
+  }
+  if (how.destroy_on_readable) {
+    res.once('readable', () => {
+      try { res.destroy(); } catch (e) { ev('res', 'destroy_threw', { error: errorRecord(e) }); }
+    });
+  }
+  if (how.encoding !== null && how.encoding !== undefined) {
+    try { res.setEncoding(how.encoding); } catch (e) {
+      ev('res', 'setEncoding_threw', { error: errorRecord(e) });
     }
-    const onChunk = (chunk) => {
-      if (rec.frozen) return;
-      const buf = toBuffer(chunk);
-      st.parts.push(buf);
-      st.bytes += buf.length;
-      ev('res', 'data', { len: buf.length });
-      obs.chunks.push({ t: rec.t(), len: buf.length, type: chunkType(chunk) });
-      const limit = how.destroy_after_bytes;
-      if (typeof limit === 'number' && st.bytes >= limit && !st.destroyedRes) {
-        st.destroyedRes = true;
-        try { res.destroy(); } catch (e) { ev('res', 'destroy_threw', { error: errorRecord(e) }); }
-      }
-    };
-    if (how.iterate) {
-      (async () => {
-        try {
-          for await (const chunk of res) onChunk(chunk);
-        } catch {
-          // the same error is recorded by the 'error' listener
-        }
-      })();
-    } else {
-      res.on('data', onChunk);
+  }
+  const onChunk = (chunk) => {
+    if (rec.frozen) return;
+    const buf = toBuffer(chunk);
+    st.parts.push(buf);
+    st.bytes += buf.length;
+    ev('res', 'data', { len: buf.length });
+    obs.chunks.push({ t: rec.t(), len: buf.length, type: chunkType(chunk) });
+    const limit = how.destroy_after_bytes;
+    if (typeof limit === 'number' && st.bytes >= limit && !st.destroyedRes) {
+      st.destroyedRes = true;
+      try { res.destroy(); } catch (e) { ev('res', 'destroy_threw', { error: errorRecord(e) }); }
     }
-    if (typeof how.pause_ms === 'number' && how.pause_ms > 0) {
+    const abortAt = how.abort_after_bytes;
+    if (typeof abortAt === 'number' && st.bytes >= abortAt && !st.abortedReq) {
+      st.abortedReq = true;
+      try { st.req.abort(); } catch (e) { ev('req', 'abort_threw', { error: errorRecord(e) }); }
+    }
+    if (typeof how.pause_each_ms === 'number' && how.pause_each_ms > 0) {
       try {
         res.pause();
-        obs.props['res.isPaused_after_pause'] = readProp(() => res.isPaused());
-        rec.setTimer(() => { try { res.resume(); } catch { /* recorded nowhere: resume cannot fail usefully */ } }, how.pause_ms);
-      } catch (e) {
-        obs.props['res.isPaused_after_pause'] = null;
-        ev('res', 'pause_threw', { error: errorRecord(e) });
-      }
+        rec.setTimer(() => res.resume(), how.pause_each_ms);
+      } catch (e) { ev('res', 'pause_threw', { error: errorRecord(e) }); }
     }
-    mark('req:response');
-  });
+  };
+  if (how.iterate) {
+    (async () => {
+      try {
+        for await (const chunk of res) onChunk(chunk);
+      } catch {
+        // the same error is recorded by the 'error' listener
+      }
+    })();
+  } else {
+    res.on('data', onChunk);
+  }
+  if (typeof how.pause_ms === 'number' && how.pause_ms > 0) {
+    try {
+      res.pause();
+      obs.props['res.isPaused_after_pause'] = readProp(() => res.isPaused());
+      rec.setTimer(() => { try { res.resume(); } catch { /* recorded nowhere: resume cannot fail usefully */ } }, how.pause_ms);
+    } catch (e) {
+      obs.props['res.isPaused_after_pause'] = null;
+      ev('res', 'pause_threw', { error: errorRecord(e) });
+    }
+  }
+  mark('req:response');
 }
 
 function unknownOp(rec, calls, top, kind, name) {
@@ -792,7 +831,26 @@ function clientOp(op, req, ctx, obs, top, rec, ev, st) {
   }
   if (sharedOp(op, ctx, obs.calls, top, rec)) return;
   if (name === 'req.get' || name === 'res.get' || name === 'res.call') {
-    messageOp(op, req, st.res, ctx, obs, top, rec);
+    messageOp(op, req, st, ctx, obs, top, rec);
+    return;
+  }
+  if (name === 'req.set') {
+    try {
+      req[op.prop] = decode(op.value, ctx);
+      pushCall(rec, obs.calls, { op: name, returned: { $undefined: true }, threw: null });
+    } catch (e) {
+      pushCall(rec, obs.calls, { op: name, returned: null, threw: errorRecord(e) });
+    }
+    return;
+  }
+  if (name === 'readable.pipe') {
+    // Readable.from(chunks).pipe(req): each chunk written in turn, then req.end().
+    try {
+      const source = Readable.from(decode(op.chunks ?? [], ctx));
+      pushCall(rec, obs.calls, { op: name, returned: encode(source.pipe(req), req), threw: null });
+    } catch (e) {
+      pushCall(rec, obs.calls, { op: name, returned: null, threw: errorRecord(e) });
+    }
     return;
   }
   if (!CLIENT_OPS.has(name)) {
@@ -816,7 +874,8 @@ function clientOp(op, req, ctx, obs, top, rec, ev, st) {
  * req.get / res.get / res.call (SCENARIO.md "Response reads and calls"): a property of
  * the request or of the response it got so far, or a method of that response.
  */
-function messageOp(op, req, res, ctx, obs, top, rec) {
+function messageOp(op, req, st, ctx, obs, top, rec) {
+  const res = st.res;
   const name = op.op;
   const target = name === 'req.get' ? req : res;
   if (!target) {
@@ -836,6 +895,16 @@ function messageOp(op, req, res, ctx, obs, top, rec) {
       returned = target[op.method](...args);
     } else {
       returned = target[op.prop];
+    }
+    if (name !== 'res.call' && op.same_as !== undefined) {
+      // An object (a socket) is compared, never encoded.
+      if (!(op.same_as in SAME_AS)) {
+        unknownOp(rec, obs.calls, top, 'same_as', op.same_as);
+        return;
+      }
+      returned = returned !== undefined && returned !== null && returned === SAME_AS[op.same_as](st);
+      pushCall(rec, obs.calls, { op: name, returned, threw: null });
+      return;
     }
     pushCall(rec, obs.calls, { op: name, returned: encode(returned, target), threw: null });
   } catch (e) {

@@ -486,6 +486,29 @@ class UpgradeHeaderStripped(Fault):
         return obs
 
 
+class UnreadResponseStalls(Fault):
+    name = "unread-response-stalls"
+    description = ("a response nobody listens for is never read, so its request never closes "
+                   "(a runtime that waits for the body to be consumed instead of dumping it)")
+
+    def __init__(self) -> None:
+        self.unlistened: list[int] = []  # indexes of the request specs without a 'response' listener
+
+    def on_scenario(self, scenario: Json) -> Json:
+        client = scenario.get("client") or {}
+        specs = [client, *(client.get("then") or [])]
+        self.unlistened = [i for i, spec in enumerate(specs) if isinstance(spec, dict) and spec.get("listen_response") is False]
+        return scenario
+
+    def on_observations(self, obs: Json) -> Json:
+        runs = [obs, *(obs.get("more") or [])]
+        for i in self.unlistened:
+            if i < len(runs):
+                runs[i]["events"] = [e for e in runs[i].get("events") or []
+                                     if (e.get("src"), e.get("name")) != ("req", "close")]
+        return obs
+
+
 FAULTS: dict[str, Callable[[], Fault]] = {
     cls.name: cls for cls in (
         DropUserHeaders, AlterHeaderValues, RecaseRequestHeaders, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
@@ -498,6 +521,7 @@ FAULTS: dict[str, Callable[[], Fault]] = {
         TimerOverflow,
         ReuseClosedSocket,
         UpgradeHeaderStripped,
+        UnreadResponseStalls,
     )
 }
 
