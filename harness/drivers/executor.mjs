@@ -32,12 +32,14 @@ const SERVER_RES_OPS = new Set([
   'setHeader', 'getHeader', 'getHeaders', 'getHeaderNames', 'hasHeader', 'removeHeader',
   'appendHeader', 'setHeaders', 'writeHead', 'write', 'end', 'flushHeaders', 'addTrailers',
   'writeContinue', 'writeProcessing', 'writeEarlyHints', 'destroy',
-  'cork', 'uncork', 'setTimeout',
+  'cork', 'uncork', 'setTimeout', 'pipe',
 ]);
 // server.<method> ops (besides server.get/set) and socket.<method> ops of 'clientError'.
 const SERVER_OPS = new Set(['close', 'closeIdleConnections', 'closeAllConnections', 'setTimeout']);
 // req.<method> ops of a handler (besides req.get and req.read_body).
-const SERVER_REQ_OPS = new Set(['setTimeout']);
+const SERVER_REQ_OPS = new Set(['setTimeout', 'destroy']);
+// socket.call methods of a handler, on req.socket (SCENARIO.md "Lifecycle ops").
+const HANDLER_SOCKET_METHODS = new Set(['setEncoding']);
 const SOCKET_OPS = new Set(['write', 'end', 'destroy']);
 // Methods whose completion callback is always attached and recorded as "<op>_cb".
 const CLIENT_CB_OPS = new Set(['write', 'end']);
@@ -1066,11 +1068,14 @@ function serverOp(op, h, session, ev) {
     }
     return;
   }
+  if (lifecycleOp(op, h, session, ev)) return;
   const reqMethod = typeof name === 'string' && name.startsWith('req.') ? name.slice(4) : null;
   if (reqMethod === 'get' || SERVER_REQ_OPS.has(reqMethod)) {
     // Reads and calls on the IncomingMessage (SCENARIO.md "Request reads and calls in a handler").
     try {
-      const returned = reqMethod === 'get' ? req[op.prop] : req[reqMethod](...decode(op.args ?? [], session.ctx));
+      const args = decode(op.args ?? [], session.ctx);
+      if (reqMethod === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
+      const returned = reqMethod === 'get' ? req[op.prop] : req[reqMethod](...args);
       pushCall(rec, entry.calls, { op: name, returned: encode(returned, req), threw: null });
     } catch (e) {
       pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
@@ -1094,6 +1099,45 @@ function serverOp(op, h, session, ev) {
   } catch (e) {
     pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
   }
+}
+
+/**
+ * The lifecycle ops of a handler (SCENARIO.md "Lifecycle ops"): res.on (a recording
+ * listener for one more res event), socket.get / socket.call on req.socket, and same
+ * (whether two objects reachable from req/res are one). Returns true when `op` was one.
+ */
+function lifecycleOp(op, h, session, ev) {
+  const { rec } = session;
+  const { entry, req, res } = h;
+  const name = op && op.op;
+  if (name !== 'res.on' && name !== 'socket.get' && name !== 'socket.call' && name !== 'same') return false;
+  if (name === 'socket.call' && !HANDLER_SOCKET_METHODS.has(op.method)) {
+    unknownOp(rec, entry.calls, session.obs, 'socket.call', op.method);
+    return true;
+  }
+  const roots = { req, res };
+  const resolve = (path) => {
+    const [root, prop] = String(path).split('.', 2);
+    if (!(root in roots)) throw new Error(`same: unknown root ${JSON.stringify(root)}`);
+    return prop === undefined ? roots[root] : roots[root][prop];
+  };
+  try {
+    let returned;
+    if (name === 'res.on') {
+      const event = String(op.event);
+      returned = encode(res.on(event, (arg) => ev('res', event, arg instanceof Error ? { error: errorRecord(arg) } : undefined)), res);
+    } else if (name === 'socket.get') {
+      returned = encode(req.socket[op.prop], req.socket);
+    } else if (name === 'socket.call') {
+      returned = encode(req.socket[op.method](...decode(op.args ?? [], session.ctx)), req.socket);
+    } else {
+      returned = resolve(op.a) === resolve(op.b);
+    }
+    pushCall(rec, entry.calls, { op: name, returned, threw: null });
+  } catch (e) {
+    pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
+  }
+  return true;
 }
 
 /**

@@ -17,6 +17,7 @@ from typing import Any
 from harness.observations import Json
 from harness.targets.impl.fault_hooks import Fault, ops_for
 from harness.targets.impl.recorder import Recorder
+from harness.targets.impl.server_lifecycle import HANDLER_SOCKET_METHODS, LIFECYCLE_OPS, lifecycle_op
 from harness.targets.impl.shared import shared_op
 from harness.targets.impl.tags import (
     DecodeContext,
@@ -41,12 +42,12 @@ SERVER_RES_OPS = frozenset({
     "setHeader", "getHeader", "getHeaders", "getHeaderNames", "hasHeader", "removeHeader",
     "appendHeader", "setHeaders", "writeHead", "write", "end", "flushHeaders", "addTrailers",
     "writeContinue", "writeProcessing", "writeEarlyHints", "destroy",
-    "cork", "uncork", "setTimeout",
+    "cork", "uncork", "setTimeout", "pipe",
 })  # fmt: skip
 # server.<method> ops (besides server.get/set) and socket.<method> ops of 'clientError'.
 SERVER_OPS = frozenset({"close", "closeIdleConnections", "closeAllConnections", "setTimeout"})
 # req.<method> ops of a handler (besides req.get and req.read_body).
-SERVER_REQ_OPS = frozenset({"setTimeout"})
+SERVER_REQ_OPS = frozenset({"setTimeout", "destroy"})
 SOCKET_OPS = frozenset({"write", "end", "destroy"})
 SERVER_CB_OPS = frozenset({"write", "end", "writeEarlyHints"})
 SERVER_EVENTS = ("listening", "connection", "close", "dropRequest")
@@ -302,10 +303,16 @@ async def _server_op(session: ServerSession, h: Handler, op: Json, ev: Callable[
         except Exception as exc:  # noqa: BLE001
             _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
         return
+    if name in LIFECYCLE_OPS:
+        if name == "socket.call" and op.get("method") not in HANDLER_SOCKET_METHODS:
+            _unknown_op(session, lambda call: _push(session, h, call), "socket.call", op.get("method"))
+        else:
+            _push(session, h, lifecycle_op(op, h.req, res, ctx, ev))
+        return
     req_method = name[4:] if isinstance(name, str) and name.startswith("req.") else None
     if req_method == "get" or req_method in SERVER_REQ_OPS:
         # Reads and calls on the IncomingMessage (SCENARIO.md "Request reads and calls in a handler").
-        _push(session, h, _req_op(h.req, req_method, op, ctx, str(name)))
+        _push(session, h, _req_op(h.req, req_method, op, ctx, str(name), session.http))
         return
     if _server_level_op(session, h.server_index, op, lambda call: _push(session, h, call)):
         return
@@ -325,14 +332,17 @@ async def _server_op(session: ServerSession, h: Handler, op: Json, ev: Callable[
         _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
 
 
-def _req_op(req: Any, method: str, op: Json, ctx: DecodeContext, name: str) -> Json:
+def _req_op(req: Any, method: str, op: Json, ctx: DecodeContext, name: str, http: ModuleType) -> Json:
     """req.get (a missing attribute reads as undefined) or a req.<method> call, as a call record."""
     try:
         if method == "get":
             attr = snake(str(op.get("prop")))
             return {"op": name, "returned": encode(getattr(req, attr), req) if hasattr(req, attr) else UNDEF,
                     "threw": None}
-        returned = getattr(req, snake(method))(*decode(op.get("args") or [], ctx))
+        args = decode(op.get("args") or [], ctx)
+        if method == "destroy" and args and isinstance(args[0], str):
+            args[0] = http.NodeError(args[0])  # new Error(arg)
+        returned = getattr(req, snake(method))(*args)
         return {"op": name, "returned": encode_return(returned, req), "threw": None}
     except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
         return {"op": name, "returned": None, "threw": error_record(exc)}
