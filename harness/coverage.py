@@ -121,6 +121,12 @@ def _op_touches(op: dict[str, Any], kind: str) -> set[str]:
         return {f"http.{op.get('prop')}"}
     if name == "module.call":
         return {f"http.{op.get('method')}"}
+    if name == "same":  # server lifecycle op: identity of two objects reachable from req/res
+        owners = _SOURCES[kind]
+        return {f"{owners.get(root, '?')}.{prop}" for path in (op.get("a"), op.get("b"))
+                for root, _, prop in [str(path).partition(".")] if prop}
+    if name == "res.on" and kind == "server":
+        return {f"ServerResponse.event:{op.get('event')}"}
     if kind == "client" and name in ("req.get", "res.get", "res.call"):  # a client request / its response
         owner = "ClientRequest" if name == "req.get" else "IncomingMessage"
         return {f"{owner}.{op.get('method') if name == 'res.call' else op.get('prop')}"}
