@@ -125,6 +125,8 @@ def _op_touches(op: dict[str, Any], kind: str) -> set[str]:
         owners = _SOURCES[kind]
         return {f"{owners.get(root, '?')}.{prop}" for path in (op.get("a"), op.get("b"))
                 for root, _, prop in [str(path).partition(".")] if prop}
+    if name == "server.asyncDispose":
+        return {"Server[Symbol.asyncDispose]"}
     if name == "res.on" and kind == "server":
         return {f"ServerResponse.event:{op.get('event')}"}
     if kind == "client" and name in ("req.get", "res.get", "res.call"):  # a client request / its response

@@ -35,7 +35,7 @@ const SERVER_RES_OPS = new Set([
   'cork', 'uncork', 'setTimeout', 'pipe',
 ]);
 // server.<method> ops (besides server.get/set) and socket.<method> ops of 'clientError'.
-const SERVER_OPS = new Set(['close', 'closeIdleConnections', 'closeAllConnections', 'setTimeout']);
+const SERVER_OPS = new Set(['close', 'closeIdleConnections', 'closeAllConnections', 'setTimeout', 'asyncDispose']);
 // req.<method> ops of a handler (besides req.get and req.read_body).
 const SERVER_REQ_OPS = new Set(['setTimeout', 'destroy']);
 // socket.call methods of a handler, on req.socket (SCENARIO.md "Lifecycle ops").
@@ -1171,6 +1171,16 @@ function serverLevelOp(op, session, serverIndex, calls) {
     let args = decode(op.args ?? [], session.ctx);
     if (method === 'close') {
       args = [...args, (err) => rec.event(srec.events, { name: 'close_cb', t: rec.t(), ...(err ? { error: errorRecord(err) } : {}) })];
+    }
+    if (method === 'asyncDispose') {
+      // server[Symbol.asyncDispose](): its promise settling is the server event 'dispose_cb'.
+      const pending = server[Symbol.asyncDispose](...args);
+      Promise.resolve(pending).then(
+        () => rec.event(srec.events, { name: 'dispose_cb', t: rec.t() }),
+        (err) => rec.event(srec.events, { name: 'dispose_cb', t: rec.t(), error: errorRecord(err) }),
+      );
+      pushCall(rec, calls, { op: name, returned: encode(pending, server), threw: null });
+      return true;
     }
     const returned = server[method](...args);
     pushCall(rec, calls, { op: name, returned: encode(returned, server), threw: null });

@@ -8,6 +8,7 @@ port table and answers (host, port key); requests reach the servers through the 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ SERVER_RES_OPS = frozenset({
     "cork", "uncork", "setTimeout", "pipe",
 })  # fmt: skip
 # server.<method> ops (besides server.get/set) and socket.<method> ops of 'clientError'.
-SERVER_OPS = frozenset({"close", "closeIdleConnections", "closeAllConnections", "setTimeout"})
+SERVER_OPS = frozenset({"close", "closeIdleConnections", "closeAllConnections", "setTimeout", "asyncDispose"})
 # req.<method> ops of a handler (besides req.get and req.read_body).
 SERVER_REQ_OPS = frozenset({"setTimeout", "destroy"})
 SOCKET_OPS = frozenset({"write", "end", "destroy"})
@@ -395,10 +396,22 @@ def _server_level_op(session: ServerSession, index: int, op: Json, push: Callabl
                                            **({"error": error_record(err)} if err else {})})
             args = [*args, close_cb]
         returned = getattr(server, snake(method))(*args)
+        if method == "asyncDispose" and inspect.isawaitable(returned):
+            session.tasks.append(asyncio.ensure_future(_record_dispose(rec, srec, returned)))
+            returned = {}  # what a Promise encodes as
         push({"op": name, "returned": encode_return(returned, server), "threw": None})
     except Exception as exc:  # noqa: BLE001
         push({"op": name, "returned": None, "threw": error_record(exc)})
     return True
+
+
+async def _record_dispose(rec: Recorder, srec: Json, pending: Awaitable[Any]) -> None:
+    """server[Symbol.asyncDispose]()'s settlement as the server event 'dispose_cb'."""
+    try:
+        await pending
+        rec.event(srec["events"], {"name": "dispose_cb", "t": rec.t()})
+    except Exception as exc:  # noqa: BLE001 - a rejection is data
+        rec.event(srec["events"], {"name": "dispose_cb", "t": rec.t(), "error": error_record(exc)})
 
 
 def _handle_client_error(session: ServerSession, index: int, srec: Json, ops: list[Json], err: Any,
