@@ -18,7 +18,11 @@ from typing import Any
 from harness.observations import Json
 from harness.targets.impl.fault_hooks import Fault, ops_for
 from harness.targets.impl.recorder import Recorder
-from harness.targets.impl.server_lifecycle import HANDLER_SOCKET_METHODS, LIFECYCLE_OPS, lifecycle_op
+from harness.targets.impl.server_lifecycle import (
+    HANDLER_SOCKET_METHODS,
+    LIFECYCLE_OPS,
+    lifecycle_op,
+)
 from harness.targets.impl.shared import shared_op
 from harness.targets.impl.tags import (
     DecodeContext,

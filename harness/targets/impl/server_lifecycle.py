@@ -9,7 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.observations import Json
-from harness.targets.impl.tags import DecodeContext, decode, encode, encode_return, error_record, snake
+from harness.targets.impl.tags import (
+    DecodeContext,
+    decode,
+    encode,
+    encode_return,
+    error_record,
+    snake,
+)
 
 LIFECYCLE_OPS = frozenset({"res.on", "socket.get", "socket.call", "same"})
 # socket.call methods, on req.socket.
