@@ -11,6 +11,7 @@
 //   status "timeout", recording stops, and what is still open is destroyed.
 
 import { Buffer } from 'node:buffer';
+import { finished } from 'node:stream';
 
 const DEFAULT_TIMEOUT_MS = 5000;
 // After res 'end', how long the client scenario waits for res 'close' (SCENARIO.md).
@@ -38,7 +39,8 @@ const SERVER_RES_OPS = new Set([
 const SERVER_OPS = new Set(['close', 'closeIdleConnections', 'closeAllConnections', 'setTimeout', 'asyncDispose']);
 // req.<method> ops of a handler (besides req.get and req.read_body).
 const SERVER_REQ_OPS = new Set(['setTimeout', 'destroy']);
-// socket.call methods of a handler, on req.socket (SCENARIO.md "Lifecycle ops").
+// Handler ops of SCENARIO.md "Lifecycle ops", and the socket.call methods (on req.socket).
+const LIFECYCLE_OPS = new Set(['res.on', 'socket.get', 'socket.call', 'socket.on', 'same', 'stream.finished']);
 const HANDLER_SOCKET_METHODS = new Set(['setEncoding']);
 const SOCKET_OPS = new Set(['write', 'end', 'destroy']);
 // Methods whose completion callback is always attached and recorded as "<op>_cb".
@@ -1102,15 +1104,16 @@ function serverOp(op, h, session, ev) {
 }
 
 /**
- * The lifecycle ops of a handler (SCENARIO.md "Lifecycle ops"): res.on (a recording
- * listener for one more res event), socket.get / socket.call on req.socket, and same
- * (whether two objects reachable from req/res are one). Returns true when `op` was one.
+ * The lifecycle ops of a handler (SCENARIO.md "Lifecycle ops"): res.on / socket.on (a
+ * recording listener for one more res or req.socket event), socket.get / socket.call on
+ * req.socket, same (whether two objects reachable from req/res are one) and
+ * stream.finished(res). Returns true when `op` was one.
  */
 function lifecycleOp(op, h, session, ev) {
   const { rec } = session;
   const { entry, req, res } = h;
   const name = op && op.op;
-  if (name !== 'res.on' && name !== 'socket.get' && name !== 'socket.call' && name !== 'same') return false;
+  if (!LIFECYCLE_OPS.has(name)) return false;
   if (name === 'socket.call' && !HANDLER_SOCKET_METHODS.has(op.method)) {
     unknownOp(rec, entry.calls, session.obs, 'socket.call', op.method);
     return true;
@@ -1126,6 +1129,16 @@ function lifecycleOp(op, h, session, ev) {
     if (name === 'res.on') {
       const event = String(op.event);
       returned = encode(res.on(event, (arg) => ev('res', event, arg instanceof Error ? { error: errorRecord(arg) } : undefined)), res);
+    } else if (name === 'socket.on') {
+      const event = String(op.event);
+      const listener = (arg) => {
+        if (arg instanceof Error) ev('socket', event, { error: errorRecord(arg) });
+        else if (typeof arg === 'string' || arg instanceof Uint8Array) ev('socket', event, { len: toBuffer(arg).length });
+        else ev('socket', event);
+      };
+      returned = encode(req.socket.on(event, listener), req.socket);
+    } else if (name === 'stream.finished') {
+      returned = encode(finished(res, (err) => ev('res', 'finished_cb', err ? { error: errorRecord(err) } : undefined)));
     } else if (name === 'socket.get') {
       returned = encode(req.socket[op.prop], req.socket);
     } else if (name === 'socket.call') {

@@ -1,6 +1,8 @@
 """The lifecycle ops of a server handler (SCENARIO.md "Lifecycle ops"), as lifecycleOp in
 executor.mjs: `res.on` (a recording listener for one more response event), `socket.get` /
-`socket.call` on req.socket, and `same` (whether two objects reachable from req/res are one).
+`socket.call` on req.socket, `socket.on` (a recording listener on req.socket), `same`
+(whether two objects reachable from req/res are one) and `stream.finished` (the
+reference has no stream module: a missing function is what calling it throws).
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from harness.targets.impl.tags import (
     encode_return,
     error_record,
     snake,
+    to_bytes,
 )
 
-LIFECYCLE_OPS = frozenset({"res.on", "socket.get", "socket.call", "same"})
+UNDEF = {"$undefined": True}
+
+LIFECYCLE_OPS = frozenset({"res.on", "socket.get", "socket.call", "socket.on", "same", "stream.finished"})
 # socket.call methods, on req.socket.
 HANDLER_SOCKET_METHODS = frozenset({"setEncoding"})
 
@@ -43,7 +48,22 @@ def lifecycle_op(op: Json, req: Any, res: Any, ctx: DecodeContext,
 
             returned = encode(res.on(event, listener), res)
         elif name == "socket.get":
-            returned = encode(getattr(req.socket, snake(str(op.get("prop")))), req.socket)
+            prop = snake(str(op.get("prop")))
+            returned = encode(getattr(req.socket, prop), req.socket) if hasattr(req.socket, prop) else UNDEF
+        elif name == "socket.on":
+            event = str(op.get("event"))
+
+            def socket_listener(arg: Any = None, *_a: Any) -> None:
+                if isinstance(arg, BaseException):
+                    ev("socket", event, {"error": error_record(arg)})
+                elif isinstance(arg, str | bytes | bytearray):
+                    ev("socket", event, {"len": len(to_bytes(arg))})
+                else:
+                    ev("socket", event)
+
+            returned = encode(req.socket.on(event, socket_listener), req.socket)
+        elif name == "stream.finished":
+            raise AttributeError("the reference has no stream.finished")
         elif name == "socket.call":
             method = getattr(req.socket, snake(str(op.get("method"))))
             returned = encode_return(method(*decode(op.get("args") or [], ctx)), req.socket)
@@ -51,7 +71,5 @@ def lifecycle_op(op: Json, req: Any, res: Any, ctx: DecodeContext,
             roots = {"req": req, "res": res}
             returned = _resolve(op.get("a"), roots) is _resolve(op.get("b"), roots)
         return {"op": name, "returned": returned, "threw": None}
-    except AttributeError:
-        return {"op": name, "returned": {"$undefined": True}, "threw": None}
     except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
         return {"op": name, "returned": None, "threw": error_record(exc)}
