@@ -39,6 +39,8 @@ const SERVER_RES_OPS = new Set([
 const SERVER_OPS = new Set(['close', 'closeIdleConnections', 'closeAllConnections', 'setTimeout', 'asyncDispose']);
 // req.<method> ops of a handler (besides req.get and req.read_body).
 const SERVER_REQ_OPS = new Set(['setTimeout', 'destroy']);
+// Marks the error of a handler's `throw` op, which leaves the 'request' listener.
+const HANDLER_THROW = Symbol('handlerThrow');
 // Handler ops of SCENARIO.md "Lifecycle ops", and the socket.call methods (on req.socket).
 const LIFECYCLE_OPS = new Set(['res.on', 'socket.get', 'socket.call', 'socket.on', 'same', 'stream.finished']);
 const HANDLER_SOCKET_METHODS = new Set(['setEncoding']);
@@ -927,6 +929,8 @@ async function startOne(http, session, spec, index, listen) {
       try {
         handleRequest(session, index, ops, req, res, event);
       } catch (e) {
+        if (e && e[HANDLER_THROW]) throw e; // the scenario's own `throw` op: out of the listener
+
         session.obs.status = 'error';
         session.obs.detail = `executor error in handler: ${describe(e)}`;
       }
@@ -1015,6 +1019,14 @@ function handleRequest(session, serverIndex, ops, req, res, event) {
   }
   res.on('error', (err) => ev('res', 'error', { error: errorRecord(err) }));
 
+  if (ops[0] && ops[0].op === 'throw') {
+    // A handler that throws: synchronously out of the 'request' listener, no other op runs.
+    const err = new Error(String(ops[0].message ?? 'handler threw'));
+    err[HANDLER_THROW] = true;
+    pushCall(rec, entry.calls, { op: 'throw', returned: null, threw: errorRecord(err) });
+    st.opsDone = true;
+    throw err;
+  }
   (async () => {
     try {
       for (const op of ops) {

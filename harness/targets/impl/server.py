@@ -40,6 +40,12 @@ from harness.targets.impl.tags import (
 
 Listen = Callable[[Any, Any], Awaitable[tuple[str, int]]]
 
+
+class HandlerThrow(Exception):
+    """The error of a handler's `throw` op (JS: a plain Error), raised out of the listener."""
+
+    name = "Error"
+
 CLOSE_WAIT_MS = 1000  # how long finish_servers waits for server.close()
 SETTLE_MS = 1  # so that trailing 'close' events are recorded
 
@@ -164,6 +170,8 @@ async def _start_one(session: ServerSession, spec: Json, index: int, listen: Lis
         def on_request(req: Any = None, res: Any = None, *_a: Any, _ops: list[Json] = ops, _event: str = event) -> None:
             try:
                 _handle_request(session, index, _ops, req, res, _event)
+            except HandlerThrow:
+                raise  # the scenario's own `throw` op: out of the listener
             except Exception as exc:  # noqa: BLE001
                 session.fail(" in handler", exc)
 
@@ -246,6 +254,12 @@ def _handle_request(session: ServerSession, index: int, ops: list[Json], req: An
     for name in SERVER_RES_EVENTS:
         res.on(name, lambda *_a, _n=name: on_res_event(_n))
     res.on("error", lambda err=None, *_a: ev("res", "error", {"error": error_record(err)}))
+    if ops and isinstance(ops[0], dict) and ops[0].get("op") == "throw":
+        # A handler that throws: synchronously out of the 'request' listener, no other op runs.
+        err = HandlerThrow(str(ops[0].get("message", "handler threw")))
+        _push(session, h, {"op": "throw", "returned": None, "threw": error_record(err)})
+        h.ops_done = True
+        raise err
     session.tasks.append(asyncio.ensure_future(_run_handler(session, h, ops, ev)))
 
 
