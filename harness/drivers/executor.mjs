@@ -33,12 +33,17 @@ const SERVER_RES_OPS = new Set([
   'setHeader', 'getHeader', 'getHeaders', 'getHeaderNames', 'hasHeader', 'removeHeader',
   'appendHeader', 'setHeaders', 'writeHead', 'write', 'end', 'flushHeaders', 'addTrailers',
   'writeContinue', 'writeProcessing', 'writeEarlyHints', 'destroy',
-  'cork', 'uncork', 'setTimeout',
+  'cork', 'uncork', 'setTimeout', 'pipe',
 ]);
 // server.<method> ops (besides server.get/set) and socket.<method> ops of 'clientError'.
-const SERVER_OPS = new Set(['close', 'closeIdleConnections', 'closeAllConnections', 'setTimeout']);
+const SERVER_OPS = new Set(['close', 'closeIdleConnections', 'closeAllConnections', 'setTimeout', 'asyncDispose']);
 // req.<method> ops of a handler (besides req.get and req.read_body).
-const SERVER_REQ_OPS = new Set(['setTimeout']);
+const SERVER_REQ_OPS = new Set(['setTimeout', 'destroy']);
+// Marks the error of a handler's `throw` op, which leaves the 'request' listener.
+const HANDLER_THROW = Symbol('handlerThrow');
+// Handler ops of SCENARIO.md "Lifecycle ops", and the socket.call methods (on req.socket).
+const LIFECYCLE_OPS = new Set(['res.on', 'socket.get', 'socket.call', 'socket.on', 'same', 'stream.finished']);
+const HANDLER_SOCKET_METHODS = new Set(['setEncoding']);
 const SOCKET_OPS = new Set(['write', 'end', 'destroy']);
 // Methods whose completion callback is always attached and recorded as "<op>_cb".
 const CLIENT_CB_OPS = new Set(['write', 'end']);
@@ -1095,6 +1100,8 @@ async function startOne(http, session, spec, index, listen) {
       try {
         handleRequest(session, index, ops, req, res, event);
       } catch (e) {
+        if (e && e[HANDLER_THROW]) throw e; // the scenario's own `throw` op: out of the listener
+
         session.obs.status = 'error';
         session.obs.detail = `executor error in handler: ${describe(e)}`;
       }
@@ -1196,6 +1203,14 @@ function handleRequest(session, serverIndex, ops, req, res, event) {
   }
   res.on('error', (err) => ev('res', 'error', { error: errorRecord(err) }));
 
+  if (ops[0] && ops[0].op === 'throw') {
+    // A handler that throws: synchronously out of the 'request' listener, no other op runs.
+    const err = new Error(String(ops[0].message ?? 'handler threw'));
+    err[HANDLER_THROW] = true;
+    pushCall(rec, entry.calls, { op: 'throw', returned: null, threw: errorRecord(err) });
+    st.opsDone = true;
+    throw err;
+  }
   (async () => {
     try {
       for (const op of ops) {
@@ -1284,11 +1299,14 @@ function serverOp(op, h, session, ev) {
     }
     return;
   }
+  if (lifecycleOp(op, h, session, ev)) return;
   const reqMethod = typeof name === 'string' && name.startsWith('req.') ? name.slice(4) : null;
   if (reqMethod === 'get' || SERVER_REQ_OPS.has(reqMethod)) {
     // Reads and calls on the IncomingMessage (SCENARIO.md "Request reads and calls in a handler").
     try {
-      const returned = reqMethod === 'get' ? req[op.prop] : req[reqMethod](...decode(op.args ?? [], session.ctx));
+      const args = decode(op.args ?? [], session.ctx);
+      if (reqMethod === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
+      const returned = reqMethod === 'get' ? req[op.prop] : req[reqMethod](...args);
       pushCall(rec, entry.calls, { op: name, returned: encode(returned, req), threw: null });
     } catch (e) {
       pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
@@ -1312,6 +1330,56 @@ function serverOp(op, h, session, ev) {
   } catch (e) {
     pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
   }
+}
+
+/**
+ * The lifecycle ops of a handler (SCENARIO.md "Lifecycle ops"): res.on / socket.on (a
+ * recording listener for one more res or req.socket event), socket.get / socket.call on
+ * req.socket, same (whether two objects reachable from req/res are one) and
+ * stream.finished(res). Returns true when `op` was one.
+ */
+function lifecycleOp(op, h, session, ev) {
+  const { rec } = session;
+  const { entry, req, res } = h;
+  const name = op && op.op;
+  if (!LIFECYCLE_OPS.has(name)) return false;
+  if (name === 'socket.call' && !HANDLER_SOCKET_METHODS.has(op.method)) {
+    unknownOp(rec, entry.calls, session.obs, 'socket.call', op.method);
+    return true;
+  }
+  const roots = { req, res };
+  const resolve = (path) => {
+    const [root, prop] = String(path).split('.', 2);
+    if (!(root in roots)) throw new Error(`same: unknown root ${JSON.stringify(root)}`);
+    return prop === undefined ? roots[root] : roots[root][prop];
+  };
+  try {
+    let returned;
+    if (name === 'res.on') {
+      const event = String(op.event);
+      returned = encode(res.on(event, (arg) => ev('res', event, arg instanceof Error ? { error: errorRecord(arg) } : undefined)), res);
+    } else if (name === 'socket.on') {
+      const event = String(op.event);
+      const listener = (arg) => {
+        if (arg instanceof Error) ev('socket', event, { error: errorRecord(arg) });
+        else if (typeof arg === 'string' || arg instanceof Uint8Array) ev('socket', event, { len: toBuffer(arg).length });
+        else ev('socket', event);
+      };
+      returned = encode(req.socket.on(event, listener), req.socket);
+    } else if (name === 'stream.finished') {
+      returned = encode(streamFinished(res, (err) => ev('res', 'finished_cb', err ? { error: errorRecord(err) } : undefined)));
+    } else if (name === 'socket.get') {
+      returned = encode(req.socket[op.prop], req.socket);
+    } else if (name === 'socket.call') {
+      returned = encode(req.socket[op.method](...decode(op.args ?? [], session.ctx)), req.socket);
+    } else {
+      returned = resolve(op.a) === resolve(op.b);
+    }
+    pushCall(rec, entry.calls, { op: name, returned, threw: null });
+  } catch (e) {
+    pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
+  }
+  return true;
 }
 
 /**
@@ -1345,6 +1413,16 @@ function serverLevelOp(op, session, serverIndex, calls) {
     let args = decode(op.args ?? [], session.ctx);
     if (method === 'close') {
       args = [...args, (err) => rec.event(srec.events, { name: 'close_cb', t: rec.t(), ...(err ? { error: errorRecord(err) } : {}) })];
+    }
+    if (method === 'asyncDispose') {
+      // server[Symbol.asyncDispose](): its promise settling is the server event 'dispose_cb'.
+      const pending = server[Symbol.asyncDispose](...args);
+      Promise.resolve(pending).then(
+        () => rec.event(srec.events, { name: 'dispose_cb', t: rec.t() }),
+        (err) => rec.event(srec.events, { name: 'dispose_cb', t: rec.t(), error: errorRecord(err) }),
+      );
+      pushCall(rec, calls, { op: name, returned: encode(pending, server), threw: null });
+      return true;
     }
     const returned = server[method](...args);
     pushCall(rec, calls, { op: name, returned: encode(returned, server), threw: null });

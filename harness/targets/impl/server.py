@@ -8,6 +8,7 @@ port table and answers (host, port key); requests reach the servers through the 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,11 @@ from typing import Any
 from harness.observations import Json
 from harness.targets.impl.fault_hooks import Fault, ops_for
 from harness.targets.impl.recorder import Recorder
+from harness.targets.impl.server_lifecycle import (
+    HANDLER_SOCKET_METHODS,
+    LIFECYCLE_OPS,
+    lifecycle_op,
+)
 from harness.targets.impl.shared import shared_op
 from harness.targets.impl.tags import (
     DecodeContext,
@@ -35,6 +41,12 @@ from harness.targets.impl.tunnel import run_tunnel
 
 Listen = Callable[[Any, Any], Awaitable[tuple[str, int]]]
 
+
+class HandlerThrow(Exception):
+    """The error of a handler's `throw` op (JS: a plain Error), raised out of the listener."""
+
+    name = "Error"
+
 CLOSE_WAIT_MS = 1000  # how long finish_servers waits for server.close()
 SETTLE_MS = 1  # so that trailing 'close' events are recorded
 
@@ -42,12 +54,12 @@ SERVER_RES_OPS = frozenset({
     "setHeader", "getHeader", "getHeaders", "getHeaderNames", "hasHeader", "removeHeader",
     "appendHeader", "setHeaders", "writeHead", "write", "end", "flushHeaders", "addTrailers",
     "writeContinue", "writeProcessing", "writeEarlyHints", "destroy",
-    "cork", "uncork", "setTimeout",
+    "cork", "uncork", "setTimeout", "pipe",
 })  # fmt: skip
 # server.<method> ops (besides server.get/set) and socket.<method> ops of 'clientError'.
-SERVER_OPS = frozenset({"close", "closeIdleConnections", "closeAllConnections", "setTimeout"})
+SERVER_OPS = frozenset({"close", "closeIdleConnections", "closeAllConnections", "setTimeout", "asyncDispose"})
 # req.<method> ops of a handler (besides req.get and req.read_body).
-SERVER_REQ_OPS = frozenset({"setTimeout"})
+SERVER_REQ_OPS = frozenset({"setTimeout", "destroy"})
 SOCKET_OPS = frozenset({"write", "end", "destroy"})
 SERVER_CB_OPS = frozenset({"write", "end", "writeEarlyHints"})
 SERVER_EVENTS = ("listening", "connection", "close", "dropRequest")
@@ -168,6 +180,8 @@ async def _start_one(session: ServerSession, spec: Json, index: int, listen: Lis
         def on_request(req: Any = None, res: Any = None, *_a: Any, _ops: list[Json] = ops, _event: str = event) -> None:
             try:
                 _handle_request(session, index, _ops, req, res, _event)
+            except HandlerThrow:
+                raise  # the scenario's own `throw` op: out of the listener
             except Exception as exc:  # noqa: BLE001
                 session.fail(" in handler", exc)
 
@@ -262,6 +276,12 @@ def _handle_request(session: ServerSession, index: int, ops: list[Json], req: An
     for name in SERVER_RES_EVENTS:
         res.on(name, lambda *_a, _n=name: on_res_event(_n))
     res.on("error", lambda err=None, *_a: ev("res", "error", {"error": error_record(err)}))
+    if ops and isinstance(ops[0], dict) and ops[0].get("op") == "throw":
+        # A handler that throws: synchronously out of the 'request' listener, no other op runs.
+        err = HandlerThrow(str(ops[0].get("message", "handler threw")))
+        _push(session, h, {"op": "throw", "returned": None, "threw": error_record(err)})
+        h.ops_done = True
+        raise err
     session.tasks.append(asyncio.ensure_future(_run_handler(session, h, ops, ev)))
 
 
@@ -355,10 +375,16 @@ async def _server_op(session: ServerSession, h: Handler, op: Json, ev: Callable[
         except Exception as exc:  # noqa: BLE001
             _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
         return
+    if name in LIFECYCLE_OPS:
+        if name == "socket.call" and op.get("method") not in HANDLER_SOCKET_METHODS:
+            _unknown_op(session, lambda call: _push(session, h, call), "socket.call", op.get("method"))
+        else:
+            _push(session, h, lifecycle_op(op, h.req, res, ctx, ev))
+        return
     req_method = name[4:] if isinstance(name, str) and name.startswith("req.") else None
     if req_method == "get" or req_method in SERVER_REQ_OPS:
         # Reads and calls on the IncomingMessage (SCENARIO.md "Request reads and calls in a handler").
-        _push(session, h, _req_op(h.req, req_method, op, ctx, str(name)))
+        _push(session, h, _req_op(h.req, req_method, op, ctx, str(name), session.http))
         return
     if _server_level_op(session, h.server_index, op, lambda call: _push(session, h, call)):
         return
@@ -378,14 +404,17 @@ async def _server_op(session: ServerSession, h: Handler, op: Json, ev: Callable[
         _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
 
 
-def _req_op(req: Any, method: str, op: Json, ctx: DecodeContext, name: str) -> Json:
+def _req_op(req: Any, method: str, op: Json, ctx: DecodeContext, name: str, http: ModuleType) -> Json:
     """req.get (a missing attribute reads as undefined) or a req.<method> call, as a call record."""
     try:
         if method == "get":
             attr = snake(str(op.get("prop")))
             return {"op": name, "returned": encode(getattr(req, attr), req) if hasattr(req, attr) else UNDEF,
                     "threw": None}
-        returned = getattr(req, snake(method))(*decode(op.get("args") or [], ctx))
+        args = decode(op.get("args") or [], ctx)
+        if method == "destroy" and args and isinstance(args[0], str):
+            args[0] = http.NodeError(args[0])  # new Error(arg)
+        returned = getattr(req, snake(method))(*args)
         return {"op": name, "returned": encode_return(returned, req), "threw": None}
     except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
         return {"op": name, "returned": None, "threw": error_record(exc)}
@@ -438,10 +467,22 @@ def _server_level_op(session: ServerSession, index: int, op: Json, push: Callabl
                                            **({"error": error_record(err)} if err else {})})
             args = [*args, close_cb]
         returned = getattr(server, snake(method))(*args)
+        if method == "asyncDispose" and inspect.isawaitable(returned):
+            session.tasks.append(asyncio.ensure_future(_record_dispose(rec, srec, returned)))
+            returned = {}  # what a Promise encodes as
         push({"op": name, "returned": encode_return(returned, server), "threw": None})
     except Exception as exc:  # noqa: BLE001
         push({"op": name, "returned": None, "threw": error_record(exc)})
     return True
+
+
+async def _record_dispose(rec: Recorder, srec: Json, pending: Awaitable[Any]) -> None:
+    """server[Symbol.asyncDispose]()'s settlement as the server event 'dispose_cb'."""
+    try:
+        await pending
+        rec.event(srec["events"], {"name": "dispose_cb", "t": rec.t()})
+    except Exception as exc:  # noqa: BLE001 - a rejection is data
+        rec.event(srec["events"], {"name": "dispose_cb", "t": rec.t(), "error": error_record(exc)})
 
 
 def _handle_client_error(session: ServerSession, index: int, srec: Json, ops: list[Json], err: Any,
