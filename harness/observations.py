@@ -75,11 +75,11 @@ class RawResponse(TypedDict, total=False):
     request: int
     conn: int
     interim: list[Json]
-    version: str
-    status: int
-    reason: str
+    version: str | None
+    status: int | None  # None: no valid response arrived (see `error`)
+    reason: str | None
     headers: list[list[str]]
-    framing: str  # content-length, chunked, close, none
+    framing: str | None  # content-length, chunked, close, none
     body: Any
     body_chunks: list[Chunk]
     trailers: list[list[str]]
@@ -87,6 +87,7 @@ class RawResponse(TypedDict, total=False):
     error: str | None
     head_raw: Any
     t_head: float
+    tunnel: Any  # bytes after a 101 / CONNECT 2xx head, until close; None otherwise
 
 
 class WireRecord(TypedDict, total=False):
@@ -106,7 +107,8 @@ class HandlerRequest(TypedDict, total=False):
     """What one server handler saw (requests[i], server scenarios)."""
 
     server: int
-    event: str  # request, checkContinue, checkExpectation
+    event: str  # request, checkContinue, checkExpectation, upgrade, connect
+    head: Any  # upgrade/connect: the bytes after the request head
     method: str
     url: str
     httpVersion: str

@@ -45,11 +45,13 @@ def test_transport_differences_are_notes_linked_to_their_behaviors() -> None:
 def test_status_body_and_header_values_decide_the_status() -> None:
     got = answer(status=404, body=b"unknown", headers=[["Content-Type", "text/html"], ["X-Extra", "1"]])
     differences, _ = compare.compare([got], [answer()])
-    text = " | ".join(differences)
+    text = " | ".join(d.message for d in differences)
     assert "status 404 (Node: 200)" in text
     assert "body differs from byte 0" in text
     assert "header content-type" in text and "header x-extra" in text and "header x-powered-by" in text
     assert "date" not in text and "connection" not in text  # the transport's own
+    assert {d.cause for d in differences} >= {"app: status 404 where Node answers 200", "app: another body",
+                                             "app: header x-extra extra", "app: header x-powered-by missing"}
 
 
 def test_interim_trailers_and_timing_are_notes() -> None:
@@ -64,7 +66,8 @@ def test_interim_trailers_and_timing_are_notes() -> None:
 
 def test_no_response_is_a_difference() -> None:
     differences, _ = compare.compare([answer(status=None, error="connection closed mid-body")], [answer()])
-    assert differences and "no valid response" in differences[0]
+    assert differences and "no valid response" in differences[0].message
+    assert differences[0].cause == "app: no valid answer"
 
 
 def test_every_note_links_a_behavior_of_the_specs() -> None:
@@ -126,6 +129,7 @@ def test_node_answer_is_the_expected_one(tmp_path: Path) -> None:
                    "oracle": {"target": "node", "wire": wire}}
     failed = verdict(behavior, "node", {}, on_bun)
     assert failed.status == "FAIL" and "answers differently from Node" in failed.message
+    assert failed.causes == ["app: another body"]
     noted = verdict(behavior, "fetch-backed", {}, {**on_bun, "wire": {"responses": [FETCH_STYLE]}})
     assert noted.status == "PASS" and noted.notes
     not_started = verdict(behavior, "node", {}, {**on_node, "app_error": "the express app did not start"})

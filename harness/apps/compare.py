@@ -16,12 +16,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from harness.observations import Observations
 from harness.scenario import from_json
-from harness.spec.model import Behavior
-from harness.verdict import Note, Verdict, failures, views
+from harness.spec.causes import Cause
+from harness.spec.model import Behavior, Written
+from harness.verdict import Failure, Note, Verdict, expect_failures, views
 
 # Left out of the status comparison: what the transport, not the app, decides.
 TRANSPORT = frozenset({"date", "connection", "keep-alive", "content-length", "transfer-encoding"})
@@ -49,6 +51,8 @@ HEAD_GAP_MS = 40.0
 BODY_GAP_MS = 100.0
 SHOWN = 60  # characters of a value or body quoted in a message
 SHOWN_DIFFERENCES = 2  # in a FAIL's message, before the app's log (all are in its failures)
+# What a failing comparison shows where an `expect` failure shows its YAML.
+COMPARED = "# the answer compared with Node's answer to the same requests (harness/apps/compare.py)"
 
 
 def _short(value: Any) -> str:
@@ -75,22 +79,36 @@ def _body_difference(got: bytes, want: bytes) -> str:
             f"(Node: {len(want)} bytes {_short(want[at:at + SHOWN])})")
 
 
-def status_differences(got: Mapping[str, Any], want: Mapping[str, Any]) -> list[str]:
+@dataclass(frozen=True)
+class Difference:
+    """A status-level difference: the message, and its cause (the same departure seen by
+    several app behaviors is one cause: no generated values in it)."""
+
+    message: str
+    cause: str
+
+
+def status_differences(got: Mapping[str, Any], want: Mapping[str, Any]) -> list[Difference]:
     """Level 1 for one response: what makes the cell FAIL."""
     if got.get("error") or want.get("error"):
         if bool(got.get("error")) != bool(want.get("error")) or got.get("status") != want.get("status"):
-            return [f"no valid response: {got.get('error')}" if got.get("error")
-                    else f"status {got.get('status')} (Node: no valid response: {want.get('error')})"]
+            if got.get("error"):
+                return [Difference(f"no valid response: {got.get('error')}", "app: no valid answer")]
+            return [Difference(f"status {got.get('status')} (Node: no valid response: {want.get('error')})",
+                               "app: an answer where Node gave none")]
     out = []
     if got.get("status") != want.get("status"):
-        out.append(f"status {got.get('status')} (Node: {want.get('status')})")
+        out.append(Difference(f"status {got.get('status')} (Node: {want.get('status')})",
+                              f"app: status {got.get('status')} where Node answers {want.get('status')}"))
     if _body(got) != _body(want):
-        out.append(_body_difference(_body(got), _body(want)))
+        out.append(Difference(_body_difference(_body(got), _body(want)), "app: another body"))
     have, need = _lines(got.get("headers") or []), _lines(want.get("headers") or [])
     for name in sorted({n for n, _ in (have - need) + (need - have)}):
         mine = [v for n, v in got.get("headers") or [] if n.lower() == name]
         nodes = [v for n, v in want.get("headers") or [] if n.lower() == name]
-        out.append(f"header {name}: {_short(mine) if mine else 'missing'} (Node: {_short(nodes) if nodes else 'none'})")
+        how = "missing" if not mine else "extra" if not nodes else "another value"
+        out.append(Difference(f"header {name}: {_short(mine) if mine else 'missing'} "
+                              f"(Node: {_short(nodes) if nodes else 'none'})", f"app: header {name} {how}"))
     return out
 
 
@@ -167,15 +185,16 @@ def notes(got: Mapping[str, Any], want: Mapping[str, Any]) -> list[Note]:
     return out
 
 
-def compare(responses: list[Mapping[str, Any]], expected: list[Mapping[str, Any]]) -> tuple[list[str], list[Note]]:
+def compare(responses: list[Mapping[str, Any]],
+            expected: list[Mapping[str, Any]]) -> tuple[list[Difference], list[Note]]:
     """(status differences, notes) over a scenario's answers, numbered when there are several."""
-    differences: list[str] = []
+    differences: list[Difference] = []
     found: list[Note] = []
     if len(responses) != len(expected):
-        differences.append(f"{len(responses)} answers (Node: {len(expected)})")
+        differences.append(Difference(f"{len(responses)} answers (Node: {len(expected)})", "app: answers missing"))
     for i, (got, want) in enumerate(zip(responses, expected, strict=False)):
         prefix = f"answer {i}: " if len(expected) > 1 else ""
-        differences += [prefix + d for d in status_differences(got, want)]
+        differences += [Difference(prefix + d.message, d.cause) for d in status_differences(got, want)]
         found += [{"text": prefix + n["text"], "behavior": n["behavior"]} for n in notes(got, want)]
     return differences, found
 
@@ -197,25 +216,30 @@ def app_views(observations: Observations) -> dict[str, Any]:
     return v
 
 
-def app_verdict(behavior: Behavior, inputs: Mapping[str, Any], observations: Observations) -> Verdict:
+def app_verdict(behavior: Behavior, inputs: Mapping[str, Any], observations: Observations,
+                causes: Mapping[str, Cause] | None = None) -> Verdict:
     """An app behavior's verdict on a scenario that ran (SCENARIO.md, "App scenario")."""
     obs: dict[str, Any] = dict(observations)
     app = obs.get("app", "?")
     log = f"; the app's log during the scenario:\n{obs['detail']}" if obs.get("detail") else ""
+    compared = Written(behavior.source, behavior.line, COMPARED)
     if obs.get("app_error"):
-        return Verdict("FAIL", str(obs["app_error"]))
+        why = str(obs["app_error"])
+        return Verdict("FAIL", why, [Failure(why, compared, why.splitlines()[0])])
     oracle = obs.get("oracle")
     if oracle is None:  # this target is Node: its answer must be what the behavior says
-        failed = failures(behavior.expect, inputs, app_views(observations))
-        return Verdict("FAIL", "; ".join(failed) + log, failed) if failed else Verdict("PASS")
+        failed = expect_failures(behavior, inputs, app_views(observations), causes)
+        if failed:
+            return Verdict("FAIL", "; ".join(f.message for f in failed) + log, failed)
+        return Verdict("PASS")
     if oracle.get("error"):
         return Verdict("ERROR", f"no answer from Node to compare with: {oracle['error']}")
     responses = from_json((obs.get("wire") or {}).get("responses") or [])
     expected = from_json((oracle.get("wire") or {}).get("responses") or [])
     differences, found = compare(responses, expected)
     if differences:
-        shown = differences[:SHOWN_DIFFERENCES] + (
+        shown = [d.message for d in differences[:SHOWN_DIFFERENCES]] + (
             [f"{len(differences) - SHOWN_DIFFERENCES} more"] if len(differences) > SHOWN_DIFFERENCES else [])
         return Verdict("FAIL", f"{app} answers differently from Node: " + "; ".join(shown) + log,
-                       differences, found)
+                       [Failure(d.message, compared, d.cause) for d in differences], found)
     return Verdict("PASS", notes=found)

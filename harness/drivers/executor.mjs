@@ -11,6 +11,7 @@
 //   status "timeout", recording stops, and what is still open is destroyed.
 
 import { Buffer } from 'node:buffer';
+import { Readable, finished as streamFinished } from 'node:stream';
 
 const DEFAULT_TIMEOUT_MS = 5000;
 // After res 'end', how long the client scenario waits for res 'close' (SCENARIO.md).
@@ -26,18 +27,23 @@ const ERROR_EXTRAS = ['syscall', 'address', 'port', 'bytesParsed'];
 const CLIENT_OPS = new Set([
   'setHeader', 'getHeader', 'hasHeader', 'removeHeader', 'getHeaderNames',
   'getRawHeaderNames', 'getHeaders', 'write', 'end', 'flushHeaders', 'destroy', 'abort',
-  'setTimeout', 'addTrailers',
+  'setTimeout', 'addTrailers', 'cork', 'uncork', 'pipe',
 ]);
 const SERVER_RES_OPS = new Set([
   'setHeader', 'getHeader', 'getHeaders', 'getHeaderNames', 'hasHeader', 'removeHeader',
   'appendHeader', 'setHeaders', 'writeHead', 'write', 'end', 'flushHeaders', 'addTrailers',
   'writeContinue', 'writeProcessing', 'writeEarlyHints', 'destroy',
-  'cork', 'uncork', 'setTimeout',
+  'cork', 'uncork', 'setTimeout', 'pipe',
 ]);
 // server.<method> ops (besides server.get/set) and socket.<method> ops of 'clientError'.
-const SERVER_OPS = new Set(['close', 'closeIdleConnections', 'closeAllConnections', 'setTimeout']);
+const SERVER_OPS = new Set(['close', 'closeIdleConnections', 'closeAllConnections', 'setTimeout', 'asyncDispose']);
 // req.<method> ops of a handler (besides req.get and req.read_body).
-const SERVER_REQ_OPS = new Set(['setTimeout']);
+const SERVER_REQ_OPS = new Set(['setTimeout', 'destroy']);
+// Marks the error of a handler's `throw` op, which leaves the 'request' listener.
+const HANDLER_THROW = Symbol('handlerThrow');
+// Handler ops of SCENARIO.md "Lifecycle ops", and the socket.call methods (on req.socket).
+const LIFECYCLE_OPS = new Set(['res.on', 'socket.get', 'socket.call', 'socket.on', 'same', 'stream.finished']);
+const HANDLER_SOCKET_METHODS = new Set(['setEncoding']);
 const SOCKET_OPS = new Set(['write', 'end', 'destroy']);
 // Methods whose completion callback is always attached and recorded as "<op>_cb".
 const CLIENT_CB_OPS = new Set(['write', 'end']);
@@ -47,6 +53,11 @@ const CLIENT_REQ_EVENTS = ['socket', 'finish', 'continue', 'timeout', 'abort', '
 const CLIENT_RES_EVENTS = ['end', 'aborted', 'close', 'timeout'];
 // res.call ops of a client op list (SCENARIO.md "Response reads and calls").
 const CLIENT_RES_METHODS = new Set(['setTimeout', 'destroy', 'pause', 'resume']);
+// What `same_as` of a req.get / res.get op compares with (SCENARIO.md "Request lifecycle").
+const SAME_AS = {
+  req: (st) => st.req, res: (st) => st.res,
+  'req.socket': (st) => st.req && st.req.socket, 'res.socket': (st) => st.res && st.res.socket,
+};
 const SERVER_EVENTS = ['listening', 'connection', 'close', 'dropRequest'];
 const SERVER_REQ_EVENTS = ['end', 'aborted', 'close'];
 const SERVER_RES_EVENTS = ['finish', 'close', 'drain'];
@@ -307,6 +318,15 @@ function decode(value, ctx) {
         return new Map(decode(inner, ctx));
       case '$number':
         return Number(inner);
+      case '$fn': {
+        // A callback option as data: returns a fixed value, or throws new Error(throws).
+        const spec = inner ?? {};
+        const returned = decode(spec.returns, ctx);
+        return () => {
+          if (typeof spec.throws === 'string') throw new Error(spec.throws);
+          return returned;
+        };
+      }
       default:
         break; // not a tag we know: an ordinary object whose only key starts with '$'
     }
@@ -487,8 +507,8 @@ function clientRun(spec, robs, index, top, ctx, rec) {
   const c = spec;
   const st = {
     req: null, res: null, reqClosed: false, resClosed: false, resEnded: false,
-    endGraceOver: false, upgradeDone: false, parts: [], bytes: 0, destroyedRes: false,
-    started: false, fired: new Set(),
+    endGraceOver: false, upgradeDone: false, tunneling: false, parts: [], bytes: 0, destroyedRes: false,
+    started: false, fired: new Set(), abortedReq: false,
   };
   let settle;
   const run = { st, done: new Promise((resolve) => { settle = resolve; }) };
@@ -500,7 +520,9 @@ function clientRun(spec, robs, index, top, ctx, rec) {
     st.fired.add(key);
     rec.poke();
   };
-  const finished = () => st.upgradeDone || (st.reqClosed && (!st.res || st.resClosed || st.endGraceOver));
+  // A tunnel (client.on_upgrade) outlives req 'close': it ends when its socket closed.
+  const finished = () => st.upgradeDone
+    || (!st.tunneling && st.reqClosed && (!st.res || st.resClosed || st.endGraceOver));
 
   run.fillProps = () => {
     for (const [k, fn] of Object.entries(CLIENT_PROPS)) {
@@ -542,7 +564,7 @@ function clientRun(spec, robs, index, top, ctx, rec) {
     }
     st.req = req;
     for (const { controller, ms } of ctx.signals.slice(signalsBefore)) rec.setTimer(() => controller.abort(), ms);
-    attachClientListeners(req, c, st, obs, rec, ev, mark);
+    attachClientListeners(req, c, st, obs, rec, ev, mark, ctx, top);
     const runOps = async () => {
       for (const op of c.ops ?? []) {
         if (rec.timedOut) break;
@@ -561,7 +583,7 @@ function clientRun(spec, robs, index, top, ctx, rec) {
   return run;
 }
 
-function attachClientListeners(req, c, st, obs, rec, ev, mark) {
+function attachClientListeners(req, c, st, obs, rec, ev, mark, ctx, top) {
   // --- req events
   for (const name of CLIENT_REQ_EVENTS) {
     req.on(name, () => {
@@ -577,6 +599,7 @@ function attachClientListeners(req, c, st, obs, rec, ev, mark) {
     ev('req', 'error', { error: errorRecord(err) });
     mark('req:error');
   });
+  if (c.throw_in === 'req:error') req.on('error', thrower(c));
   req.on('information', (info) => {
     ev('req', 'information', {
       info: {
@@ -589,9 +612,22 @@ function attachClientListeners(req, c, st, obs, rec, ev, mark) {
     mark('req:information');
   });
   for (const name of ['upgrade', 'connect']) {
+    // upgrade_listener: false leaves 'upgrade' unlistened (Node then destroys the socket).
+    if (name === 'upgrade' && c.upgrade_listener === false) continue;
     req.on(name, (res, socket, head) => {
-      ev('req', name, { info: headSnapshot(res), head: plain(head ? toBuffer(head) : Buffer.alloc(0)) });
+      const record = { src: 'req', name, t: rec.t(), info: headSnapshot(res), head: plain(head ? toBuffer(head) : Buffer.alloc(0)) };
+      rec.event(obs.events, record);
       mark(`req:${name}`);
+      if (Array.isArray(c.on_upgrade) && socket) {
+        // The tunnel ops own the socket; the request is done once it closed.
+        st.tunneling = true;
+        const shared = (op, calls) => sharedOp(op, ctx, calls, top, rec);
+        runTunnel(c.on_upgrade, socket, record, obs.events, ctx, top, shared).then(() => {
+          st.upgradeDone = true;
+          rec.poke();
+        });
+        return;
+      }
       // The socket is handed to us; end it so the scenario can finish.
       try {
         if (socket && !socket.destroyed) {
@@ -605,80 +641,112 @@ function attachClientListeners(req, c, st, obs, rec, ev, mark) {
       }
     });
   }
-  req.on('response', (res) => {
-    st.res = res;
-    ev('req', 'response');
-    obs.response = {
-      ...headSnapshot(res),
-      headersDistinct: readProp(() => res.headersDistinct),
-      trailers: readProp(() => res.trailers),
-      rawTrailers: readProp(() => res.rawTrailers),
-      complete: readProp(() => res.complete),
-    };
-    const readTail = () => {
-      if (rec.frozen || !obs.response) return;
-      obs.response.trailers = readProp(() => res.trailers);
-      obs.response.rawTrailers = readProp(() => res.rawTrailers);
-      obs.response.complete = readProp(() => res.complete);
-    };
-    for (const name of CLIENT_RES_EVENTS) {
-      res.on(name, () => {
-        ev('res', name);
-        if (name === 'end' || name === 'close') readTail();
-        if (name === 'end') {
-          st.resEnded = true;
-          rec.setTimer(() => { st.endGraceOver = true; rec.poke(); }, END_GRACE_MS);
-        }
-        if (name === 'close') st.resClosed = true;
-        mark(`res:${name}`);
-      });
-    }
-    res.on('error', (err) => {
-      ev('res', 'error', { error: errorRecord(err) });
-      mark('res:error');
+  // listen_response false: no 'response' listener at all, so Node dumps the response.
+  if (c.listen_response !== false) req.on('response', (res) => onClientResponse(res, c, st, obs, rec, ev, mark));
+  if (c.throw_in === 'response') req.on('response', thrower(c));
+}
+
+/** A listener that throws new Error(c.throw_message), attached after the executor's own. */
+function thrower(c) {
+  return () => { throw new Error(String(c.throw_message ?? 'thrown by a listener')); };
+}
+
+function onClientResponse(res, c, st, obs, rec, ev, mark) {
+  st.res = res;
+  ev('req', 'response');
+  obs.response = {
+    ...headSnapshot(res),
+    headersDistinct: readProp(() => res.headersDistinct),
+    trailers: readProp(() => res.trailers),
+    rawTrailers: readProp(() => res.rawTrailers),
+    complete: readProp(() => res.complete),
+  };
+  const readTail = () => {
+    if (rec.frozen || !obs.response) return;
+    obs.response.trailers = readProp(() => res.trailers);
+    obs.response.rawTrailers = readProp(() => res.rawTrailers);
+    obs.response.complete = readProp(() => res.complete);
+  };
+  for (const name of CLIENT_RES_EVENTS) {
+    res.on(name, () => {
+      ev('res', name);
+      if (name === 'end' || name === 'close') readTail();
+      if ((name === 'end' || name === 'close') && !rec.frozen) obs.props[`res.destroyed_at_${name}`] = readProp(() => res.destroyed);
+      if (name === 'end') {
+        st.resEnded = true;
+        rec.setTimer(() => { st.endGraceOver = true; rec.poke(); }, END_GRACE_MS);
+      }
+      if (name === 'close') st.resClosed = true;
+      mark(`res:${name}`);
     });
-    const how = c.response || {};
-    if (how.encoding !== null && how.encoding !== undefined) {
-      try { res.setEncoding(how.encoding); } catch (e) {
-        ev('res', 'setEncoding_threw', { error: errorRecord(e) });
-      }
+  }
+  res.on('error', (err) => {
+    ev('res', 'error', { error: errorRecord(err) });
+    mark('res:error');
+  });
+  if (c.throw_in === 'res:end') res.on('end', thrower(c));
+  const how = c.response || {};
+  if (how.finished) {
+    try {
+      streamFinished(res, (err) => ev('res', 'finished_cb', err ? { error: errorRecord(err) } : undefined));
+    } catch (e) { ev('res', 'finished_threw', { error: errorRecord(e) }); }
+  }
+  if (how.destroy_on_readable) {
+    res.once('readable', () => {
+      try { res.destroy(); } catch (e) { ev('res', 'destroy_threw', { error: errorRecord(e) }); }
+    });
+  }
+  if (how.encoding !== null && how.encoding !== undefined) {
+    try { res.setEncoding(how.encoding); } catch (e) {
+      ev('res', 'setEncoding_threw', { error: errorRecord(e) });
     }
-    const onChunk = (chunk) => {
-      if (rec.frozen) return;
-      const buf = toBuffer(chunk);
-      st.parts.push(buf);
-      st.bytes += buf.length;
-      ev('res', 'data', { len: buf.length });
-      obs.chunks.push({ t: rec.t(), len: buf.length, type: chunkType(chunk) });
-      const limit = how.destroy_after_bytes;
-      if (typeof limit === 'number' && st.bytes >= limit && !st.destroyedRes) {
-        st.destroyedRes = true;
-        try { res.destroy(); } catch (e) { ev('res', 'destroy_threw', { error: errorRecord(e) }); }
-      }
-    };
-    if (how.iterate) {
-      (async () => {
-        try {
-          for await (const chunk of res) onChunk(chunk);
-        } catch {
-          // the same error is recorded by the 'error' listener
-        }
-      })();
-    } else {
-      res.on('data', onChunk);
+  }
+  const onChunk = (chunk) => {
+    if (rec.frozen) return;
+    const buf = toBuffer(chunk);
+    st.parts.push(buf);
+    st.bytes += buf.length;
+    ev('res', 'data', { len: buf.length });
+    obs.chunks.push({ t: rec.t(), len: buf.length, type: chunkType(chunk) });
+    const limit = how.destroy_after_bytes;
+    if (typeof limit === 'number' && st.bytes >= limit && !st.destroyedRes) {
+      st.destroyedRes = true;
+      try { res.destroy(); } catch (e) { ev('res', 'destroy_threw', { error: errorRecord(e) }); }
     }
-    if (typeof how.pause_ms === 'number' && how.pause_ms > 0) {
+    const abortAt = how.abort_after_bytes;
+    if (typeof abortAt === 'number' && st.bytes >= abortAt && !st.abortedReq) {
+      st.abortedReq = true;
+      try { st.req.abort(); } catch (e) { ev('req', 'abort_threw', { error: errorRecord(e) }); }
+    }
+    if (typeof how.pause_each_ms === 'number' && how.pause_each_ms > 0) {
       try {
         res.pause();
-        obs.props['res.isPaused_after_pause'] = readProp(() => res.isPaused());
-        rec.setTimer(() => { try { res.resume(); } catch { /* recorded nowhere: resume cannot fail usefully */ } }, how.pause_ms);
-      } catch (e) {
-        obs.props['res.isPaused_after_pause'] = null;
-        ev('res', 'pause_threw', { error: errorRecord(e) });
-      }
+        rec.setTimer(() => res.resume(), how.pause_each_ms);
+      } catch (e) { ev('res', 'pause_threw', { error: errorRecord(e) }); }
     }
-    mark('req:response');
-  });
+  };
+  if (how.iterate) {
+    (async () => {
+      try {
+        for await (const chunk of res) onChunk(chunk);
+      } catch {
+        // the same error is recorded by the 'error' listener
+      }
+    })();
+  } else {
+    res.on('data', onChunk);
+  }
+  if (typeof how.pause_ms === 'number' && how.pause_ms > 0) {
+    try {
+      res.pause();
+      obs.props['res.isPaused_after_pause'] = readProp(() => res.isPaused());
+      rec.setTimer(() => { try { res.resume(); } catch { /* recorded nowhere: resume cannot fail usefully */ } }, how.pause_ms);
+    } catch (e) {
+      obs.props['res.isPaused_after_pause'] = null;
+      ev('res', 'pause_threw', { error: errorRecord(e) });
+    }
+  }
+  mark('req:response');
 }
 
 function unknownOp(rec, calls, top, kind, name) {
@@ -768,7 +836,26 @@ function clientOp(op, req, ctx, obs, top, rec, ev, st) {
   }
   if (sharedOp(op, ctx, obs.calls, top, rec)) return;
   if (name === 'req.get' || name === 'res.get' || name === 'res.call') {
-    messageOp(op, req, st.res, ctx, obs, top, rec);
+    messageOp(op, req, st, ctx, obs, top, rec);
+    return;
+  }
+  if (name === 'req.set') {
+    try {
+      req[op.prop] = decode(op.value, ctx);
+      pushCall(rec, obs.calls, { op: name, returned: { $undefined: true }, threw: null });
+    } catch (e) {
+      pushCall(rec, obs.calls, { op: name, returned: null, threw: errorRecord(e) });
+    }
+    return;
+  }
+  if (name === 'readable.pipe') {
+    // Readable.from(chunks).pipe(req): each chunk written in turn, then req.end().
+    try {
+      const source = Readable.from(decode(op.chunks ?? [], ctx));
+      pushCall(rec, obs.calls, { op: name, returned: encode(source.pipe(req), req), threw: null });
+    } catch (e) {
+      pushCall(rec, obs.calls, { op: name, returned: null, threw: errorRecord(e) });
+    }
     return;
   }
   if (!CLIENT_OPS.has(name)) {
@@ -792,7 +879,8 @@ function clientOp(op, req, ctx, obs, top, rec, ev, st) {
  * req.get / res.get / res.call (SCENARIO.md "Response reads and calls"): a property of
  * the request or of the response it got so far, or a method of that response.
  */
-function messageOp(op, req, res, ctx, obs, top, rec) {
+function messageOp(op, req, st, ctx, obs, top, rec) {
+  const res = st.res;
   const name = op.op;
   const target = name === 'req.get' ? req : res;
   if (!target) {
@@ -812,6 +900,16 @@ function messageOp(op, req, res, ctx, obs, top, rec) {
       returned = target[op.method](...args);
     } else {
       returned = target[op.prop];
+    }
+    if (name !== 'res.call' && op.same_as !== undefined) {
+      // An object (a socket) is compared, never encoded.
+      if (!(op.same_as in SAME_AS)) {
+        unknownOp(rec, obs.calls, top, 'same_as', op.same_as);
+        return;
+      }
+      returned = returned !== undefined && returned !== null && returned === SAME_AS[op.same_as](st);
+      pushCall(rec, obs.calls, { op: name, returned, threw: null });
+      return;
     }
     pushCall(rec, obs.calls, { op: name, returned: encode(returned, target), threw: null });
   } catch (e) {
@@ -850,6 +948,84 @@ function timeoutDetail(runs) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Tunnels: the socket an 'upgrade' or 'connect' listener gets (SCENARIO.md "Upgrade and
+// CONNECT")
+
+/**
+ * Watch the socket and run tunnel ops on it: bytes it delivers go to record.tunnel, its
+ * events ({src: 'socket', name: data|end|close|error}) to `events`, op results to
+ * record.calls. `otherOp(op, calls)` runs the ops a list shares (agent, module, server
+ * ops); true when it did. Resolves once the ops ran and the socket closed (or the
+ * scenario deadline passed).
+ */
+function runTunnel(ops, socket, record, events, ctx, top, otherOp) {
+  const { rec } = ctx;
+  const parts = [];
+  const state = { ended: false, closed: false, bytes: 0 };
+  record.tunnel = { $bytes: '' };
+  record.calls = [];
+  const sev = (name, extra) => rec.event(events, { src: 'socket', name, t: rec.t(), ...(extra || {}) });
+  socket.on('data', (chunk) => {
+    if (rec.frozen) return;
+    const buf = toBuffer(chunk);
+    parts.push(buf);
+    state.bytes += buf.length;
+    record.tunnel = { $bytes: Buffer.concat(parts).toString('base64') };
+    sev('data', { len: buf.length });
+  });
+  socket.on('end', () => { state.ended = true; sev('end'); });
+  socket.on('close', () => { state.ended = true; state.closed = true; sev('close'); });
+  socket.on('error', (err) => sev('error', { error: errorRecord(err) }));
+  const push = (call) => pushCall(rec, record.calls, call);
+  const waitFor = async (name, pred, what) => {
+    const r = await rec.untilOrDeadline(pred);
+    push({ op: name, returned: { $undefined: true }, threw: r === 'timeout' ? { name: 'HarnessTimeout', code: null, message: what } : null });
+  };
+  const runOne = async (op) => {
+    const name = op && op.op;
+    if (name === 'wait') {
+      await Promise.race([rec.sleep(op.ms), rec.deadline]);
+      push({ op: name, returned: { $undefined: true }, threw: null });
+      return;
+    }
+    if (name === 'socket.wait_end') {
+      await waitFor(name, () => state.ended, "the socket did not end");
+      return;
+    }
+    if (name === 'socket.wait_bytes') {
+      const n = Number(op.bytes) || 0;
+      await waitFor(name, () => state.bytes >= n, `fewer than ${n} bytes arrived on the socket`);
+      return;
+    }
+    if (otherOp(op, record.calls)) return;
+    const method = typeof name === 'string' && name.startsWith('socket.') ? name.slice(7) : null;
+    if (!method || !SOCKET_OPS.has(method)) {
+      unknownOp(rec, record.calls, top, 'tunnel', name);
+      return;
+    }
+    try {
+      const args = decode(op.args ?? [], ctx);
+      if (method === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
+      push({ op: name, returned: encode(socket[method](...args), socket), threw: null });
+    } catch (e) {
+      push({ op: name, returned: null, threw: errorRecord(e) });
+    }
+  };
+  return (async () => {
+    try {
+      for (const op of ops) {
+        if (rec.timedOut || rec.frozen) break;
+        await runOne(op);
+      }
+    } catch (e) {
+      top.status = 'error';
+      top.detail = `executor error in tunnel ops: ${describe(e)}`;
+    }
+    await rec.untilOrDeadline(() => state.closed || socket.destroyed);
+  })();
+}
+
+// ---------------------------------------------------------------------------------------
 // Server scenarios
 
 /**
@@ -866,6 +1042,7 @@ export async function startServers(http, scenario, listen) {
     servers: [],
     handlers: [],
     clientErrors: [], // one per 'clientError' whose ops run: {done}
+    tunnels: [], // one per 'upgrade' / 'connect' whose ops run: {done, socket}
     ctx: null,
   };
   try {
@@ -923,6 +1100,8 @@ async function startOne(http, session, spec, index, listen) {
       try {
         handleRequest(session, index, ops, req, res, event);
       } catch (e) {
+        if (e && e[HANDLER_THROW]) throw e; // the scenario's own `throw` op: out of the listener
+
         session.obs.status = 'error';
         session.obs.detail = `executor error in handler: ${describe(e)}`;
       }
@@ -935,6 +1114,19 @@ async function startOne(http, session, spec, index, listen) {
       } catch (e) {
         session.obs.status = 'error';
         session.obs.detail = `executor error in clientError: ${describe(e)}`;
+      }
+    });
+  }
+  // 'upgrade' / 'connect' listeners: present only when asked for, since Node routes an
+  // Upgrade request to 'request' when nobody listens for 'upgrade'.
+  for (const [key, event] of [['on_upgrade', 'upgrade'], ['on_connect', 'connect']]) {
+    if (!Array.isArray(spec[key])) continue;
+    server.on(event, (req, socket, head) => {
+      try {
+        handleTunnelRequest(session, index, spec[key], req, socket, head, event);
+      } catch (e) {
+        session.obs.status = 'error';
+        session.obs.detail = `executor error in ${event}: ${describe(e)}`;
       }
     });
   }
@@ -1011,6 +1203,14 @@ function handleRequest(session, serverIndex, ops, req, res, event) {
   }
   res.on('error', (err) => ev('res', 'error', { error: errorRecord(err) }));
 
+  if (ops[0] && ops[0].op === 'throw') {
+    // A handler that throws: synchronously out of the 'request' listener, no other op runs.
+    const err = new Error(String(ops[0].message ?? 'handler threw'));
+    err[HANDLER_THROW] = true;
+    pushCall(rec, entry.calls, { op: 'throw', returned: null, threw: errorRecord(err) });
+    st.opsDone = true;
+    throw err;
+  }
   (async () => {
     try {
       for (const op of ops) {
@@ -1027,6 +1227,39 @@ function handleRequest(session, serverIndex, ops, req, res, event) {
       rec.poke();
     }
   })();
+}
+
+/**
+ * An 'upgrade' or 'connect' (req, socket, head): an entry in `requests` with `event`,
+ * the request's head fields, `head` (the bytes after it) and the tunnel (runTunnel).
+ */
+function handleTunnelRequest(session, serverIndex, ops, req, socket, head, event) {
+  const { rec } = session;
+  if (rec.frozen) {
+    try { socket.destroy(); } catch { /* the scenario is over */ }
+    return;
+  }
+  const entry = {
+    server: serverIndex,
+    event,
+    method: readProp(() => req.method),
+    url: readProp(() => req.url),
+    httpVersion: readProp(() => req.httpVersion),
+    headers: readProp(() => req.headers),
+    rawHeaders: readProp(() => req.rawHeaders),
+    headersDistinct: readProp(() => req.headersDistinct),
+    head: plain(head ? toBuffer(head) : Buffer.alloc(0)),
+    calls: [],
+    events: [],
+  };
+  session.obs.requests.push(entry);
+  const run = { done: false, socket };
+  session.tunnels.push(run);
+  const other = (op, calls) => serverLevelOp(op, session, serverIndex, calls);
+  runTunnel(ops, socket, entry, entry.events, session.ctx, session.obs, other).then(() => {
+    run.done = true;
+    rec.poke();
+  });
 }
 
 /** Runs one handler op; returns a Promise only for the ops that wait. */
@@ -1066,11 +1299,14 @@ function serverOp(op, h, session, ev) {
     }
     return;
   }
+  if (lifecycleOp(op, h, session, ev)) return;
   const reqMethod = typeof name === 'string' && name.startsWith('req.') ? name.slice(4) : null;
   if (reqMethod === 'get' || SERVER_REQ_OPS.has(reqMethod)) {
     // Reads and calls on the IncomingMessage (SCENARIO.md "Request reads and calls in a handler").
     try {
-      const returned = reqMethod === 'get' ? req[op.prop] : req[reqMethod](...decode(op.args ?? [], session.ctx));
+      const args = decode(op.args ?? [], session.ctx);
+      if (reqMethod === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
+      const returned = reqMethod === 'get' ? req[op.prop] : req[reqMethod](...args);
       pushCall(rec, entry.calls, { op: name, returned: encode(returned, req), threw: null });
     } catch (e) {
       pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
@@ -1094,6 +1330,56 @@ function serverOp(op, h, session, ev) {
   } catch (e) {
     pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
   }
+}
+
+/**
+ * The lifecycle ops of a handler (SCENARIO.md "Lifecycle ops"): res.on / socket.on (a
+ * recording listener for one more res or req.socket event), socket.get / socket.call on
+ * req.socket, same (whether two objects reachable from req/res are one) and
+ * stream.finished(res). Returns true when `op` was one.
+ */
+function lifecycleOp(op, h, session, ev) {
+  const { rec } = session;
+  const { entry, req, res } = h;
+  const name = op && op.op;
+  if (!LIFECYCLE_OPS.has(name)) return false;
+  if (name === 'socket.call' && !HANDLER_SOCKET_METHODS.has(op.method)) {
+    unknownOp(rec, entry.calls, session.obs, 'socket.call', op.method);
+    return true;
+  }
+  const roots = { req, res };
+  const resolve = (path) => {
+    const [root, prop] = String(path).split('.', 2);
+    if (!(root in roots)) throw new Error(`same: unknown root ${JSON.stringify(root)}`);
+    return prop === undefined ? roots[root] : roots[root][prop];
+  };
+  try {
+    let returned;
+    if (name === 'res.on') {
+      const event = String(op.event);
+      returned = encode(res.on(event, (arg) => ev('res', event, arg instanceof Error ? { error: errorRecord(arg) } : undefined)), res);
+    } else if (name === 'socket.on') {
+      const event = String(op.event);
+      const listener = (arg) => {
+        if (arg instanceof Error) ev('socket', event, { error: errorRecord(arg) });
+        else if (typeof arg === 'string' || arg instanceof Uint8Array) ev('socket', event, { len: toBuffer(arg).length });
+        else ev('socket', event);
+      };
+      returned = encode(req.socket.on(event, listener), req.socket);
+    } else if (name === 'stream.finished') {
+      returned = encode(streamFinished(res, (err) => ev('res', 'finished_cb', err ? { error: errorRecord(err) } : undefined)));
+    } else if (name === 'socket.get') {
+      returned = encode(req.socket[op.prop], req.socket);
+    } else if (name === 'socket.call') {
+      returned = encode(req.socket[op.method](...decode(op.args ?? [], session.ctx)), req.socket);
+    } else {
+      returned = resolve(op.a) === resolve(op.b);
+    }
+    pushCall(rec, entry.calls, { op: name, returned, threw: null });
+  } catch (e) {
+    pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
+  }
+  return true;
 }
 
 /**
@@ -1127,6 +1413,16 @@ function serverLevelOp(op, session, serverIndex, calls) {
     let args = decode(op.args ?? [], session.ctx);
     if (method === 'close') {
       args = [...args, (err) => rec.event(srec.events, { name: 'close_cb', t: rec.t(), ...(err ? { error: errorRecord(err) } : {}) })];
+    }
+    if (method === 'asyncDispose') {
+      // server[Symbol.asyncDispose](): its promise settling is the server event 'dispose_cb'.
+      const pending = server[Symbol.asyncDispose](...args);
+      Promise.resolve(pending).then(
+        () => rec.event(srec.events, { name: 'dispose_cb', t: rec.t() }),
+        (err) => rec.event(srec.events, { name: 'dispose_cb', t: rec.t(), error: errorRecord(err) }),
+      );
+      pushCall(rec, calls, { op: name, returned: encode(pending, server), threw: null });
+      return true;
     }
     const returned = server[method](...args);
     pushCall(rec, calls, { op: name, returned: encode(returned, server), threw: null });
@@ -1192,7 +1488,8 @@ export async function finishServers(session) {
   if (!rec) return obs;
   try {
     const allDone = () => session.handlers.every((h) => h.st.opsDone && h.st.resClosed)
-      && session.clientErrors.every((run) => run.done);
+      && session.clientErrors.every((run) => run.done)
+      && session.tunnels.every((run) => run.done);
     const outcome = await rec.untilOrDeadline(allDone);
     if (outcome === 'timeout' && obs.status === 'ok') {
       obs.status = 'timeout';
@@ -1200,6 +1497,7 @@ export async function finishServers(session) {
         .map((h, i) => (h.st.opsDone && h.st.resClosed ? null : `request ${i} (${h.st.opsDone ? "res 'close' missing" : 'ops still running'})`))
         .filter(Boolean);
       if (session.clientErrors.some((run) => !run.done)) pending.push('clientError ops still running');
+      if (session.tunnels.some((run) => !run.done)) pending.push('an upgrade/connect socket still open');
       obs.detail = `scenario did not finish within ${rec.timeoutMs} ms` + (pending.length ? `: ${pending.join('; ')}` : '');
     }
     if (outcome === 'timeout') {
@@ -1225,6 +1523,9 @@ export async function finishServers(session) {
     if (session.ctx) releaseAgents(session.ctx);
     for (const h of session.handlers) {
       try { if (!h.res.destroyed && !h.st.resClosed) h.res.destroy(); } catch { /* best effort */ }
+    }
+    for (const run of session.tunnels) {
+      try { if (!run.socket.destroyed) run.socket.destroy(); } catch { /* best effort */ }
     }
     if (rec.uncaught.length) {
       const text = rec.uncaught.map((u) => `${u.name} at ${u.t} ms: ${u.error.name}: ${u.error.message}`).join('; ');

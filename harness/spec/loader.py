@@ -19,12 +19,13 @@ import jsonschema
 
 from harness.spec.assertions import CHECKS
 from harness.spec.expr import references
-from harness.spec.model import Behavior, Case, FetchBacked
+from harness.spec.model import Behavior, Case, FetchBacked, Written
 from harness.spec.yaml_source import Located, SpecError, load_located
 
 _HERE = Path(__file__).parent
-# Files in specs/ that hold no behaviors: the API surface and Node's test list (harness/spec/surface.py).
-NOT_BEHAVIOR_FILES = frozenset({"api-surface.yaml", "node-tests.yaml"})
+# Files in specs/ that hold no behaviors: the API surface and Node's test list (harness/spec/surface.py),
+# and the named causes of failures (harness/spec/causes.py).
+NOT_BEHAVIOR_FILES = frozenset({"api-surface.yaml", "node-tests.yaml", "causes.yaml"})
 
 
 @cache
@@ -88,14 +89,18 @@ def load_spec_file(path: Path) -> list[Behavior]:
         _check_refs(doc, [*keys, "scenario"], raw["scenario"], names, bid)
         _check_assertions(doc, [*keys, "expect"], raw["expect"], names, bid)
         fb = raw.get("fetch_backed")
+        variant = None
         if fb:
-            _check_assertions(doc, [*keys, "fetch_backed", "expect"], fb["expect"], names, bid)
+            fb_keys = [*keys, "fetch_backed", "expect"]
+            _check_assertions(doc, fb_keys, fb["expect"], names, bid)
+            variant = FetchBacked(**fb, expect_written=_written(doc, fb_keys, fb["expect"]))
         behavior = Behavior(
             id=bid, title=raw["title"], feature=raw.get("feature", doc.data["feature"]),
             level=raw["level"], catalogue=list(raw["catalogue"]), node=raw.get("node") or {},
             given=given, scenario=raw["scenario"], expect=raw["expect"],
-            fetch_backed=FetchBacked(**fb) if fb else None, source=_rel(path),
+            fetch_backed=variant, source=_rel(path),
             line=doc.line_of(keys), max_examples=raw.get("max_examples"), notes=raw.get("notes", ""),
+            expect_written=_written(doc, [*keys, "expect"], raw["expect"]),
         )
         out.extend(expand_apps(behavior) if behavior.kind == "app" else [behavior])
     return out
@@ -120,6 +125,21 @@ def expand_apps(behavior: Behavior) -> list[Behavior]:
             behavior, id=f"apps.{app}.{behavior.id.removeprefix('apps.')}", feature=f"apps.{app}",
             scenario={**scenario, "app": app}, cases=[]))
     return out
+
+
+_SHOWN_LINES = 12  # of an expect entry's YAML in a failure; the file has the rest
+
+
+def _written(doc: Located, keys: list[Any], entries: list[Any]) -> tuple[Written, ...]:
+    """file:line and YAML text of each of the entries at keys (the failing line of a FAIL)."""
+    out = []
+    for i in range(len(entries)):
+        line, text = doc.snippet([*keys, i]) or (None, "")
+        lines = text.splitlines()
+        if len(lines) > _SHOWN_LINES:
+            text = "\n".join([*lines[:_SHOWN_LINES], "  ..."])
+        out.append(Written(_rel(doc.path), line, text))
+    return tuple(out)
 
 
 def load_case_file(path: Path) -> list[Case]:

@@ -14,7 +14,7 @@ import functools
 import traceback
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeGuard
 
 from harness.observations import Json
 from harness.targets.impl.fault_hooks import Fault, ops_for
@@ -34,6 +34,7 @@ from harness.targets.impl.tags import (
     snake,
     to_bytes,
 )
+from harness.targets.impl.tunnel import run_tunnel
 
 __all__ = ["empty_client_observations", "empty_request_observations", "finish_servers", "run_client",
            "start_servers"]
@@ -43,13 +44,15 @@ END_GRACE_MS = 100  # after res 'end', how long to wait for res 'close' (SCENARI
 CLIENT_OPS = frozenset({
     "setHeader", "getHeader", "hasHeader", "removeHeader", "getHeaderNames",
     "getRawHeaderNames", "getHeaders", "write", "end", "flushHeaders", "destroy", "abort",
-    "setTimeout", "addTrailers",
+    "setTimeout", "addTrailers", "cork", "uncork", "pipe",
 })  # fmt: skip
 CLIENT_CB_OPS = frozenset({"write", "end"})
 CLIENT_REQ_EVENTS = ("socket", "finish", "continue", "timeout", "abort", "drain", "close")
 CLIENT_RES_EVENTS = ("end", "aborted", "close", "timeout")
 # res.call ops of a client op list (SCENARIO.md "Response reads and calls").
 CLIENT_RES_METHODS = frozenset({"setTimeout", "destroy", "pause", "resume"})
+# What `same_as` of a req.get / res.get op compares with (SCENARIO.md "Request lifecycle").
+SAME_AS = ("req", "res", "req.socket", "res.socket")
 
 # executor.mjs CLIENT_PROPS, read from the reference's snake_case attributes.
 CLIENT_PROPS = ("req.method", "req.path", "req.host", "req.protocol", "req.writableEnded",
@@ -81,14 +84,16 @@ class ClientState:
     res_ended: bool = False
     end_grace_over: bool = False
     upgrade_done: bool = False
+    tunneling: bool = False  # a tunnel (client.on_upgrade) outlives req 'close'
     destroyed_res: bool = False
+    aborted_req: bool = False
     parts: list[bytes] = field(default_factory=list)
     nbytes: int = 0
     tasks: list[asyncio.Future[Any]] = field(default_factory=list)
     fired: set[str] = field(default_factory=set)
 
     def finished(self) -> bool:
-        return self.upgrade_done or (self.req_closed and (
+        return self.upgrade_done or (not self.tunneling and self.req_closed and (
             self.res is None or self.res_closed or self.end_grace_over))
 
 
@@ -304,10 +309,23 @@ class RequestRun:
         for name in CLIENT_REQ_EVENTS:
             req.on(name, self._guard(self._req_event(name)))
         req.on("error", self._guard(self._req_error))
+        if self.c.get("throw_in") == "req:error":
+            req.on("error", self._thrower)
         req.on("information", self._guard(self._on_information))
         for name in ("upgrade", "connect"):
+            # upgrade_listener: false leaves 'upgrade' unlistened (Node then destroys the socket).
+            if name == "upgrade" and self.c.get("upgrade_listener") is False:
+                continue
             req.on(name, self._guard(self._upgrade_listener(name)))
-        req.on("response", self._guard(self.on_response))
+        # listen_response false: no 'response' listener at all, so Node dumps the response.
+        if self.c.get("listen_response") is not False:
+            req.on("response", self._guard(self.on_response))
+        if self.c.get("throw_in") == "response":
+            req.on("response", self._thrower)
+
+    def _thrower(self, *_args: Any) -> None:
+        """throw_in: a listener attached after ours that raises new Error(throw_message)."""
+        raise self.http.NodeError(str(self.c.get("throw_message") or "thrown by a listener"))
 
     def _guard(self, fn: Any) -> Any:
         # A listener of ours must never throw into the reference's emit().
@@ -342,8 +360,21 @@ class RequestRun:
 
     def _upgrade_listener(self, name: str) -> Any:
         def on(res: Any = None, socket: Any = None, head: Any = None, *_args: Any) -> None:
-            self.ev("req", name, {"info": head_snapshot(res), "head": plain(to_bytes(head or b""))})
+            record = {"src": "req", "name": name, "t": self.rec.t(), "info": head_snapshot(res),
+                      "head": plain(to_bytes(head or b""))}
+            self.rec.event(self.obs["events"], record)
             self.mark(f"req:{name}")
+            tunnel_ops = self.c.get("on_upgrade")
+            if isinstance(tunnel_ops, list) and socket is not None:
+                # The tunnel ops own the socket; the request is done once it closed.
+                self.st.tunneling = True
+                def shared(op: Json, push: Any) -> bool:
+                    return shared_op(self.http, op, self.ctx, push, self.top)
+                task = asyncio.ensure_future(run_tunnel(tunnel_ops, socket, record, self.obs["events"],
+                                                        self.ctx, self.rec, self.top, shared))
+                task.add_done_callback(lambda _t: self._upgrade_over())
+                self.st.tasks.append(task)
+                return
             # The socket is handed to us; end it so the scenario can finish.
             try:
                 if socket is not None and not getattr(socket, "destroyed", True) and hasattr(socket, "once"):
@@ -368,7 +399,14 @@ class RequestRun:
         for name in CLIENT_RES_EVENTS:
             res.on(name, self._guard(self._res_event(name)))
         res.on("error", self._guard(self._res_error))
+        if self.c.get("throw_in") == "res:end":
+            res.on("end", self._thrower)
         how: Json = self.c.get("response") or {}
+        if how.get("finished"):
+            self._watch_finished(res)
+        if how.get("destroy_on_readable"):
+            # The reference has no 'readable' event: its first chunk is when data is readable.
+            res.once("data", self._guard(lambda *_a: res.destroy()))
         if how.get("encoding") is not None:
             try:
                 res.set_encoding(how["encoding"])
@@ -395,6 +433,8 @@ class RequestRun:
             self.ev("res", name)
             if name in ("end", "close"):
                 self._read_tail()
+                if not rec.frozen:
+                    self.obs["props"][f"res.destroyed_at_{name}"] = read_attr(st.res, "destroyed")
             if name == "end":
                 st.res_ended = True
                 rec.set_timer(self._grace_over, END_GRACE_MS)
@@ -402,6 +442,28 @@ class RequestRun:
                 st.res_closed = True
             self.mark(f"res:{name}")
         return on
+
+    def _watch_finished(self, res: Any) -> None:
+        """stream.finished(res, cb) of executor.mjs: the callback once, at 'end' (no error),
+        'error' (that error) or a 'close' before 'end' (ERR_STREAM_PREMATURE_CLOSE)."""
+        state = {"called": False, "ended": False}
+
+        def callback(err: Any = None) -> None:
+            if not state["called"]:
+                state["called"] = True
+                self.ev("res", "finished_cb", {"error": error_record(err)} if err else None)
+
+        def on_end(*_a: Any) -> None:
+            state["ended"] = True
+            callback()
+
+        def on_close(*_a: Any) -> None:
+            if not state["ended"]:
+                callback(self.http.NodeError("Premature close", "ERR_STREAM_PREMATURE_CLOSE"))
+
+        res.on("end", self._guard(on_end))
+        res.on("error", self._guard(lambda err=None, *_a: callback(err)))
+        res.on("close", self._guard(on_close))
 
     def _grace_over(self) -> None:
         self.st.end_grace_over = True
@@ -436,6 +498,21 @@ class RequestRun:
                 st.res.destroy()
             except Exception as exc:  # noqa: BLE001
                 self.ev("res", "destroy_threw", {"error": error_record(exc)})
+        how: Json = self.c.get("response") or {}
+        abort_at = how.get("abort_after_bytes")
+        if _is_number(abort_at) and st.nbytes >= abort_at and not st.aborted_req:
+            st.aborted_req = True
+            try:
+                st.req.abort()
+            except Exception as exc:  # noqa: BLE001
+                self.ev("req", "abort_threw", {"error": error_record(exc)})
+        pause_each = how.get("pause_each_ms")
+        if _is_number(pause_each) and pause_each > 0:
+            try:
+                st.res.pause()
+                rec.set_timer(st.res.resume, pause_each)
+            except Exception as exc:  # noqa: BLE001
+                self.ev("res", "pause_threw", {"error": error_record(exc)})
 
     async def _iterate(self, res: Any) -> None:
         try:
@@ -476,6 +553,18 @@ class RequestRun:
         if name in ("req.get", "res.get", "res.call"):
             self.message_op(op)
             return
+        if name == "req.set":
+            try:
+                setattr(req, snake(str(op.get("prop"))), decode(op.get("value"), self.ctx))
+                self.call({"op": name, "returned": {"$undefined": True}, "threw": None})
+            except Exception as exc:  # noqa: BLE001 - a throwing setter is data, as in JS
+                self.call({"op": name, "returned": None, "threw": error_record(exc)})
+            return
+        if name == "readable.pipe":
+            # Readable.from(chunks).pipe(req): each chunk written on a later turn, then end().
+            self.st.tasks.append(asyncio.ensure_future(self._pipe_in(decode(op.get("chunks") or [], self.ctx))))
+            self.call({"op": name, "returned": "$this", "threw": None})
+            return
         if name not in CLIENT_OPS:
             report_error(self.top, f"unknown client op {name!r}")
             self.call({"op": name, "returned": None, "threw": harness_error(
@@ -514,10 +603,35 @@ class RequestRun:
                     args[0] = self.http.NodeError(args[0])  # new Error(arg)
                 returned = getattr(target, snake(str(method)))(*args)
                 self.call({"op": name, "returned": encode_return(returned, target), "threw": None})
+            elif op.get("same_as") is not None:
+                self.same_as_op(op, target)
             else:
                 self.call({"op": name, **read_member(target, snake(str(op.get("prop"))))})
         except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
             self.call({"op": name, "returned": None, "threw": error_record(exc)})
+
+    def same_as_op(self, op: Json, target: Any) -> None:
+        """req.get / res.get with same_as: whether the property is that object (never encoded)."""
+        other = op.get("same_as")
+        if other not in SAME_AS:
+            report_error(self.top, f"unknown same_as {other!r}")
+            self.call({"op": op["op"], "returned": None, "threw": harness_error(
+                "ERR_HARNESS_UNKNOWN_OP", f"unknown same_as {other!r}")})
+            return
+        owner = self.st.req if str(other).startswith("req") else self.st.res
+        expected = getattr(owner, "socket", None) if str(other).endswith(".socket") else owner
+        value = getattr(target, snake(str(op.get("prop"))), None)
+        self.call({"op": op["op"], "returned": value is expected and value is not None, "threw": None})
+
+    async def _pipe_in(self, chunks: list[Any]) -> None:
+        req = self.st.req
+        for chunk in chunks:
+            await asyncio.sleep(0)
+            if getattr(req, "destroyed", False):
+                return
+            req.write(chunk)
+        await asyncio.sleep(0)
+        req.end()
 
     def _callback(self, name: str) -> Any:
         def cb(err: Any = None, *_args: Any) -> None:
@@ -534,6 +648,10 @@ class RequestRun:
                     obj.destroy()
             except Exception:  # noqa: BLE001, S110 - best effort
                 pass
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _info_field(info: Any, name: str) -> Any:

@@ -8,6 +8,7 @@ port table and answers (host, port key); requests reach the servers through the 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,11 @@ from typing import Any
 from harness.observations import Json
 from harness.targets.impl.fault_hooks import Fault, ops_for
 from harness.targets.impl.recorder import Recorder
+from harness.targets.impl.server_lifecycle import (
+    HANDLER_SOCKET_METHODS,
+    LIFECYCLE_OPS,
+    lifecycle_op,
+)
 from harness.targets.impl.shared import shared_op
 from harness.targets.impl.tags import (
     DecodeContext,
@@ -31,8 +37,15 @@ from harness.targets.impl.tags import (
     snake,
     to_bytes,
 )
+from harness.targets.impl.tunnel import run_tunnel
 
 Listen = Callable[[Any, Any], Awaitable[tuple[str, int]]]
+
+
+class HandlerThrow(Exception):
+    """The error of a handler's `throw` op (JS: a plain Error), raised out of the listener."""
+
+    name = "Error"
 
 CLOSE_WAIT_MS = 1000  # how long finish_servers waits for server.close()
 SETTLE_MS = 1  # so that trailing 'close' events are recorded
@@ -41,12 +54,12 @@ SERVER_RES_OPS = frozenset({
     "setHeader", "getHeader", "getHeaders", "getHeaderNames", "hasHeader", "removeHeader",
     "appendHeader", "setHeaders", "writeHead", "write", "end", "flushHeaders", "addTrailers",
     "writeContinue", "writeProcessing", "writeEarlyHints", "destroy",
-    "cork", "uncork", "setTimeout",
+    "cork", "uncork", "setTimeout", "pipe",
 })  # fmt: skip
 # server.<method> ops (besides server.get/set) and socket.<method> ops of 'clientError'.
-SERVER_OPS = frozenset({"close", "closeIdleConnections", "closeAllConnections", "setTimeout"})
+SERVER_OPS = frozenset({"close", "closeIdleConnections", "closeAllConnections", "setTimeout", "asyncDispose"})
 # req.<method> ops of a handler (besides req.get and req.read_body).
-SERVER_REQ_OPS = frozenset({"setTimeout"})
+SERVER_REQ_OPS = frozenset({"setTimeout", "destroy"})
 SOCKET_OPS = frozenset({"write", "end", "destroy"})
 SERVER_CB_OPS = frozenset({"write", "end", "writeEarlyHints"})
 SERVER_EVENTS = ("listening", "connection", "close", "dropRequest")
@@ -85,6 +98,14 @@ class ClientErrorRun:
 
 
 @dataclass
+class Tunnel:
+    """The ops run for one 'upgrade' or 'connect', and its socket."""
+
+    socket: Any
+    done: bool = False
+
+
+@dataclass
 class ServerSession:
     """What start_servers made; finish_servers consumes it. servers[i] is None if createServer threw."""
 
@@ -97,6 +118,7 @@ class ServerSession:
     servers: list[Any] = field(default_factory=list)
     handlers: list[Handler] = field(default_factory=list)
     client_errors: list[ClientErrorRun] = field(default_factory=list)
+    tunnels: list[Tunnel] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     ctx: DecodeContext | None = None
 
@@ -158,6 +180,8 @@ async def _start_one(session: ServerSession, spec: Json, index: int, listen: Lis
         def on_request(req: Any = None, res: Any = None, *_a: Any, _ops: list[Json] = ops, _event: str = event) -> None:
             try:
                 _handle_request(session, index, _ops, req, res, _event)
+            except HandlerThrow:
+                raise  # the scenario's own `throw` op: out of the listener
             except Exception as exc:  # noqa: BLE001
                 session.fail(" in handler", exc)
 
@@ -170,6 +194,18 @@ async def _start_one(session: ServerSession, spec: Json, index: int, listen: Lis
                 session.fail(" in clientError", exc)
 
         server.on("clientError", on_client_error)
+    # 'upgrade' / 'connect' listeners: present only when asked for, since Node routes an
+    # Upgrade request to 'request' when nobody listens for 'upgrade'.
+    for key, event in (("on_upgrade", "upgrade"), ("on_connect", "connect")):
+        if isinstance(spec.get(key), list):
+            def on_tunnel(req: Any = None, socket: Any = None, head: Any = None, *_a: Any,
+                          _ops: list[Json] = spec[key], _event: str = event) -> None:
+                try:
+                    _handle_tunnel_request(session, index, _ops, req, socket, head, _event)
+                except Exception as exc:  # noqa: BLE001
+                    session.fail(f" in {_event}", exc)
+
+            server.on(event, on_tunnel)
     try:
         host, port = await listen(server, spec.get("listen", 0))
     except Exception as exc:  # noqa: BLE001 - a failed listen is an observation
@@ -240,7 +276,44 @@ def _handle_request(session: ServerSession, index: int, ops: list[Json], req: An
     for name in SERVER_RES_EVENTS:
         res.on(name, lambda *_a, _n=name: on_res_event(_n))
     res.on("error", lambda err=None, *_a: ev("res", "error", {"error": error_record(err)}))
+    if ops and isinstance(ops[0], dict) and ops[0].get("op") == "throw":
+        # A handler that throws: synchronously out of the 'request' listener, no other op runs.
+        err = HandlerThrow(str(ops[0].get("message", "handler threw")))
+        _push(session, h, {"op": "throw", "returned": None, "threw": error_record(err)})
+        h.ops_done = True
+        raise err
     session.tasks.append(asyncio.ensure_future(_run_handler(session, h, ops, ev)))
+
+
+def _handle_tunnel_request(session: ServerSession, index: int, ops: list[Json], req: Any, socket: Any,
+                           head: Any, event: str) -> None:
+    """An 'upgrade' or 'connect' (req, socket, head): an entry in `requests` with `event`,
+    the request's head fields, `head` (the bytes after it) and the tunnel (run_tunnel)."""
+    rec, ctx = session.rec, session.ctx
+    assert rec is not None and ctx is not None
+    if rec.frozen:
+        return
+    entry: Json = {
+        "server": index,
+        "event": event,
+        **{name: read_attr(req, name) for name in (
+            "method", "url", "httpVersion", "headers", "rawHeaders", "headersDistinct")},
+        "head": plain(to_bytes(head or b"")), "calls": [], "events": [],
+    }
+    session.obs["requests"].append(entry)
+    tunnel = Tunnel(socket)
+    session.tunnels.append(tunnel)
+
+    def other(op: Json, push: Callable[[Json], None]) -> bool:
+        return _server_level_op(session, index, op, push)
+
+    def over(_task: Any) -> None:
+        tunnel.done = True
+        rec.poke()
+
+    task = asyncio.ensure_future(run_tunnel(ops, socket, entry, entry["events"], ctx, rec, session.obs, other))
+    task.add_done_callback(over)
+    session.tasks.append(task)
 
 
 def read_tail(session: ServerSession, h: Handler) -> None:
@@ -302,10 +375,16 @@ async def _server_op(session: ServerSession, h: Handler, op: Json, ev: Callable[
         except Exception as exc:  # noqa: BLE001
             _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
         return
+    if name in LIFECYCLE_OPS:
+        if name == "socket.call" and op.get("method") not in HANDLER_SOCKET_METHODS:
+            _unknown_op(session, lambda call: _push(session, h, call), "socket.call", op.get("method"))
+        else:
+            _push(session, h, lifecycle_op(op, h.req, res, ctx, ev))
+        return
     req_method = name[4:] if isinstance(name, str) and name.startswith("req.") else None
     if req_method == "get" or req_method in SERVER_REQ_OPS:
         # Reads and calls on the IncomingMessage (SCENARIO.md "Request reads and calls in a handler").
-        _push(session, h, _req_op(h.req, req_method, op, ctx, str(name)))
+        _push(session, h, _req_op(h.req, req_method, op, ctx, str(name), session.http))
         return
     if _server_level_op(session, h.server_index, op, lambda call: _push(session, h, call)):
         return
@@ -325,14 +404,17 @@ async def _server_op(session: ServerSession, h: Handler, op: Json, ev: Callable[
         _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
 
 
-def _req_op(req: Any, method: str, op: Json, ctx: DecodeContext, name: str) -> Json:
+def _req_op(req: Any, method: str, op: Json, ctx: DecodeContext, name: str, http: ModuleType) -> Json:
     """req.get (a missing attribute reads as undefined) or a req.<method> call, as a call record."""
     try:
         if method == "get":
             attr = snake(str(op.get("prop")))
             return {"op": name, "returned": encode(getattr(req, attr), req) if hasattr(req, attr) else UNDEF,
                     "threw": None}
-        returned = getattr(req, snake(method))(*decode(op.get("args") or [], ctx))
+        args = decode(op.get("args") or [], ctx)
+        if method == "destroy" and args and isinstance(args[0], str):
+            args[0] = http.NodeError(args[0])  # new Error(arg)
+        returned = getattr(req, snake(method))(*args)
         return {"op": name, "returned": encode_return(returned, req), "threw": None}
     except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
         return {"op": name, "returned": None, "threw": error_record(exc)}
@@ -385,10 +467,22 @@ def _server_level_op(session: ServerSession, index: int, op: Json, push: Callabl
                                            **({"error": error_record(err)} if err else {})})
             args = [*args, close_cb]
         returned = getattr(server, snake(method))(*args)
+        if method == "asyncDispose" and inspect.isawaitable(returned):
+            session.tasks.append(asyncio.ensure_future(_record_dispose(rec, srec, returned)))
+            returned = {}  # what a Promise encodes as
         push({"op": name, "returned": encode_return(returned, server), "threw": None})
     except Exception as exc:  # noqa: BLE001
         push({"op": name, "returned": None, "threw": error_record(exc)})
     return True
+
+
+async def _record_dispose(rec: Recorder, srec: Json, pending: Awaitable[Any]) -> None:
+    """server[Symbol.asyncDispose]()'s settlement as the server event 'dispose_cb'."""
+    try:
+        await pending
+        rec.event(srec["events"], {"name": "dispose_cb", "t": rec.t()})
+    except Exception as exc:  # noqa: BLE001 - a rejection is data
+        rec.event(srec["events"], {"name": "dispose_cb", "t": rec.t(), "error": error_record(exc)})
 
 
 def _handle_client_error(session: ServerSession, index: int, srec: Json, ops: list[Json], err: Any,
@@ -458,7 +552,8 @@ async def finish_servers(session: ServerSession) -> Json:
         return obs
     try:
         outcome = await rec.until_or_deadline(lambda: all(h.done() for h in session.handlers)
-                                              and all(run.done for run in session.client_errors))
+                                              and all(run.done for run in session.client_errors)
+                                              and all(t.done for t in session.tunnels))
         if outcome == "timeout":
             if obs["status"] == "ok":
                 obs["status"] = "timeout"
@@ -466,6 +561,8 @@ async def finish_servers(session: ServerSession) -> Json:
                            for i, h in enumerate(session.handlers) if not h.done()]
                 if not all(run.done for run in session.client_errors):
                     pending.append("clientError ops still running")
+                if not all(t.done for t in session.tunnels):
+                    pending.append("an upgrade/connect socket still open")
                 obs["detail"] = f"scenario did not finish within {rec.timeout_ms} ms" + (
                     f": {'; '.join(pending)}" if pending else "")
             for h in session.handlers:
@@ -509,6 +606,12 @@ def _release(session: ServerSession) -> None:
         try:
             if not h.res_closed and not getattr(h.res, "destroyed", False):
                 h.res.destroy()
+        except Exception:  # noqa: BLE001, S110 - best effort
+            pass
+    for t in session.tunnels:
+        try:
+            if not getattr(t.socket, "destroyed", False):
+                t.socket.destroy()
         except Exception:  # noqa: BLE001, S110 - best effort
             pass
     if rec.uncaught:
