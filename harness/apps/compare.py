@@ -13,10 +13,10 @@ expected one. Two levels:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from harness.observations import Observations
@@ -51,6 +51,7 @@ HEAD_GAP_MS = 40.0
 BODY_GAP_MS = 100.0
 SHOWN = 60  # characters of a value or body quoted in a message
 SHOWN_DIFFERENCES = 2  # in a FAIL's message, before the app's log (all are in its failures)
+LOGGED_LINES = 3  # of the app's log, with the first failure
 # What a failing comparison shows where an `expect` failure shows its YAML.
 COMPARED = "# the answer compared with Node's answer to the same requests (harness/apps/compare.py)"
 
@@ -79,7 +80,7 @@ def _body_difference(got: bytes, want: bytes) -> str:
             f"(Node: {len(want)} bytes {_short(want[at:at + SHOWN])})")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Difference:
     """A status-level difference: the message, and its cause (the same departure seen by
     several app behaviors is one cause: no generated values in it)."""
@@ -240,6 +241,9 @@ def app_verdict(behavior: Behavior, inputs: Mapping[str, Any], observations: Obs
     if differences:
         shown = [d.message for d in differences[:SHOWN_DIFFERENCES]] + (
             [f"{len(differences) - SHOWN_DIFFERENCES} more"] if len(differences) > SHOWN_DIFFERENCES else [])
-        return Verdict("FAIL", f"{app} answers differently from Node: " + "; ".join(shown) + log,
-                       [Failure(d.message, compared, d.cause) for d in differences], found)
+        failed = [Failure(d.message, compared, d.cause) for d in differences]
+        if obs.get("detail"):  # where the matrix lists failures, the first one carries what the app logged
+            said = " | ".join(str(obs["detail"]).splitlines()[:LOGGED_LINES])
+            failed[0] = dataclasses.replace(failed[0], message=f"{failed[0].message}; the app logged: {said}")
+        return Verdict("FAIL", f"{app} answers differently from Node: " + "; ".join(shown) + log, failed, found)
     return Verdict("PASS", notes=found)
