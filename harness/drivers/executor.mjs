@@ -1,6 +1,9 @@
 // The one scenario executor shared by every JavaScript target (node, bun, deno via
 // stdio_driver.mjs; workerd via its worker wrapper). It implements harness/SCENARIO.md:
-// a scenario (plain JSON) in, observations (plain JSON) out.
+// a scenario (plain JSON) in, observations (plain JSON) out. The names it knows (ops,
+// events, props, tags) and its timing constants come from vocabulary.json (vocabulary.mjs);
+// a scenario that uses anything else is answered {"status": "error", "detail": "scenario: ..."}
+// before anything runs.
 //
 // Rules kept throughout this file:
 // - `http` is handed in by the wrapper, so the wrapper decides how node:http is imported.
@@ -11,40 +14,13 @@
 //   status "timeout", recording stops, and what is still open is destroyed.
 
 import { Buffer } from 'node:buffer';
+import { recordedEvents, scenarioProblems, vocabulary } from './vocabulary.mjs';
 
-const DEFAULT_TIMEOUT_MS = 5000;
-// After res 'end', how long the client scenario waits for res 'close' (SCENARIO.md).
-const END_GRACE_MS = 100;
-// How long finishServers waits for server.close() to complete.
-const CLOSE_WAIT_MS = 1000;
-// Settle time after the servers closed, so that trailing 'close' events are recorded.
-const SETTLE_MS = 1;
 const MAX_ENCODE_DEPTH = 8;
 // Optional keys of an error record, present only when the error has them (SCENARIO.md).
 const ERROR_EXTRAS = ['syscall', 'address', 'port', 'bytesParsed'];
 
-const CLIENT_OPS = new Set([
-  'setHeader', 'getHeader', 'hasHeader', 'removeHeader', 'getHeaderNames',
-  'getRawHeaderNames', 'getHeaders', 'write', 'end', 'flushHeaders', 'destroy', 'abort',
-  'setTimeout', 'addTrailers',
-]);
-const SERVER_RES_OPS = new Set([
-  'setHeader', 'getHeader', 'getHeaders', 'getHeaderNames', 'hasHeader', 'removeHeader',
-  'appendHeader', 'setHeaders', 'writeHead', 'write', 'end', 'flushHeaders', 'addTrailers',
-  'writeContinue', 'writeProcessing', 'writeEarlyHints', 'destroy',
-]);
-// server.<method> ops (besides server.get) and socket.<method> ops of 'clientError'.
-const SERVER_OPS = new Set(['close', 'closeIdleConnections', 'closeAllConnections']);
-const SOCKET_OPS = new Set(['write', 'end', 'destroy']);
-// Methods whose completion callback is always attached and recorded as "<op>_cb".
-const CLIENT_CB_OPS = new Set(['write', 'end']);
-const SERVER_CB_OPS = new Set(['write', 'end', 'writeEarlyHints']);
-
-const CLIENT_REQ_EVENTS = ['socket', 'finish', 'continue', 'timeout', 'abort', 'drain', 'close'];
-const CLIENT_RES_EVENTS = ['end', 'aborted', 'close'];
-const SERVER_EVENTS = ['listening', 'connection', 'close'];
-const SERVER_REQ_EVENTS = ['end', 'aborted', 'close'];
-const SERVER_RES_EVENTS = ['finish', 'close', 'drain'];
+const timing = (name) => vocabulary().timing[name];
 
 // Recorders of the scenarios currently running, so that a wrapper can attribute an
 // uncaught exception to them (see recordUncaught).
@@ -126,7 +102,7 @@ class Recorder {
     this.conds = [];
     this.uncaught = []; // process-level errors when there is no event list (server)
     this.sink = null; // the client scenario's event list, which takes them in order
-    this.timeoutMs = typeof timeoutMs === 'number' && timeoutMs > 0 ? timeoutMs : DEFAULT_TIMEOUT_MS;
+    this.timeoutMs = typeof timeoutMs === 'number' && timeoutMs > 0 ? timeoutMs : timing('default_timeout_ms');
     this.deadline = new Promise((resolve) => {
       this.deadlineTimer = setTimeout(() => {
         this.timedOut = true;
@@ -362,18 +338,22 @@ function emptyClientObservations() {
   return { status: 'ok', detail: '', ...emptyRequestObservations(), more: [], agents: {} };
 }
 
-const CLIENT_PROPS = {
-  'req.method': (s) => s.req.method,
-  'req.path': (s) => s.req.path,
-  'req.host': (s) => s.req.host,
-  'req.protocol': (s) => s.req.protocol,
-  'req.writableEnded': (s) => s.req.writableEnded,
-  'req.headersSent': (s) => s.req.headersSent,
-  'req.reusedSocket': (s) => s.req.reusedSocket,
-  'req.socket.encrypted': (s) => (s.req.socket ? s.req.socket.encrypted : null),
+// Client props read by code of their own (vocabulary client_props without `read`);
+// res.isPaused_after_pause is recorded when the response is paused.
+const PROPS_BY_NAME = {
   'res.req_is_req': (s) => (s.res ? s.res.req === s.req : null),
-  'req.aborted': (s) => s.req.aborted,
 };
+
+/** A client prop: its vocabulary `read` path ("req.socket.encrypted") from the request state. */
+function readClientProp(st, key, entry) {
+  if (!entry.read) return PROPS_BY_NAME[key](st);
+  let cur = st;
+  for (const part of entry.read.split('.')) {
+    if (cur === null || cur === undefined) return null;
+    cur = cur[part];
+  }
+  return cur;
+}
 
 function headSnapshot(res) {
   return {
@@ -413,6 +393,12 @@ async function clientBody(http, scenario, obs, rec) {
     obs.detail = `runClient got a scenario of kind ${JSON.stringify(scenario.kind)}`;
     return;
   }
+  const problems = scenarioProblems(scenario);
+  if (problems.length) {
+    obs.status = 'error';
+    obs.detail = `scenario: ${problems.join('; ')}`;
+    return;
+  }
   // The first request is `client` itself; `client.then` lists the further ones, whose
   // observations go to obs.more[i] (SCENARIO.md "Several requests").
   const further = Array.isArray(c.then) ? c.then : [];
@@ -432,7 +418,7 @@ async function clientBody(http, scenario, obs, rec) {
     }
   };
   const outcome = await Promise.race([drive().then(() => 'done'), rec.deadline]);
-  if (outcome === 'timeout') {
+  if (outcome === 'timeout' && obs.status === 'ok') {
     obs.status = 'timeout';
     obs.detail = `scenario did not finish within ${rec.timeoutMs} ms` + timeoutDetail(runs);
   }
@@ -461,6 +447,7 @@ function clientRun(spec, robs, index, top, ctx, rec) {
   const run = { st, done: new Promise((resolve) => { settle = resolve; }) };
   const obs = robs;
   const ev = (src, name, extra) => {
+    st.fired.add(`${src}:${name}`); // wait_event waits for any recorded event
     rec.event(obs.events, { src, name, t: rec.t(), ...(extra || {}) });
   };
   const mark = (key) => {
@@ -470,8 +457,9 @@ function clientRun(spec, robs, index, top, ctx, rec) {
   const finished = () => st.upgradeDone || (st.reqClosed && (!st.res || st.resClosed || st.endGraceOver));
 
   run.fillProps = () => {
-    for (const [k, fn] of Object.entries(CLIENT_PROPS)) {
-      obs.props[k] = st.req ? readProp(() => fn(st)) : null;
+    for (const [k, entry] of Object.entries(vocabulary().raw.client_props)) {
+      if (!entry.read && !(k in PROPS_BY_NAME)) continue;
+      obs.props[k] = st.req ? readProp(() => readClientProp(st, k, entry)) : null;
     }
   };
   run.fillBody = () => {
@@ -490,12 +478,6 @@ function clientRun(spec, robs, index, top, ctx, rec) {
   run.start = () => {
     st.started = true;
     const call = c.call ?? 'request';
-    if (call !== 'request' && call !== 'get') {
-      top.status = 'error';
-      top.detail = `unknown client.call ${JSON.stringify(call)} (expected "request" or "get")`;
-      settle();
-      return;
-    }
     // request()/get(): a synchronous throw is the whole observation of this request.
     let req;
     const signalsBefore = ctx.signals.length;
@@ -510,12 +492,16 @@ function clientRun(spec, robs, index, top, ctx, rec) {
     st.req = req;
     for (const { controller, ms } of ctx.signals.slice(signalsBefore)) rec.setTimer(() => controller.abort(), ms);
     attachClientListeners(req, c, st, obs, rec, ev, mark);
+    const env = {
+      rec, ctx, top, push: (call) => pushCall(rec, obs.calls, call), receivers: { req }, fired: st.fired,
+      callback: (_receiver, method) => (err) => ev('req', `${method}_cb`, err ? { error: errorRecord(err) } : undefined),
+    };
     const runOps = async () => {
       for (const op of c.ops ?? []) {
         if (rec.timedOut) break;
         // API ops run back to back in the same tick, as consecutive calls in a Node test
         // would; only the waiting ops yield to the event loop.
-        const pending = clientOp(op, req, ctx, obs, top, rec, ev, st.fired);
+        const pending = runOp(op, env);
         if (pending) await pending;
       }
     };
@@ -530,7 +516,7 @@ function clientRun(spec, robs, index, top, ctx, rec) {
 
 function attachClientListeners(req, c, st, obs, rec, ev, mark) {
   // --- req events
-  for (const name of CLIENT_REQ_EVENTS) {
+  for (const name of recordedEvents('client', 'req')) {
     req.on(name, () => {
       ev('req', name);
       if (name === 'close') st.reqClosed = true;
@@ -588,13 +574,13 @@ function attachClientListeners(req, c, st, obs, rec, ev, mark) {
       obs.response.rawTrailers = readProp(() => res.rawTrailers);
       obs.response.complete = readProp(() => res.complete);
     };
-    for (const name of CLIENT_RES_EVENTS) {
+    for (const name of recordedEvents('client', 'res')) {
       res.on(name, () => {
         ev('res', name);
         if (name === 'end' || name === 'close') readTail();
         if (name === 'end') {
           st.resEnded = true;
-          rec.setTimer(() => { st.endGraceOver = true; rec.poke(); }, END_GRACE_MS);
+          rec.setTimer(() => { st.endGraceOver = true; rec.poke(); }, timing('end_grace_ms'));
         }
         if (name === 'close') st.resClosed = true;
         mark(`res:${name}`);
@@ -648,82 +634,6 @@ function attachClientListeners(req, c, st, obs, rec, ev, mark) {
   });
 }
 
-function unknownOp(rec, calls, top, kind, name) {
-  const message = `unknown ${kind} op ${JSON.stringify(name)}`;
-  top.status = 'error';
-  top.detail = message;
-  pushCall(rec, calls, { op: name, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_OP', message } });
-}
-
-/**
- * The ops every op list shares (SCENARIO.md "Agent and module reads"): agent.get,
- * agent.call, module.get. Returns true when `op` was one of them (and recorded).
- */
-function sharedOp(op, ctx, calls, top, rec) {
-  const name = op && op.op;
-  if (name === 'module.get') {
-    try {
-      pushCall(rec, calls, { op: name, returned: encode(ctx.http[op.prop], ctx.http), threw: null });
-    } catch (e) {
-      pushCall(rec, calls, { op: name, returned: null, threw: errorRecord(e) });
-    }
-    return true;
-  }
-  if (name !== 'agent.get' && name !== 'agent.call') return false;
-  const agent = lookupAgent(ctx, op.agent);
-  if (agent === undefined) {
-    const message = `no agent ${JSON.stringify(op.agent)} in this scenario (give one with {"$agent": {"id": ...}} first)`;
-    top.status = 'error';
-    top.detail = message;
-    pushCall(rec, calls, { op: name, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_AGENT', message } });
-    return true;
-  }
-  try {
-    let returned;
-    if (name === 'agent.get') returned = agent[op.prop];
-    else returned = agent[op.method](...decode(op.args ?? [], ctx));
-    pushCall(rec, calls, { op: name, returned: encode(returned, agent), threw: null });
-  } catch (e) {
-    pushCall(rec, calls, { op: name, returned: null, threw: errorRecord(e) });
-  }
-  return true;
-}
-
-/** Runs one client op; returns a Promise only for the ops that wait. */
-function clientOp(op, req, ctx, obs, top, rec, ev, fired) {
-  const name = op && op.op;
-  if (name === 'wait') {
-    return Promise.race([rec.sleep(op.ms), rec.deadline]).then(() => {
-      pushCall(rec, obs.calls, { op: name, returned: { $undefined: true }, threw: null });
-    });
-  }
-  if (name === 'wait_event') {
-    const key = `${op.src || 'req'}:${op.event}`;
-    const done = (r) => pushCall(rec, obs.calls, {
-      op: name, returned: { $undefined: true },
-      threw: r === 'timeout' ? { name: 'HarnessTimeout', code: null, message: `event ${key} did not fire` } : null,
-    });
-    if (fired.has(key)) return done('done');
-    return rec.untilOrDeadline(() => fired.has(key)).then(done);
-  }
-  if (sharedOp(op, ctx, obs.calls, top, rec)) return;
-  if (!CLIENT_OPS.has(name)) {
-    unknownOp(rec, obs.calls, top, 'client', name);
-    return;
-  }
-  try {
-    let args = decode(op.args ?? [], ctx);
-    if (name === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
-    if (CLIENT_CB_OPS.has(name)) {
-      args = [...args, (err) => ev('req', `${name}_cb`, err ? { error: errorRecord(err) } : undefined)];
-    }
-    const returned = req[name](...args);
-    pushCall(rec, obs.calls, { op: name, returned: encode(returned, req), threw: null });
-  } catch (e) {
-    pushCall(rec, obs.calls, { op: name, returned: null, threw: errorRecord(e) });
-  }
-}
-
 function releaseClient(st) {
   try {
     if (st.req && !st.reqClosed && !st.req.destroyed) st.req.destroy();
@@ -752,6 +662,110 @@ function timeoutDetail(runs) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Ops (SCENARIO.md). Which ops exist, where they may appear and what they take is the
+// vocabulary's, and the scenario was checked against it before it started. A method op
+// (one with a receiver) is called generically by callMethod; every other op is an entry
+// of SPECIAL_OPS, keyed by its name.
+//
+// An op runs in an `env`: rec, ctx, top (takes status and detail), push(call),
+// receivers (client: req; handler: req, res, server; clientError: socket, server),
+// callback(receiver, method) (the completion callback recorded as "<method>_cb"), and
+// fired (client: the "src:name" events seen) or h (handler: the request's state).
+
+const UNDEF = { $undefined: true };
+const harnessTimeout = (message) => ({ name: 'HarnessTimeout', code: null, message });
+
+/** Record what fn() returned (encoded, `receiver` as "$this") or threw as the op's call. */
+function record(env, op, fn, receiver) {
+  try {
+    env.push({ op: op.op, returned: encode(fn(), receiver), threw: null });
+  } catch (e) {
+    env.push({ op: op.op, returned: null, threw: errorRecord(e) });
+  }
+}
+
+/** The op's agent ("global" or a named one), or undefined once the scenario problem is recorded. */
+function opAgent(op, env) {
+  const agent = lookupAgent(env.ctx, op.agent);
+  if (agent === undefined) {
+    const message = `no agent ${JSON.stringify(op.agent)} in this scenario (give one with {"$agent": {"id": ...}} first)`;
+    env.top.status = 'error';
+    env.top.detail = `scenario: ${message}`;
+    env.push({ op: op.op, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_AGENT', message } });
+  }
+  return agent;
+}
+
+// The ops implemented by name; only the waiting ones return a Promise (the others run in
+// the same tick as the op before them, as consecutive calls in a Node program do).
+const SPECIAL_OPS = {
+  wait: (op, env) => Promise.race([env.rec.sleep(op.ms), env.rec.deadline]).then(() => {
+    env.push({ op: op.op, returned: UNDEF, threw: null });
+  }),
+  wait_event: (op, env) => {
+    const key = `${op.src || 'req'}:${op.event}`;
+    const done = (r) => env.push({
+      op: op.op, returned: UNDEF, threw: r === 'timeout' ? harnessTimeout(`event ${key} did not fire`) : null,
+    });
+    if (env.fired.has(key)) return done('done');
+    return env.rec.untilOrDeadline(() => env.fired.has(key)).then(done);
+  },
+  'req.read_body': (op, env) => {
+    // 'end' is the signal; 'close', 'aborted' or 'error' mean the body will never end.
+    const { st } = env.h;
+    const over = () => st.ended || st.reqGone;
+    const done = (r) => env.push({
+      op: op.op, returned: UNDEF, threw: r === 'timeout' ? harnessTimeout('the request body did not end') : null,
+    });
+    if (over()) return done('done');
+    return env.rec.untilOrDeadline(over).then(done);
+  },
+  'res.set': (op, env) => record(env, op, () => { env.receivers.res[op.prop] = decode(op.value, env.ctx); }),
+  'res.get': (op, env) => record(env, op, () => env.receivers.res[op.prop], env.receivers.res),
+  'server.get': (op, env) => record(env, op, () => env.receivers.server[op.prop], env.receivers.server),
+  'module.get': (op, env) => record(env, op, () => env.ctx.http[op.prop], env.ctx.http),
+  'agent.get': (op, env) => {
+    const agent = opAgent(op, env);
+    if (agent !== undefined) record(env, op, () => agent[op.prop], agent);
+  },
+  'agent.call': (op, env) => {
+    const agent = opAgent(op, env);
+    if (agent !== undefined) record(env, op, () => agent[op.method](...decode(op.args ?? [], env.ctx)), agent);
+  },
+};
+
+/** A method op: receiver[method](...args), with the vocabulary's callback and error_arg. */
+function callMethod(op, spec, env) {
+  const target = env.receivers[spec.receiver];
+  record(env, op, () => {
+    let args = decode(op.args ?? [], env.ctx);
+    if (spec.errorArg && typeof args[0] === 'string') args[0] = new Error(args[0]);
+    if (spec.callback) args = [...args, env.callback(spec.receiver, spec.method)];
+    return target[spec.method](...args);
+  }, target);
+}
+
+/** Runs one op; returns a Promise only for the ops that wait. */
+function runOp(op, env) {
+  const spec = vocabulary().ops.get(op && op.op);
+  if (spec && spec.receiver) return callMethod(op, spec, env);
+  if (spec && SPECIAL_OPS[spec.name]) return SPECIAL_OPS[spec.name](op, env);
+  // The scenario was checked before it started: this executor lags behind the vocabulary.
+  const message = `op ${JSON.stringify(op && op.op)} is not implemented by this executor`;
+  env.top.status = 'error';
+  env.top.detail = `executor error: ${message}`;
+  env.push({ op: op && op.op, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_OP', message } });
+  return undefined;
+}
+
+/** A callback recorded as the server event "<method>_cb" (server.close's). */
+function serverCallback(session, serverIndex, method) {
+  const { rec } = session;
+  const srec = session.obs.servers[serverIndex];
+  return (err) => rec.event(srec.events, { name: `${method}_cb`, t: rec.t(), ...(err ? { error: errorRecord(err) } : {}) });
+}
+
+// ---------------------------------------------------------------------------------------
 // Server scenarios
 
 /**
@@ -775,6 +789,14 @@ export async function startServers(http, scenario, listen) {
     session.ctx = newContext(http, session.rec, null);
     if (scenario && scenario.kind !== undefined && scenario.kind !== 'server') {
       throw new Error(`startServers got a scenario of kind ${JSON.stringify(scenario.kind)}`);
+    }
+    const problems = scenarioProblems(scenario);
+    if (problems.length) {
+      // Nothing starts: every address is null, so no request is sent.
+      session.obs.status = 'error';
+      session.obs.detail = `scenario: ${problems.join('; ')}`;
+      session.addresses = ((scenario && scenario.servers) || []).map(() => null);
+      return session;
     }
     const specs = (scenario && scenario.servers) || [];
     for (let i = 0; i < specs.length; i++) {
@@ -801,7 +823,7 @@ async function startOne(http, session, spec, index, listen) {
     return null;
   }
   session.servers.push(server);
-  for (const name of SERVER_EVENTS) {
+  for (const name of recordedEvents('server', 'server')) {
     server.on(name, () => rec.event(srec.events, { name, t: rec.t() }));
   }
   server.on('error', (err) => rec.event(srec.events, { name: 'error', t: rec.t(), error: errorRecord(err) }));
@@ -883,7 +905,7 @@ function handleRequest(session, serverIndex, ops, req, res, event) {
     entry.chunks.push({ t: rec.t(), len: buf.length });
     ev('req', 'data', { len: buf.length });
   });
-  for (const name of SERVER_REQ_EVENTS) {
+  for (const name of recordedEvents('handler', 'req')) {
     req.on(name, () => {
       // State first: ev() wakes the waiters, which read it (req.read_body waits on st.ended).
       if (name === 'end') st.ended = true;
@@ -896,7 +918,7 @@ function handleRequest(session, serverIndex, ops, req, res, event) {
     st.reqGone = true;
     ev('req', 'error', { error: errorRecord(err) });
   });
-  for (const name of SERVER_RES_EVENTS) {
+  for (const name of recordedEvents('handler', 'res')) {
     res.on(name, () => {
       if (name === 'close') st.resClosed = true;
       ev('res', name);
@@ -904,11 +926,18 @@ function handleRequest(session, serverIndex, ops, req, res, event) {
   }
   res.on('error', (err) => ev('res', 'error', { error: errorRecord(err) }));
 
+  const env = {
+    rec, ctx: session.ctx, top: session.obs, push: (call) => pushCall(rec, entry.calls, call), h,
+    receivers: { req, res, server: session.servers[serverIndex] },
+    callback: (receiver, method) => (receiver === 'server'
+      ? serverCallback(session, serverIndex, method)
+      : (err) => ev('res', `${method}_cb`, err ? { error: errorRecord(err) } : undefined)),
+  };
   (async () => {
     try {
       for (const op of ops) {
         if (rec.timedOut || rec.frozen) break;
-        const pending = serverOp(op, h, session, ev); // see clientOp: only waits yield
+        const pending = runOp(op, env); // only the waiting ops yield
         if (pending) await pending;
       }
     } catch (e) {
@@ -920,97 +949,6 @@ function handleRequest(session, serverIndex, ops, req, res, event) {
       rec.poke();
     }
   })();
-}
-
-/** Runs one handler op; returns a Promise only for the ops that wait. */
-function serverOp(op, h, session, ev) {
-  const { rec } = session;
-  const { entry, req, res, st } = h;
-  const name = op && op.op;
-  if (name === 'wait') {
-    return Promise.race([rec.sleep(op.ms), rec.deadline]).then(() => {
-      pushCall(rec, entry.calls, { op: name, returned: { $undefined: true }, threw: null });
-    });
-  }
-  if (name === 'req.read_body') {
-    // 'end' is the signal; 'close', 'aborted' or 'error' mean the body will never end.
-    const over = () => st.ended || st.reqGone;
-    const done = (r) => pushCall(rec, entry.calls, {
-      op: name, returned: { $undefined: true },
-      threw: r === 'timeout' ? { name: 'HarnessTimeout', code: null, message: 'the request body did not end' } : null,
-    });
-    if (over()) return done('done');
-    return rec.untilOrDeadline(over).then(done);
-  }
-  if (name === 'res.set') {
-    try {
-      res[op.prop] = decode(op.value, session.ctx);
-      pushCall(rec, entry.calls, { op: name, returned: { $undefined: true }, threw: null });
-    } catch (e) {
-      pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
-    }
-    return;
-  }
-  if (name === 'res.get') {
-    try {
-      pushCall(rec, entry.calls, { op: name, returned: encode(res[op.prop], res), threw: null });
-    } catch (e) {
-      pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
-    }
-    return;
-  }
-  if (serverLevelOp(op, session, h.serverIndex, entry.calls)) return;
-  const method = typeof name === 'string' && name.startsWith('res.') ? name.slice(4) : null;
-  if (!method || !SERVER_RES_OPS.has(method)) {
-    unknownOp(rec, entry.calls, session.obs, 'server handler', name);
-    return;
-  }
-  try {
-    let args = decode(op.args ?? [], session.ctx);
-    if (method === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
-    if (SERVER_CB_OPS.has(method)) {
-      args = [...args, (err) => ev('res', `${method}_cb`, err ? { error: errorRecord(err) } : undefined)];
-    }
-    const returned = res[method](...args);
-    pushCall(rec, entry.calls, { op: name, returned: encode(returned, res), threw: null });
-  } catch (e) {
-    pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
-  }
-}
-
-/**
- * Ops on the server itself and the shared reads, usable in every server op list:
- * server.close (its callback recorded as the server event 'close_cb'),
- * server.closeIdleConnections, server.closeAllConnections, {"op": "server.get", "prop": P},
- * agent.get, agent.call, module.get. Returns true when `op` was one of them.
- */
-function serverLevelOp(op, session, serverIndex, calls) {
-  const { rec } = session;
-  const name = op && op.op;
-  if (sharedOp(op, session.ctx, calls, session.obs, rec)) return true;
-  if (typeof name !== 'string' || !name.startsWith('server.')) return false;
-  const server = session.servers[serverIndex];
-  const srec = session.obs.servers[serverIndex];
-  const method = name.slice(7);
-  if (method !== 'get' && !SERVER_OPS.has(method)) {
-    unknownOp(rec, calls, session.obs, 'server', name);
-    return true;
-  }
-  try {
-    if (method === 'get') {
-      pushCall(rec, calls, { op: name, returned: encode(server[op.prop], server), threw: null });
-      return true;
-    }
-    let args = decode(op.args ?? [], session.ctx);
-    if (method === 'close') {
-      args = [...args, (err) => rec.event(srec.events, { name: 'close_cb', t: rec.t(), ...(err ? { error: errorRecord(err) } : {}) })];
-    }
-    const returned = server[method](...args);
-    pushCall(rec, calls, { op: name, returned: encode(returned, server), threw: null });
-  } catch (e) {
-    pushCall(rec, calls, { op: name, returned: null, threw: errorRecord(e) });
-  }
-  return true;
 }
 
 /**
@@ -1025,30 +963,17 @@ function handleClientError(session, serverIndex, srec, ops, err, socket) {
   rec.event(srec.events, record);
   const run = { done: false };
   session.clientErrors.push(run);
+  const env = {
+    rec, ctx: session.ctx, top: session.obs, push: (call) => pushCall(rec, record.calls, call),
+    receivers: { socket, server: session.servers[serverIndex] },
+    callback: (_receiver, method) => serverCallback(session, serverIndex, method),
+  };
   (async () => {
     try {
       for (const op of ops) {
         if (rec.timedOut || rec.frozen) break;
-        const name = op && op.op;
-        if (name === 'wait') {
-          await Promise.race([rec.sleep(op.ms), rec.deadline]);
-          pushCall(rec, record.calls, { op: name, returned: { $undefined: true }, threw: null });
-          continue;
-        }
-        if (serverLevelOp(op, session, serverIndex, record.calls)) continue;
-        const method = typeof name === 'string' && name.startsWith('socket.') ? name.slice(7) : null;
-        if (!method || !SOCKET_OPS.has(method)) {
-          unknownOp(rec, record.calls, session.obs, 'clientError', name);
-          continue;
-        }
-        try {
-          const args = decode(op.args ?? [], session.ctx);
-          if (method === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
-          const returned = socket[method](...args);
-          pushCall(rec, record.calls, { op: name, returned: encode(returned, socket), threw: null });
-        } catch (e) {
-          pushCall(rec, record.calls, { op: name, returned: null, threw: errorRecord(e) });
-        }
+        const pending = runOp(op, env);
+        if (pending) await pending;
       }
     } catch (e) {
       session.obs.status = 'error';
@@ -1092,8 +1017,8 @@ export async function finishServers(session) {
         resolve();
       }
     }));
-    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, CLOSE_WAIT_MS))]);
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, timing('close_wait_ms')))]);
+    await new Promise((r) => setTimeout(r, timing('settle_ms')));
   } catch (e) {
     obs.status = 'error';
     obs.detail = `executor error: ${describe(e)}`;

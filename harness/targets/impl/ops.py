@@ -1,0 +1,189 @@
+"""The ops of the impl executor (SCENARIO.md), for every op list: client, handler, clientError.
+
+Which ops exist, where they may appear and what they take is the vocabulary's
+(harness/drivers/vocabulary.json), and the scenario was checked against it before it
+started. A method op (one with a receiver) is called generically by `_call_method`; every
+other op is an entry of SPECIAL_OPS, keyed by its name, as in executor.mjs. Ops are
+coroutines, but only the waiting ones suspend: the others run in the same tick as the op
+before them, as consecutive calls in a Node program do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from harness.targets.impl.recorder import Recorder
+from harness.targets.impl.tags import (
+    DecodeContext,
+    decode,
+    encode,
+    encode_return,
+    error_record,
+    lookup_agent,
+    snake,
+)
+from harness.vocabulary import Op, load
+
+Json = dict[str, Any]
+UNDEF = {"$undefined": True}
+
+
+@dataclass
+class OpEnv:
+    """Where an op runs: `receivers` (client: req; handler: req, res, server; clientError:
+    socket, server); `callback(receiver, method)` makes the completion callback recorded as
+    "<method>_cb"; `fired` (client) holds the "src:name" events seen; `body_over`
+    (handler) says the request body ended or never will."""
+
+    http: ModuleType
+    rec: Recorder
+    ctx: DecodeContext
+    top: Json  # takes status and detail
+    push: Callable[[Json], None]
+    receivers: dict[str, Any]
+    callback: Callable[[str, str], Callable[..., None]]
+    fired: set[str] | None = None
+    body_over: Callable[[], bool] | None = None
+
+
+def report_error(top: Json, detail: str) -> None:
+    top["status"], top["detail"] = "error", detail
+
+
+def harness_error(code: str, message: str) -> Json:
+    return {"name": "HarnessError", "code": code, "message": message}
+
+
+def _timeout(message: str) -> Json:
+    return {"name": "HarnessTimeout", "code": None, "message": message}
+
+
+def _read(owner: Any, attr: str) -> Json:
+    """`owner[attr]` as a call record's returned/threw; a missing attribute is undefined."""
+    try:
+        return {"returned": encode(getattr(owner, attr), owner), "threw": None}
+    except AttributeError:
+        return {"returned": UNDEF, "threw": None}
+    except Exception as exc:  # noqa: BLE001 - a throwing getter is data, as in JS
+        return {"returned": None, "threw": error_record(exc)}
+
+
+def _agent(op: Json, env: OpEnv) -> Any:
+    """The op's agent ("global" or a named one), or None once the scenario problem is recorded."""
+    agent = lookup_agent(env.ctx, op.get("agent"))
+    if agent is None:
+        message = f'no agent {op.get("agent")!r} in this scenario (give one with {{"$agent": {{"id": ...}}}} first)'
+        report_error(env.top, f"scenario: {message}")
+        env.push({"op": op["op"], "returned": None, "threw": harness_error("ERR_HARNESS_UNKNOWN_AGENT", message)})
+    return agent
+
+
+async def _wait(op: Json, env: OpEnv) -> None:
+    await env.rec.sleep(op.get("ms"))
+    env.push({"op": op["op"], "returned": UNDEF, "threw": None})
+
+
+async def _wait_event(op: Json, env: OpEnv) -> None:
+    key = f"{op.get('src') or 'req'}:{op.get('event')}"
+    fired = env.fired if env.fired is not None else set()
+    r = await env.rec.until_or_deadline(lambda: key in fired)
+    env.push({"op": op["op"], "returned": UNDEF,
+              "threw": None if r == "done" else _timeout(f"event {key} did not fire")})
+
+
+async def _read_body(op: Json, env: OpEnv) -> None:
+    # 'end' is the signal; 'close', 'aborted' or 'error' mean the body will never end.
+    r = await env.rec.until_or_deadline(env.body_over or (lambda: True))
+    env.push({"op": op["op"], "returned": UNDEF,
+              "threw": None if r == "done" else _timeout("the request body did not end")})
+
+
+async def _res_set(op: Json, env: OpEnv) -> None:
+    try:
+        setattr(env.receivers["res"], snake(str(op.get("prop"))), decode(op.get("value"), env.ctx))
+        env.push({"op": op["op"], "returned": UNDEF, "threw": None})
+    except Exception as exc:  # noqa: BLE001
+        env.push({"op": op["op"], "returned": None, "threw": error_record(exc)})
+
+
+async def _res_get(op: Json, env: OpEnv) -> None:
+    env.push({"op": op["op"], **_read(env.receivers["res"], snake(str(op.get("prop"))))})
+
+
+async def _server_get(op: Json, env: OpEnv) -> None:
+    env.push({"op": op["op"], **_read(env.receivers["server"], snake(str(op.get("prop"))))})
+
+
+async def _module_get(op: Json, env: OpEnv) -> None:
+    prop = str(op.get("prop"))
+    # The reference keeps Node's upper-case constants (METHODS, STATUS_CODES) as they are
+    # and camelCase names in snake_case (maxHeaderSize -> max_header_size).
+    env.push({"op": op["op"], **_read(env.http, prop if hasattr(env.http, prop) else snake(prop))})
+
+
+async def _agent_get(op: Json, env: OpEnv) -> None:
+    agent = _agent(op, env)
+    if agent is not None:
+        env.push({"op": op["op"], **_read(agent, snake(str(op.get("prop"))))})
+
+
+async def _agent_call(op: Json, env: OpEnv) -> None:
+    agent = _agent(op, env)
+    if agent is None:
+        return
+    try:
+        # A method the reference lacks is an AttributeError, recorded as what was thrown.
+        returned = getattr(agent, snake(str(op.get("method"))))(*decode(op.get("args") or [], env.ctx))
+        env.push({"op": op["op"], "returned": encode_return(returned, agent), "threw": None})
+    except Exception as exc:  # noqa: BLE001
+        env.push({"op": op["op"], "returned": None, "threw": error_record(exc)})
+
+
+SPECIAL_OPS: dict[str, Callable[[Json, OpEnv], Awaitable[None]]] = {
+    "wait": _wait,
+    "wait_event": _wait_event,
+    "req.read_body": _read_body,
+    "res.set": _res_set,
+    "res.get": _res_get,
+    "server.get": _server_get,
+    "module.get": _module_get,
+    "agent.get": _agent_get,
+    "agent.call": _agent_call,
+}
+
+
+def _call_method(op: Json, spec: Op, env: OpEnv) -> None:
+    """receiver[method](...args), with the vocabulary's callback and error_arg; Node's
+    camelCase method is the reference's snake_case one."""
+    assert spec.receiver is not None and spec.method is not None
+    target = env.receivers[spec.receiver]
+    try:
+        args = decode(op.get("args") or [], env.ctx)
+        if spec.error_arg and args and isinstance(args[0], str):
+            args[0] = env.http.NodeError(args[0])  # new Error(arg)
+        if spec.callback:
+            args = [*args, env.callback(spec.receiver, spec.method)]
+        returned = getattr(target, snake(spec.method))(*args)
+        env.push({"op": op["op"], "returned": encode_return(returned, target), "threw": None})
+    except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
+        env.push({"op": op["op"], "returned": None, "threw": error_record(exc)})
+
+
+async def run_op(op: Any, env: OpEnv) -> None:
+    name = op.get("op") if isinstance(op, dict) else None
+    spec = load().ops.get(name) if isinstance(name, str) else None
+    if spec is not None and spec.receiver is not None:
+        _call_method(op, spec, env)
+        return
+    special = SPECIAL_OPS.get(name) if spec is not None else None
+    if special is not None:
+        await special(op, env)
+        return
+    # The scenario was checked before it started, so this is an op a fault made up, or one
+    # the vocabulary has and this executor does not implement yet.
+    message = f"unknown op {name!r}" if spec is None else f"op {name!r} is not implemented by this executor"
+    report_error(env.top, f"{'scenario' if spec is None else 'executor error'}: {message}")
+    env.push({"op": name, "returned": None, "threw": harness_error("ERR_HARNESS_UNKNOWN_OP", message)})
