@@ -101,6 +101,11 @@ def recorded_events(scope: str, src: str) -> list[str]:
     return list(load().raw["events"][scope][src].get("recorded", []))
 
 
+def _show(value: Any) -> str:
+    """A value in a message, as JSON.stringify writes it (executor.mjs words problems alike)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _json_type(value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"
@@ -127,7 +132,7 @@ class _Checker:
         """`unknown op "endd"`; for lint with the nearest known name (executors answer without
         it, so that both executors word the same problem alike)."""
         close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1) if self.lint else []
-        return f"unknown {what} {json.dumps(name)}" + (f" (did you mean {json.dumps(close[0])}?)" if close else "")
+        return f"unknown {what} {_show(name)}" + (f" (did you mean {_show(close[0])}?)" if close else "")
 
     def add(self, keys: Keys, message: str) -> None:
         self.problems.append((keys, message))
@@ -135,11 +140,11 @@ class _Checker:
     def field(self, op: Op, list_name: str, field: str, kind: str, value: Any, whole: dict[str, Any]) -> str | None:
         if self.opaque(value):
             return None
-        where = f"op {json.dumps(op.name)}: `{field}`"
+        where = f"op {_show(op.name)}: `{field}`"
         if kind in ("number", "string", "list"):
-            return None if _json_type(value) == kind else f"{where} must be a {kind}, got {json.dumps(value)}"
+            return None if _json_type(value) == kind else f"{where} must be a {kind}, got {_show(value)}"
         if kind == "name" and not self.lint:
-            return None if isinstance(value, str) else f"{where} must be a string, got {json.dumps(value)}"
+            return None if isinstance(value, str) else f"{where} must be a string, got {_show(value)}"
         if kind == "name":
             return None if value in op.names else f"{where}: {self.unknown('name', value, op.names)} (known: {', '.join(op.names)})"
         scope = self.v.event_scope(list_name)
@@ -160,7 +165,7 @@ class _Checker:
     def op_problem(self, op_value: Any, list_name: str) -> Problem | None:
         """The first thing wrong with one op (keys relative to the op), None if nothing."""
         if not isinstance(op_value, dict):
-            return (), f"an op is a mapping with `op: <name>`, got {json.dumps(op_value)}"
+            return (), f"an op is a mapping with `op: <name>`, got {_show(op_value)}"
         name = op_value.get("op")
         if self.opaque(name):
             return None
@@ -168,15 +173,15 @@ class _Checker:
         if op is None:
             return ("op",), self.unknown("op", name, self.v.ops) + f" in {list_name} ops"
         if list_name not in op.lists:
-            return ("op",), (f"op {json.dumps(name)} is not one of the {list_name} ops "
+            return ("op",), (f"op {_show(name)} is not one of the {list_name} ops "
                              f"(it goes in {' or '.join(op.lists)} ops)")
         extra = sorted(set(op_value) - {"op"} - set(op.fields))
         if extra:
-            return (extra[0],), f"op {json.dumps(name)} takes no field(s) {json.dumps(extra)}"
+            return (extra[0],), f"op {_show(name)} takes no field(s) {_show(extra)}"
         for field, kind in op.fields.items():
             if field not in op_value:
                 if field not in op.optional:
-                    return (), f"op {json.dumps(name)} needs `{field}`"
+                    return (), f"op {_show(name)} needs `{field}`"
                 continue
             message = self.field(op, list_name, field, kind, op_value[field], op_value)
             if message is not None:
@@ -185,7 +190,7 @@ class _Checker:
         if op.args is not None and isinstance(args, list) and not op.args[0] <= len(args) <= op.args[1]:
             lo, hi = op.args
             wanted = str(lo) if lo == hi else f"{lo} to {hi}"
-            return ("args",), f"op {json.dumps(name)} takes {wanted} argument(s), got {len(args)}"
+            return ("args",), f"op {_show(name)} takes {wanted} argument(s), got {len(args)}"
         return None
 
     def op_list(self, value: Any, list_name: str, keys: Keys) -> None:
@@ -198,7 +203,7 @@ class _Checker:
         elif self.opaque(value):
             self._ops_inside(value, list_name, keys)
         elif value is not None:
-            self.add(keys, f"{list_name} ops must be a list, got {json.dumps(value)}")
+            self.add(keys, f"{list_name} ops must be a list, got {_show(value)}")
 
     def _ops_inside(self, value: Any, list_name: str, keys: Keys) -> None:
         """The ops an expression holds (`$concat` / `$if` branches): every mapping with an
@@ -258,7 +263,7 @@ def scenario_problems(scenario: Any, *, opaque: Callable[[Any], bool] | None = N
     lo, hi = vocab.timing("min_timeout_ms"), vocab.timing("max_timeout_ms")
     if timeout is not None and not check.opaque(timeout) and (
             _json_type(timeout) != "number" or not lo <= timeout <= hi):
-        check.add(("timeout_ms",), f"timeout_ms must be a number from {lo:g} to {hi:g}, got {json.dumps(timeout)}")
+        check.add(("timeout_ms",), f"timeout_ms must be a number from {lo:g} to {hi:g}, got {_show(timeout)}")
     if scenario.get("kind") == "client":
         client_calls = vocab.calls("client")
         for pattern in ("client", "client.then.*"):

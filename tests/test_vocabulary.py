@@ -19,7 +19,6 @@ from harness.spec import SpecError, load_spec_file
 from harness.spec.model import Behavior
 from harness.targets import registry
 from harness.targets.impl import ops as impl_ops
-from harness.targets.impl.tags import _decode_tag
 from harness.targets.runtime import DRIVERS
 from harness.vocabulary import describe, load, scenario_problems
 
@@ -239,11 +238,6 @@ def test_executor_tags_are_decoded_by_both_executors() -> None:
     assert set(re.findall(r"case '(\$\w+)':", decode_js)) == wanted
     tags_py = (IMPL / "tags.py").read_text(encoding="utf-8")
     assert set(re.findall(r'key == "(\$\w+)"', tags_py)) == wanted
-
-    class Ctx:  # _decode_tag answers "not a tag" for anything else
-        http = None
-
-    assert _decode_tag("$frob", 1, Ctx()) == (False, None)  # type: ignore[arg-type]
 
 
 def test_named_events_and_props_are_written_by_both_executors() -> None:
