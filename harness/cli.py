@@ -95,6 +95,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     behaviors = [b for b in _load(args.specs, args.cases) if not args.k or args.k in b.id]
     targets = args.target or [registry.default_target()]
+    if not _targets_ok(targets):
+        return 2
     profiles.register()
     settings.load_profile(args.profile)
     gate = Gate(targets, Path(args.baselines), print) if args.gate else None
@@ -117,6 +119,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr)
+
+
+def _targets_ok(names: list[str]) -> bool:
+    """Whether every target name can run (workerd@<date>+<flags> included); else say why."""
+    from harness.targets import registry
+
+    try:
+        registry.check(names)
+    except registry.BadTarget as exc:
+        _stderr(str(exc))
+        return False
+    return True
 
 
 def _read_results(path: str) -> dict[str, Any] | None:
@@ -161,6 +175,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
               f"rerun the cell with pytest instead", file=sys.stderr)
         return 1
     target_name = args.target or rec["target"]
+    if not _targets_ok([target_name]):
+        return 2
     session = Session([target_name], session_seed=rec.get("session_seed", 0),
                       fault=args.fault if args.fault is not None else rec.get("fault"))
     try:
@@ -186,6 +202,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
     doc = _read_results(args.results)
     if doc is None:
         return 2
+    if not _targets_ok(args.target or []):  # a name makes a baseline's file name
+        return 2
     base_dir = Path(args.baselines)
     if not args.update:
         gate = Gate(args.target, base_dir, print, require_baselines=True)
@@ -208,24 +226,28 @@ def cmd_targets(args: argparse.Namespace) -> int:
         from harness.targets.runtime import install
 
         try:
-            names = [n for n in (args.names or registry.TARGETS) if registry.info(n).from_npm]
+            names = list(dict.fromkeys(registry.info(n).base for n in args.names or registry.TARGETS
+                                       if registry.info(n).from_npm))
             install.install(names)
-        except (install.InstallError, KeyError) as exc:
+        except (install.InstallError, KeyError, ValueError) as exc:
             print(f"install failed: {exc}", file=sys.stderr)
             return 1
         return 0
+    if not _targets_ok(args.names):
+        return 2
     rows = []
-    for name in registry.TARGETS:
+    for name in args.names or registry.TARGETS:
         try:
             t = registry.create(name)
             installed = t.installed()
-            rows.append([name, _pinned(name), "yes" if installed else "no", t.profile,
+            # the version says what the column runs (workerd: its compatibility date and flags)
+            rows.append([name, _pinned(name), t.version() if installed else "-", t.profile,
                          "" if installed else t.install_hint()])
         except Exception as exc:  # a broken target module must not hide the others
-            rows.append([name, "?", "no", "?", f"{type(exc).__name__}: {exc}"])
+            rows.append([name, "?", "-", "?", f"{type(exc).__name__}: {exc}"])
     from tabulate import tabulate
 
-    print(tabulate(rows, headers=["target", "pinned", "installed", "profile", "note"]))
+    print(tabulate(rows, headers=["target", "pinned", "installed version", "profile", "note"]))
     return 0
 
 
@@ -239,7 +261,7 @@ def _pinned(name: str) -> str:
     try:
         from harness.targets.runtime import install
 
-        return install.pinned_version(name)
+        return install.pinned_version(registry.info(name).base)
     except Exception:
         return "?"
 
@@ -299,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --update: keep the statuses already accepted too (behaviors that vary)")
     t = sub.add_parser("targets", help="list or install targets")
     t.add_argument("action", choices=["list", "install"])
-    t.add_argument("names", nargs="*")
+    t.add_argument("names", nargs="*", help="default: every target (list: also workerd@DATE[+flag...])")
     f = sub.add_parser("faults", help="list the faults the impl target can inject")
     f.add_argument("--check", action="store_true", help="show, per behavior, a fault that breaks it")
     f.add_argument("-k", help="only behaviors whose id contains this")

@@ -34,7 +34,8 @@ _SOURCES = {"client": {"req": "ClientRequest", "res": "IncomingMessage"},
 _EVENT_TOKEN = re.compile(r"\b(req|res):(\w+)")
 # Observation paths (numbers already replaced by N) -> the member they read.
 _CLIENT_PATHS = [(re.compile(r"^(?:more\.N\.)?response\.(\w+)"), "IncomingMessage.{}"),
-                 (re.compile(r"^(?:more\.N\.)?props\.req\.(\w+)"), "ClientRequest.{}")]
+                 (re.compile(r"^(?:more\.N\.)?props\.req\.(\w+)"), "ClientRequest.{}"),
+                 (re.compile(r"^(?:more\.N\.)?props\.res\.(?!req_is_req|isPaused_after_pause)(\w+)"), "IncomingMessage.{}")]
 _SERVER_PATHS = [(re.compile(r"^(?:handler|requests\.N)\.(method|url|httpVersion|headers|rawHeaders|"
                              r"headersDistinct|trailers|complete)\b"), "IncomingMessage.{}"),
                  (re.compile(r"^servers\.N\.events_by\.(?!\w*_cb\b)(\w+)"), "Server.event:{}")]
@@ -113,13 +114,19 @@ def _op_touches(op: dict[str, Any], kind: str) -> set[str]:
         return set()
     if name == "wait_event":
         return {f"{_SOURCES[kind].get(op.get('src', 'req'), '?')}.event:{op.get('event')}"}
-    if name in ("agent.get", "agent.call"):
-        out = {f"Agent.{op.get('prop') if name == 'agent.get' else op.get('method')}"}
+    if name in ("agent.get", "agent.call", "agent.pool"):
+        out = {f"Agent.{op.get('method') if name == 'agent.call' else op.get('prop')}"}
         return out | ({"http.globalAgent"} if op.get("agent") == "global" else set())
-    if name == "module.get":
+    if name in ("module.get", "module.set"):
         return {f"http.{op.get('prop')}"}
+    if name == "module.call":
+        return {f"http.{op.get('method')}"}
+    if kind == "client" and name in ("req.get", "res.get", "res.call"):  # a client request / its response
+        owner = "ClientRequest" if name == "req.get" else "IncomingMessage"
+        return {f"{owner}.{op.get('method') if name == 'res.call' else op.get('prop')}"}
     owner, _, method = name.rpartition(".")
-    owner = {"": "ClientRequest", "res": "ServerResponse", "server": "Server"}.get(owner, owner)
+    owner = {"": "ClientRequest", "res": "ServerResponse", "server": "Server",
+             "req": "IncomingMessage"}.get(owner, owner)
     if method in ("get", "set") and "prop" in op:
         return {f"{owner}.{op['prop']}"}
     return {f"{owner}.{method}"}
@@ -162,6 +169,7 @@ def _server_touches(scenario: dict[str, Any], given: dict[str, Any]) -> set[str]
                 "ServerResponse", "IncomingMessage"}
         out |= {f"createServer.option:{k}" for k in _option_keys(server.get("options") or {}, given)}
         out |= {f"Server.event:{event}" for key, event in _SERVER_LISTENERS.items() if key in server}
+        out |= {f"Server.{k}" for k in server.get("set") or {} if isinstance(k, str)}
     return out
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from harness.observations import Observations
+
 _DROP_KEYS = frozenset({"t", "t_head", "ctx", "detail", "head_raw", "conn", "port", "addresses"})
 _PORT = re.compile(r"127\.0\.0\.1:\d+")
 _DATE = re.compile(r"^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$")
@@ -38,7 +40,7 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def compare(oracle: dict[str, Any], target: dict[str, Any], limit: int = 20) -> list[str]:
+def compare(oracle: Observations, target: Observations, limit: int = 20) -> list[str]:
     """Paths whose normalised values differ; at most `limit` lines."""
     a, b = flatten(oracle), flatten(target)
     diffs = [f"{p}: oracle={a.get(p)!r} target={b.get(p)!r}"

@@ -65,6 +65,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("hypothesis_profile", None):
         settings.load_profile(profiles.DEFAULT)
     config.addinivalue_line("markers", "node_http: a node:http behavior item")
+    try:  # a bad target name (workerd@<bad date>) stops the run before anything starts
+        registry.check(config.getoption("target") or [])
+    except registry.BadTarget as exc:
+        pytest.exit(str(exc), returncode=2)
 
 
 def _state(config: pytest.Config) -> RunState:

@@ -1,6 +1,6 @@
 """The runner: behaviors x targets -> cell results. Used by the pytest plugin and the CLI.
 
-One Session per run: the origin/raw-client Wire and each target start once and serve
+One Session per run: the origin/raw-client WireRecord and each target start once and serve
 every scenario. A cell (one behavior on one target) runs the behavior's named cases,
 then Hypothesis-generated inputs from a seed derived from the session seed and the
 behavior id, so every target sees the same inputs. A finding (FAIL, TIMEOUT, CRASH) or
@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Flaky, HypothesisException
 
 from harness.events import CellFinished, Dispatcher, Document, Record, RunFinished
+from harness.observations import Json, Observations, RunStatus, WireRecord
 from harness.scenario import bind_origin, build, to_json
 from harness.spec.model import Behavior
 from harness.status import STATUS
@@ -30,7 +32,8 @@ from harness.targets.base import Target, TargetCrashed, TargetUnavailable
 from harness.verdict import Verdict, verdict, worst
 from harness.vocabulary import timing
 
-Json = dict[str, Any]
+if TYPE_CHECKING:  # the wire starts a loop thread on import of its users only: imported lazily
+    from harness.wire import Wire
 
 
 @dataclass
@@ -38,7 +41,7 @@ class Example:
     label: str  # case name or "generated"
     inputs: Mapping[str, Any]
     scenario: Json
-    observations: Json
+    observations: Observations
     verdict: Verdict
     differences: list[str] = field(default_factory=list)  # vs the oracle, in differential mode
 
@@ -64,7 +67,7 @@ class _Finding(Exception):
         self.example = example
 
 
-def not_run(kind: str, status: str, detail: str) -> Json:
+def not_run(kind: str, status: RunStatus, detail: str) -> Observations:
     """The observations of a scenario that did not run to the end (skipped, timeout, crash,
     error): status and detail, every other key empty (the shapes of SCENARIO.md)."""
     if kind == "server":
@@ -93,14 +96,14 @@ class Session:
         self.records: list[Record] = []  # of the cells run through run_cell_and_emit
         self._targets: dict[str, Target] = {}
         self._unavailable: dict[str, str] = {}
-        self._wire: Any = None
+        self._wire: Wire | None = None
         self.started = time.time()
         self.target_wall: dict[str, float] = {}
         self._versions: dict[str, str] = {}  # asked once: some targets spawn a process to answer
 
     # -- resources -------------------------------------------------------------------
     @property
-    def wire(self) -> Any:
+    def wire(self) -> Wire:
         if self._wire is None:
             from harness.wire import Wire
 
@@ -135,6 +138,9 @@ class Session:
                 if name not in self._versions:
                     self._versions[name] = t.version()
                 info.update(version=self._versions[name], profile=t.profile)
+                parameters = getattr(t, "parameters", None)  # workerd: compatibility date and flags
+                if parameters is not None:
+                    info.update(parameters())
                 # runtime processes (impl: event loops) started, restarts included
                 started = getattr(t, "starts", getattr(t, "processes_started", None))
                 if started is not None:
@@ -154,7 +160,7 @@ class Session:
             self._wire.close()
 
     # -- one scenario ------------------------------------------------------------------
-    def run_scenario(self, target: Target, scenario: Json) -> Json:
+    def run_scenario(self, target: Target, scenario: Json) -> Observations:
         missing = ({scenario["kind"]} | set(scenario.get("requires", []))) - set(target.capabilities)
         if missing:
             return not_run(scenario["kind"], "skipped", f"{target.name} has no {', '.join(sorted(missing))}")
@@ -170,15 +176,16 @@ class Session:
             obs["ctx"] = {"origin_host": "127.0.0.1", "origin_port": origin.port}
             return obs
 
-        def exchange(addresses: list[tuple[str, int]]) -> Json:
-            return self.wire.exchange(scenario["requests"], addresses, timeout_s)  # type: ignore[no-any-return]
+        def exchange(addresses: list[tuple[str, int]]) -> WireRecord:
+            return self.wire.exchange(scenario["requests"], addresses, timeout_s)
 
         return self._guarded(target, scenario, exchange)
 
     @staticmethod
-    def _guarded(target: Target, scenario: Json, exchange: Any) -> Json:
+    def _guarded(target: Target, scenario: Json, exchange: Any) -> Observations:
+        obs: Observations
         try:
-            obs = dict(target.run(scenario, exchange))
+            obs = target.run(scenario, exchange)
         except TargetCrashed as exc:
             obs = {"status": "crash", "detail": str(exc)}
         except TargetUnavailable as exc:
@@ -347,7 +354,7 @@ def repro_commands(cell: CellResult, fault: str | None, session_seed: int) -> li
     fault_opt = f" --fault {fault}" if fault and registry.injects_faults(cell.target) else ""
     cmds = []
     if cell.repro_file:
-        cmds.append(f"python -m harness replay {cell.repro_file}")
-    cmds.append(f"pytest --target={cell.target}{fault_opt} -k '{cell.behavior.id}' "
+        cmds.append(f"python -m harness replay {shlex.quote(cell.repro_file)}")
+    cmds.append(f"pytest {shlex.quote('--target=' + cell.target)}{fault_opt} -k '{cell.behavior.id}' "
                 f"--hypothesis-seed={session_seed}")
     return cmds

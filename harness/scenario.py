@@ -13,11 +13,11 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from harness.observations import Json
 from harness.spec.expr import evaluate
 from harness.spec.model import Behavior
 from harness.vocabulary import timing
 
-Json = dict[str, Any]
 ORIGIN_HOST = "127.0.0.1"
 
 

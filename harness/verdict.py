@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.observations import Observations
 from harness.scenario import from_json
 from harness.spec.assertions import check
 from harness.spec.expr import ExprError
@@ -49,7 +50,7 @@ def _event_views(events: list[dict[str, Any]]) -> dict[str, Any]:
             "errors": [e["error"] for e in events if e.get("error")]}
 
 
-def views(observations: Mapping[str, Any]) -> dict[str, Any]:
+def views(observations: Observations) -> dict[str, Any]:
     """Observations plus derived views that keep spec paths short:
     event_names, events_by.<src:name>, errors, body_text (also on each more.<i>);
     agents.<id>.event_names; servers.<i>.event_names and servers.<i>.events_by.<name>;
@@ -99,7 +100,7 @@ def _failures(assertions: list[dict[str, Any]], inputs: Mapping[str, Any], view:
 
 
 def verdict(behavior: Behavior, profile: str, inputs: Mapping[str, Any],
-            observations: Mapping[str, Any]) -> Verdict:
+            observations: Observations) -> Verdict:
     run_status = observations.get("status", "ok")
     if run_status != "ok":
         status = _RUN_STATUS.get(run_status, "ERROR")

@@ -32,6 +32,7 @@ class Op:
     method: str | None
     args: tuple[int, int] | None  # method ops: (min, max) number of args
     names: tuple[str, ...]  # what a field of kind "name" may be
+    strict_names: bool  # the executors, too, refuse a name not in `names`
     callback: bool  # the executor appends a callback, recorded as the event <method>_cb
     error_arg: bool  # a string first argument means new Error(arg)
 
@@ -64,30 +65,30 @@ class Vocabulary:
         return self.events.get(scope, {})
 
 
-def _op(name: str, entry: dict[str, Any], receivers: dict[str, Any]) -> Op:
+def _op(name: str, entry: dict[str, Any]) -> Op:
     receiver = entry.get("on")
+    lists = tuple(entry["lists"])
     if receiver is not None:
         lo, hi = entry["args"]
-        return Op(name, tuple(receivers[receiver]["lists"]), {"args": "list"}, frozenset({"args"}), receiver,
-                  name.rsplit(".", 1)[-1], (int(lo), int(hi)), (), bool(entry.get("callback")),
-                  bool(entry.get("error_arg")))
-    return Op(name, tuple(entry["lists"]), dict(entry["fields"]), frozenset(entry.get("optional", ())), None, None,
-              None, tuple(entry.get("names", ())), False, False)
+        return Op(name, lists, {"args": "list"}, frozenset({"args"}), receiver, name.rsplit(".", 1)[-1],
+                  (int(lo), int(hi)), (), False, bool(entry.get("callback")), bool(entry.get("error_arg")))
+    return Op(name, lists, dict(entry["fields"]), frozenset(entry.get("optional", ())), None, None, None,
+              tuple(entry.get("names", ())), bool(entry.get("strict_names")), False, False)
 
 
 @cache
 def load(path: Path = FILE) -> Vocabulary:
     raw = json.loads(path.read_text(encoding="utf-8"))
     receivers = raw["receivers"]
-    ops = {name: _op(name, entry, receivers) for name, entry in raw["ops"].items()}
+    ops = {name: _op(name, entry) for name, entry in raw["ops"].items()}
     events: dict[str, dict[str, set[str]]] = {}
     for scope, sources in raw["events"].items():
         for src, kinds in sources.items():
             events.setdefault(scope, {})[src] = {n for kind in kinds.values() for n in kind}
-    for op in ops.values():
-        where = receivers[op.receiver]["events"] if op.receiver else None
-        if op.callback and where:
-            events[where[0]][where[1]].add(f"{op.method}_cb")
+    for op in (op for op in ops.values() if op.callback and op.receiver):
+        for list_name in op.lists:  # the receiver's events in that op list take "<method>_cb"
+            scope, src = receivers[op.receiver]["events"][list_name]
+            events[scope][src].add(f"{op.method}_cb")
     frozen = {scope: {src: frozenset(names) for src, names in sources.items()} for scope, sources in events.items()}
     return Vocabulary(raw, ops, frozen)
 
@@ -143,7 +144,7 @@ class _Checker:
         where = f"op {_show(op.name)}: `{field}`"
         if kind in ("number", "string", "list"):
             return None if _json_type(value) == kind else f"{where} must be a {kind}, got {_show(value)}"
-        if kind == "name" and not self.lint:
+        if kind == "name" and not (self.lint or op.strict_names):
             return None if isinstance(value, str) else f"{where} must be a string, got {_show(value)}"
         if kind == "name":
             return None if value in op.names else f"{where}: {self.unknown('name', value, op.names)} (known: {', '.join(op.names)})"
@@ -254,7 +255,8 @@ def scenario_problems(scenario: Any, *, opaque: Callable[[Any], bool] | None = N
     in the wrong list, a missing or unknown field, a wrong argument count, a bad timeout_ms.
     Lint passes `opaque` (its expressions) and tags=False (its own operator check covers
     them), and is stricter: a prop or method name must be one of the op's `names` (the
-    executors read any, as Node would) and unknown names come with a suggestion."""
+    executors read any, as Node would, unless the op has strict_names) and unknown names
+    come with a suggestion."""
     vocab = load()
     check = _Checker(vocab, opaque or (lambda _v: False), lint=opaque is not None)
     if not isinstance(scenario, dict):

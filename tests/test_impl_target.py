@@ -495,3 +495,28 @@ def test_server_extensions_same_shape_as_node(wire: Wire, impl: ImplTarget) -> N
         assert req["event"] == "request"
     assert set(ours["requests"][0]) == set(theirs["requests"][0])
     assert ours["requests"][0]["calls"] == theirs["requests"][0]["calls"]
+
+
+def test_pool_reads_module_set_and_delayed_start(wire: Wire, impl: ImplTarget) -> None:
+    """agent.pool, module.set (undone at the scenario's end) and start_after_ms on both
+    executors (SCENARIO.md "Agent pools, module assignment and delayed requests")."""
+    node = _node_or_skip()
+    named = {"$agent": {"id": "g", "options": {}}}
+    ops = [{"op": "end", "args": []},
+           {"op": "module.set", "prop": "globalAgent", "value": {"$agent": {"id": "g"}}},
+           {"op": "agent.get", "agent": "global", "prop": "keepAlive"},
+           {"op": "agent.pool", "agent": "g", "prop": "requests"}]
+    later = [{"call": "request", "args": origin_args("/2"), "ops": [{"op": "end", "args": []}],
+              "response": dict(RESPONSE_DEFAULTS), "start_after_ms": 60}]
+    sc = client_scenario(origin_args("/1", agent=named), ops, [respond([{"data": "ok"}])], then=later, parallel=True)
+    reset = client_scenario(origin_args(), [{"op": "end", "args": []},
+                                            {"op": "agent.get", "agent": "global", "prop": "keepAlive"}], [respond()])
+    for target in (node, impl):
+        obs = on_node(run_client, wire, node, sc) if target is node else run_client(wire, impl, sc)
+        assert obs["status"] == "ok", obs["detail"]
+        assert [c["returned"] for c in obs["calls"][1:]] == [{"$undefined": True}, False, {}]
+        requests = obs["wire"]["requests"]
+        assert [r["target"] for r in requests] == ["/1", "/2"]
+        assert requests[1]["t"] - requests[0]["t"] > 30  # created 60 ms after the first
+        after = on_node(run_client, wire, node, reset) if target is node else run_client(wire, impl, reset)
+        assert after["calls"][1]["returned"] is True  # the global agent is back

@@ -123,14 +123,16 @@ def wire_exchange(wire: Any, scenario: Json) -> Any:
 
 
 def test_config_pins_date_flags_and_loopback_only(tmp_path: Path) -> None:
-    config = workerd_config.write_config(tmp_path).read_text()
-    assert f'compatibilityDate = "{workerd_config.COMPATIBILITY_DATE}"' in config
+    config = workerd_config.write_config(tmp_path, compatibility_date="2025-09-15",
+                                         compatibility_flags=["nodejs_compat"]).read_text()
+    assert 'compatibilityDate = "2025-09-15"' in config
     assert 'compatibilityFlags = ["nodejs_compat"]' in config
     assert '(name = "internet", network = (allow = ["127.0.0.1/32"]))' in config
     assert config.count("http = ()") == 1 + workerd_config.BRIDGE_SLOTS
     assert (tmp_path / "workerd" / "worker.mjs").is_file()
     assert (tmp_path / "executor.mjs").is_file()
-    default = workerd_config.write_config(tmp_path / "d", network_allow=None).read_text()
+    default = workerd_config.write_config(tmp_path / "d", compatibility_date="2025-09-15",
+                                          compatibility_flags=[], network_allow=None).read_text()
     assert '"internet"' not in default
 
 

@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +73,7 @@ async def _reference_get(url: str) -> bytes:
         res.on("end", lambda: done.set_result(b"".join(chunks)))
 
     req = http.get(url, on_response)
-    req.on("error", lambda err: done.done() or done.set_exception(err))
+    req.on("error", lambda err: None if done.done() else done.set_exception(err))
     body = await done
     await req.wait_closed()
     return body
@@ -104,7 +104,7 @@ def client_get(n: int) -> Result:
     return asyncio.run(main())
 
 
-async def _bare_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def _bare_asgi(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
     # What the bridge's hello-world sends, written straight to ASGI.
     headers = [
         (b"content-type", b"text/plain"),
@@ -132,7 +132,7 @@ def server_request(n: int) -> Result:
     node_server.listen(0)
     bridged = asgi_app(http_server_handler(node_server))
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         target = _bare_asgi if scope.get("path", "").startswith("/bare") else bridged
         await target(scope, receive, send)
 

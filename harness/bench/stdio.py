@@ -16,8 +16,8 @@ import statistics
 import sys
 import time
 
+from harness.observations import Json, WireRecord
 from harness.targets import registry
-from harness.targets.base import Json
 from harness.targets.runtime.stdio import StdioTarget
 from harness.wire import Wire
 
@@ -89,7 +89,11 @@ def bench(name: str, n: int, starts: int, server: bool, wire: Wire) -> bool:
             for i in range(n):
                 scenario = _server(i)
                 t0 = time.perf_counter()
-                obs = target.run(scenario, lambda addresses, s=scenario: wire.exchange(s["requests"], addresses, 5.0))
+
+                def exchange(addresses: list[tuple[str, int]], s: Json = scenario) -> WireRecord:
+                    return wire.exchange(s["requests"], addresses, 5.0)
+
+                obs = target.run(scenario, exchange)
                 times.append(time.perf_counter() - t0)
                 if obs["status"] != "ok":
                     print(f"  server scenario {i}: {obs['status']}: {obs['detail']}")

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from harness.targets.base import Json
+from harness.observations import Json, Observations
 from harness.targets.workerd import WorkerdTarget
 
 
@@ -31,7 +31,7 @@ def _summary(label: str, samples_ms: list[float]) -> str:
             f"min {ordered[0]:.2f} ms, n={len(ordered)}")
 
 
-def _timed(n: int, once: Callable[[int], Json]) -> list[float]:
+def _timed(n: int, once: Callable[[int], Observations]) -> list[float]:
     samples = []
     for i in range(n):
         t0 = time.perf_counter()

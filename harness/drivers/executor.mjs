@@ -191,13 +191,32 @@ export function recordUncaught(kind, err) {
  * (client observations `agents`), null when they are not recorded.
  */
 function newContext(http, rec, agentObs) {
-  return { http, rec, agentObs, agents: [], agentsById: new Map(), signals: [] };
+  return { http, rec, agentObs, agents: [], agentsById: new Map(), signals: [], restores: [] };
+}
+
+/**
+ * The module object whose properties can be assigned: an ESM namespace (`import * as`)
+ * is read-only, its `default` is node:http's exports object with the globalAgent setter.
+ */
+function moduleObject(http) {
+  return http.default ?? http;
 }
 
 /** The agent an op names: "global" is http.globalAgent, else a named agent (or undefined). */
 function lookupAgent(ctx, id) {
-  if (id === 'global') return ctx.http.globalAgent;
+  if (id === 'global') return moduleObject(ctx.http).globalAgent;
   return ctx.agentsById.get(id);
+}
+
+/** agent.pool: `{name: count}` for a pool object (sockets, freeSockets, requests). */
+function poolCounts(pool) {
+  if (pool === null || typeof pool !== 'object') return encode(pool, undefined);
+  const out = {};
+  for (const name of Object.keys(pool)) {
+    const list = pool[name];
+    out[name] = Array.isArray(list) ? list.length : encode(list, undefined);
+  }
+  return out;
 }
 
 /** Record a named agent's 'free' events in agents[id].events. */
@@ -231,7 +250,7 @@ function decode(value, ctx) {
       case '$undefined':
         return undefined;
       case '$agent': {
-        if (inner === 'global') return ctx.http.globalAgent;
+        if (inner === 'global') return moduleObject(ctx.http).globalAgent;
         if (inner && typeof inner === 'object' && !Array.isArray(inner) && typeof inner.id === 'string') {
           // A named agent: created on first use, the same object every later time.
           const known = lookupAgent(ctx, inner.id);
@@ -407,7 +426,12 @@ async function clientBody(http, scenario, obs, rec) {
 
   const drive = async () => {
     if (c.parallel) {
-      for (const run of runs) run.start();
+      // A request with start_after_ms is created that long after the others started.
+      for (const [i, run] of runs.entries()) {
+        const after = Number((i === 0 ? c : further[i - 1])?.start_after_ms) || 0;
+        if (after > 0) rec.setTimer(() => { if (!rec.timedOut) run.start(); }, after);
+        else run.start();
+      }
       await Promise.all(runs.map((run) => run.done));
       return;
     }
@@ -493,7 +517,8 @@ function clientRun(spec, robs, index, top, ctx, rec) {
     for (const { controller, ms } of ctx.signals.slice(signalsBefore)) rec.setTimer(() => controller.abort(), ms);
     attachClientListeners(req, c, st, obs, rec, ev, mark);
     const env = {
-      rec, ctx, top, push: (call) => pushCall(rec, obs.calls, call), receivers: { req }, fired: st.fired,
+      rec, ctx, top, push: (call) => pushCall(rec, obs.calls, call), fired: st.fired,
+      receivers: { req, get res() { return st.res; } }, // res: the response so far (null before it)
       callback: (_receiver, method) => (err) => ev('req', `${method}_cb`, err ? { error: errorRecord(err) } : undefined),
     };
     const runOps = async () => {
@@ -644,6 +669,9 @@ function releaseClient(st) {
 }
 
 function releaseAgents(ctx) {
+  for (const restore of ctx.restores.splice(0).reverse()) {
+    try { restore(); } catch { /* best effort */ }
+  }
   for (const agent of ctx.agents) {
     try { agent.destroy(); } catch { /* best effort */ }
   }
@@ -684,6 +712,12 @@ function record(env, op, fn, receiver) {
   }
 }
 
+/** `res.get` / `res.call` on a client before any response: recorded, no status change (a target may give none). */
+function noResponse(op, env) {
+  const message = 'no response yet (wait for it with wait_event first)';
+  env.push({ op: op.op, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_NO_RESPONSE', message } });
+}
+
 /** The op's agent ("global" or a named one), or undefined once the scenario problem is recorded. */
 function opAgent(op, env) {
   const agent = lookupAgent(env.ctx, op.agent);
@@ -720,10 +754,36 @@ const SPECIAL_OPS = {
     if (over()) return done('done');
     return env.rec.untilOrDeadline(over).then(done);
   },
+  'req.get': (op, env) => record(env, op, () => env.receivers.req[op.prop], env.receivers.req),
   'res.set': (op, env) => record(env, op, () => { env.receivers.res[op.prop] = decode(op.value, env.ctx); }),
-  'res.get': (op, env) => record(env, op, () => env.receivers.res[op.prop], env.receivers.res),
+  'res.get': (op, env) => {
+    const { res } = env.receivers;
+    if (!res) noResponse(op, env);
+    else record(env, op, () => res[op.prop], res);
+  },
+  'res.call': (op, env) => {
+    const { res } = env.receivers;
+    if (!res) {
+      noResponse(op, env);
+      return;
+    }
+    record(env, op, () => {
+      const args = decode(op.args ?? [], env.ctx);
+      if (op.method === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
+      return res[op.method](...args);
+    }, res);
+  },
   'server.get': (op, env) => record(env, op, () => env.receivers.server[op.prop], env.receivers.server),
+  'server.set': (op, env) => record(env, op, () => { env.receivers.server[op.prop] = decode(op.value, env.ctx); }),
   'module.get': (op, env) => record(env, op, () => env.ctx.http[op.prop], env.ctx.http),
+  'module.call': (op, env) => record(env, op, () => env.ctx.http[op.method](...decode(op.args ?? [], env.ctx)), env.ctx.http),
+  'module.set': (op, env) => record(env, op, () => {
+    // Assigned for this scenario only: the old value goes back when it ends.
+    const mod = moduleObject(env.ctx.http);
+    const old = mod[op.prop];
+    mod[op.prop] = decode(op.value, env.ctx);
+    env.ctx.restores.push(() => { mod[op.prop] = old; });
+  }),
   'agent.get': (op, env) => {
     const agent = opAgent(op, env);
     if (agent !== undefined) record(env, op, () => agent[op.prop], agent);
@@ -731,6 +791,15 @@ const SPECIAL_OPS = {
   'agent.call': (op, env) => {
     const agent = opAgent(op, env);
     if (agent !== undefined) record(env, op, () => agent[op.method](...decode(op.args ?? [], env.ctx)), agent);
+  },
+  'agent.pool': (op, env) => {
+    const agent = opAgent(op, env);
+    if (agent === undefined) return;
+    try {
+      env.push({ op: op.op, returned: poolCounts(agent[op.prop]), threw: null });
+    } catch (e) {
+      env.push({ op: op.op, returned: null, threw: errorRecord(e) });
+    }
   },
 };
 
@@ -823,6 +892,15 @@ async function startOne(http, session, spec, index, listen) {
     return null;
   }
   session.servers.push(server);
+  // `set`: properties assigned before listen (maxRequestsPerSocket has no option form).
+  for (const [prop, value] of Object.entries(spec.set ?? {})) {
+    try {
+      server[prop] = decode(value, session.ctx);
+    } catch (e) {
+      obs.status = 'error';
+      obs.detail = `executor error setting server.${prop}: ${describe(e)}`;
+    }
+  }
   for (const name of recordedEvents('server', 'server')) {
     server.on(name, () => rec.event(srec.events, { name, t: rec.t() }));
   }

@@ -14,14 +14,15 @@ export function useVocabulary(raw) {
   for (const [name, entry] of Object.entries(raw.ops)) {
     if (entry.on !== undefined) {
       ops.set(name, {
-        name, lists: raw.receivers[entry.on].lists, fields: { args: 'list' }, optional: new Set(['args']),
-        receiver: entry.on, method: name.split('.').pop(), args: entry.args, names: [],
+        name, lists: entry.lists, fields: { args: 'list' }, optional: new Set(['args']),
+        receiver: entry.on, method: name.split('.').pop(), args: entry.args, names: [], strictNames: false,
         callback: Boolean(entry.callback), errorArg: Boolean(entry.error_arg),
       });
     } else {
       ops.set(name, {
         name, lists: entry.lists, fields: entry.fields, optional: new Set(entry.optional ?? []),
-        receiver: null, method: null, args: null, names: entry.names ?? [], callback: false, errorArg: false,
+        receiver: null, method: null, args: null, names: entry.names ?? [], strictNames: Boolean(entry.strict_names),
+        callback: false, errorArg: false,
       });
     }
   }
@@ -31,8 +32,11 @@ export function useVocabulary(raw) {
     for (const [src, kinds] of Object.entries(sources)) events[scope][src] = new Set(Object.values(kinds).flat());
   }
   for (const op of ops.values()) {
-    const where = op.receiver ? raw.receivers[op.receiver].events : null;
-    if (op.callback && where) events[where[0]][where[1]].add(`${op.method}_cb`);
+    if (!op.callback || !op.receiver) continue;
+    for (const list of op.lists) { // the receiver's events in that op list take "<method>_cb"
+      const [scope, src] = raw.receivers[op.receiver].events[list];
+      events[scope][src].add(`${op.method}_cb`);
+    }
   }
   const timing = Object.fromEntries(Object.entries(raw.timing).map(([k, v]) => [k, v.value]));
   V = { raw, ops, events, timing };
@@ -65,6 +69,9 @@ function fieldProblem(op, listName, field, kind, value, whole) {
   const where = `op ${show(op.name)}: \`${field}\``;
   if (kind === 'number' || kind === 'string' || kind === 'list') {
     return jsonType(value) === kind ? null : `${where} must be a ${kind}, got ${show(value)}`;
+  }
+  if (kind === 'name' && op.strictNames) {
+    return op.names.includes(value) ? null : `${where}: unknown name ${show(value)} (known: ${op.names.join(', ')})`;
   }
   if (kind === 'name') {
     // Only lint holds a name to the op's `names`; an executor reads any, as Node would.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .errors import UNDEFINED, invalid_arg_type, invalid_arg_value, js_string
+from .errors import UNDEFINED, invalid_arg_type, invalid_arg_value, js_string, out_of_range
 from .events import EventEmitter
 from .options import normalise_options
 
@@ -40,13 +40,19 @@ class Agent(EventEmitter):
         self.keep_alive: bool = bool(opts.get("keep_alive", False))
         self.keep_alive_msecs: float = opts.get("keep_alive_msecs") or 1000
         self.max_sockets: float = opts.get("max_sockets") or math.inf
-        self.max_total_sockets: float = opts.get("max_total_sockets") or math.inf
+        self.max_total_sockets: float = _max_total_sockets(opts.get("max_total_sockets", UNDEFINED))
         self.max_free_sockets: float = opts.get("max_free_sockets") or 256
         scheduling = opts.get("scheduling", "lifo")
         if scheduling not in ("fifo", "lifo"):
             raise invalid_arg_value("scheduling", scheduling, "must be one of: 'fifo', 'lifo'")
         self.scheduling: str = scheduling
         self.timeout: float | None = opts.get("timeout")
+        # Node shortens a server's Keep-Alive timeout hint by this much; only a finite
+        # number >= 0 is taken, anything else is Node's default of 1000 ms.
+        buffer: Any = opts.get("agent_keep_alive_timeout_buffer")
+        self.agent_keep_alive_timeout_buffer: float = (
+            buffer if _is_number(buffer) and buffer >= 0 and math.isfinite(buffer) else 1000
+        )
         if "default_port" in opts:
             self.default_port = opts["default_port"]
         # Node's bookkeeping, always empty here: fetch owns the sockets.
@@ -94,6 +100,21 @@ class Agent(EventEmitter):
 
     def __repr__(self) -> str:
         return f"Agent({self.options!r})"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _max_total_sockets(value: Any) -> float:
+    """Node's check: absent means Infinity, else a number >= 1 (NaN is out of range)."""
+    if value is UNDEFINED:
+        return math.inf
+    if not _is_number(value):
+        raise invalid_arg_type("maxTotalSockets", "number", value)
+    if not value >= 1:
+        raise out_of_range("maxTotalSockets", ">= 1", value)
+    return value
 
 
 class HttpsAgent(Agent):

@@ -132,7 +132,8 @@ def describe_received(value: Any) -> str:
     if kind == "function":
         return f" Received function {getattr(value, '__name__', '')}"
     if kind == "object":
-        cls = {list: "Array", tuple: "Array", dict: "Object", bytes: "Buffer"}.get(type(value))
+        names: dict[type, str] = {list: "Array", tuple: "Array", dict: "Object", bytes: "Buffer"}
+        cls = names.get(type(value))
         return f" Received an instance of {cls or type(value).__name__}"
     return f" Received type {kind} ({_inspect(value)})"
 

@@ -333,7 +333,7 @@ def _errno_name(exc: BaseException) -> str | None:
         seen.add(id(cur))
         if isinstance(cur, socket.gaierror):
             return "ENOTFOUND"
-        if isinstance(cur, OSError) and cur.errno in errno.errorcode:
+        if isinstance(cur, OSError) and cur.errno is not None and cur.errno in errno.errorcode:
             return errno.errorcode[cur.errno]
         if isinstance(cur, ConnectionRefusedError):
             return "ECONNREFUSED"

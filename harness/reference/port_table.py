@@ -32,9 +32,10 @@ class PortTable:
         """
         with self._lock:
             if port == 0:
-                port = self._pick_free()
-                if port is None:
+                picked = self._pick_free()
+                if picked is None:
                     return None
+                port = picked
             elif port in self._servers:
                 return None
             self._servers[port] = server

@@ -112,7 +112,7 @@ def check_options(opts: dict[str, Any], global_agent: Any) -> CheckedOptions:
     if protocol != expected:
         raise invalid_protocol(js_string(protocol), expected)
 
-    default_port = opts.get("default_port") or getattr(agent, "default_port", 80)
+    default_port: int = opts.get("default_port") or getattr(agent, "default_port", 80) or 80
     port = valid_port(opts.get("port") or default_port or 80)
     host = (
         validate_host(opts.get("hostname"), "hostname")

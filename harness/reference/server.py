@@ -132,7 +132,7 @@ class Server(EventEmitter):
             for name in (entry if isinstance(entry, list) else [entry])
         )
         # Node v20's defaults; kept for code that reads them, no effect on fetch.
-        self.timeout = 0
+        self.timeout: float = 0
         self.keep_alive_timeout = opts.get("keep_alive_timeout", 5000)
         self.request_timeout = opts.get("request_timeout", 300000)
         self.headers_timeout = opts.get(

@@ -59,7 +59,7 @@ def baseline_from(doc: dict[str, Any], target: str, previous: dict[str, Any] | N
 
 
 def load_baseline(path: Path) -> dict[str, Any]:
-    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     if doc.get("schema") != BASELINE_SCHEMA:
         raise ValueError(f"{path}: not a baseline (schema {doc.get('schema')!r})")
     return doc

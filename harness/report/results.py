@@ -61,7 +61,7 @@ class ResultsError(Exception):
 
 def read(path: Path) -> dict[str, Any]:
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such results file (run the suite first: pytest --target=impl)") from None
     except json.JSONDecodeError as exc:

@@ -24,7 +24,7 @@ def _same(a: Any, b: Any) -> bool:
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    return a == b
+    return bool(a == b)
 
 
 def _contains(container: Any, item: Any) -> bool:
@@ -82,7 +82,8 @@ CHECKS: dict[str, Callable[[Any, Any], bool]] = {
     "not_contains": lambda a, e: not _contains(a, e),
     "contains_all": lambda a, e: all(_contains(a, x) for x in e),
     "subsequence": _subsequence,
-    "starts_with": lambda a, e: isinstance(a, str | bytes) and type(a) is type(e) and a.startswith(e),
+    "starts_with": lambda a, e: (isinstance(a, str) and isinstance(e, str) and a.startswith(e))
+    or (isinstance(a, bytes) and isinstance(e, bytes) and a.startswith(e)),
     "matches": lambda a, e: isinstance(a, str) and regex(e).search(a) is not None,
     "length": lambda a, e: hasattr(a, "__len__") and len(a) == e,
     "type": lambda a, e: _type_name(a) == e,

@@ -7,15 +7,16 @@ specs or verdicts. A target is started once per session and runs many scenarios.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
-Json = dict[str, Any]
+from harness.observations import Json, Observations, WireRecord
+
 Profile = Literal["node", "fetch-backed"]
 
 # For server scenarios: the target calls exchange(addresses) once its servers listen.
 # addresses[i] is the (host, port) the raw client must connect to for servers[i].
 # It returns the raw client's record: {"responses": [...]} (see SCENARIO.md).
-Exchange = Callable[[list[tuple[str, int]]], Json]
+Exchange = Callable[[list[tuple[str, int]]], WireRecord]
 
 
 class TargetUnavailable(Exception):
@@ -48,7 +49,7 @@ class Target(Protocol):
         """Start once per session. Raises TargetUnavailable with a clear message."""
         ...
 
-    def run(self, scenario: Json, exchange: Exchange | None) -> Json:
+    def run(self, scenario: Json, exchange: Exchange | None) -> Observations:
         """Run one scenario and return observations.
 
         Client scenarios: exchange is None; the origin is already listening.

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from harness.targets.runtime.stdio import StdioTarget
 
 
 class BunTarget(StdioTarget):
-    name: ClassVar[str] = "bun"
+    name = "bun"

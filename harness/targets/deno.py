@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
 
 from harness.targets.runtime.stdio import DRIVER, StdioTarget
 
 
 class DenoTarget(StdioTarget):
-    name: ClassVar[str] = "deno"
+    name = "deno"
 
     def argv(self, binary: Path) -> list[str]:
         # -A: Node and Bun have no permission system, so Deno runs unrestricted too;

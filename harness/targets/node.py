@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from harness.targets.runtime.stdio import StdioTarget
 
 
 class NodeTarget(StdioTarget):
     """Node itself: the baseline every behavior is written from."""
 
-    name: ClassVar[str] = "node"
+    name = "node"

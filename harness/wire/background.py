@@ -9,7 +9,9 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
+
+from harness.observations import WireRecord
 
 from .codec import Json
 from .origin import OriginHandle, OriginServer
@@ -67,13 +69,13 @@ class Wire:
 
     def exchange(
         self, requests: list[Json], addresses: list[tuple[str, int]], timeout_s: float
-    ) -> Json:
+    ) -> WireRecord:
         """Send `requests` with the raw client and return {"responses": [...]}.
 
         Blocks; a target serving its servers on its own asyncio loop must call this from
         another thread, or await `asyncio.wrap_future(wire.exchange_future(...))`.
         """
-        return self.call(run_exchange(requests, addresses, timeout_s))
+        return cast(WireRecord, self.call(run_exchange(requests, addresses, timeout_s)))
 
     def exchange_future(
         self, requests: list[Json], addresses: list[tuple[str, int]], timeout_s: float

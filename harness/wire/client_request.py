@@ -23,8 +23,12 @@ def plan_request(req: Json) -> RequestPlan:
     """The head and body parts for one request; `raw` replaces everything when set."""
     if req.get("raw") is not None:
         raw = to_bytes(req["raw"])
-        method = wire_to_text(raw.split(b" ", 1)[0]) if b" " in raw else ""
-        return RequestPlan(method, raw, [], bool(req.get("close_after_head")))
+        # An entry's own `method` says which request a response answers when `raw` does
+        # not (pipelining: an empty `raw` reads the response to a HEAD sent earlier).
+        method = str(req.get("method") or (wire_to_text(raw.split(b" ", 1)[0]) if b" " in raw else ""))
+        # `body` parts after a `raw` go out as they are, each after its delay: a head or
+        # body stalled halfway (timeouts), or bytes split over several writes.
+        return RequestPlan(method, raw, body_plan(req.get("body")), bool(req.get("close_after_head")))
     method = str(req.get("method", "GET"))
     fields = list(req.get("headers") or [])
     plan = body_plan(req.get("body"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-Json = dict[str, Any]
+from harness.observations import Json
 
 
 def to_bytes(value: Any) -> bytes:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
+
+from harness.observations import WireRecord
 
 from .clock import Clock
 from .codec import Json
@@ -112,9 +114,9 @@ class OriginHandle:
         self.port = server.port
         self._closed = False
 
-    def recording(self) -> Json:
+    def recording(self) -> WireRecord:
         """What reached the origin so far, JSON-ready (SCENARIO.md "What the origin records")."""
-        return self._wire.call(_snapshot(self._server))
+        return cast(WireRecord, self._wire.call(_snapshot(self._server)))
 
     def close(self) -> None:
         """Close the listener and every connection it accepted. Idempotent."""

@@ -1,8 +1,11 @@
 """The raw client for server scenarios: sends scripted requests, records the responses.
 
 Requests go out one after another. Those sharing a `conn` index share a connection
-(keep-alive, no pipelining); if the server closed it, a new one is opened and numbered
+(keep-alive; pipelining when one `raw` holds several requests and entries with an empty
+`raw` read the later replies); if the server closed it, a new one is opened and numbered
 anew, so `conn` in the record shows which connections were really used (in open order).
+A reply that announces a close ends the connection for new requests, not for reading
+the replies to requests pipelined before it.
 Nothing a target does makes this raise: every failure becomes the record's `error`.
 """
 
@@ -40,11 +43,13 @@ class Exchange:
         return {"responses": [rec.to_json() for rec in records]}
 
     async def _connect(
-        self, key: Hashable, address: tuple[str, int], rec: ResponseRecord
+        self, key: Hashable, address: tuple[str, int], rec: ResponseRecord, read_only: bool
     ) -> Connection | None:
         conn = self.pool.get(key)
         if conn is not None and conn.usable and not conn.eof:
             return conn
+        if conn is not None and read_only and conn.closing and (conn.buf or not conn.eof):
+            return conn  # a pipelined reply behind one that announced the close
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(*address), self.timeout_s
@@ -64,7 +69,9 @@ class Exchange:
             rec.error = f"no address for server {server} (got {len(self.addresses)})"
             return rec
         key = ("conn", req["conn"]) if req.get("conn") is not None else ("own", index)
-        conn = await self._connect(key, tuple(self.addresses[server]), rec)
+        read_only = key[0] == "conn" and not plan.head and not plan.parts
+        host, port = self.addresses[server]
+        conn = await self._connect(key, (host, port), rec, read_only)
         if conn is None:
             return rec
         rec.conn = conn.index
@@ -91,7 +98,7 @@ class Exchange:
             except TimeoutError:
                 conn.usable = False
         sender.cancel()
-        if not conn.usable:
+        if not conn.usable and not (conn.closing and conn.buf):
             conn.close()
         return rec
 

@@ -34,6 +34,9 @@ class Connection:
         self.buf = bytearray()
         self.eof = False
         self.usable = True  # False once the connection cannot carry another exchange
+        # The last response announced a close: no new request may go out, but replies to
+        # requests pipelined before it may still follow (e.g. 503s past maxRequestsPerSocket).
+        self.closing = False
 
     async def read(self) -> bytes:
         """The next bytes off the socket; b"" at EOF or on a reset."""
@@ -134,6 +137,7 @@ async def read_response(conn: Connection, method: str, rec: ResponseRecord, cloc
         return
     if announces_close(head):
         conn.usable = False
+        conn.closing = True
         await _await_close(conn)
     elif not conn.buf:
         await asyncio.sleep(0)  # a FIN that already arrived shows up as at_eof()

@@ -10,11 +10,13 @@ are data, executor bugs become {"status": "error"}.
 from __future__ import annotations
 
 import asyncio
+import functools
 import traceback
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from harness.observations import Json
 from harness.targets.impl.fault_hooks import Fault, ops_for
 from harness.targets.impl.ops import OpEnv, report_error, run_op
 from harness.targets.impl.recorder import Recorder
@@ -27,6 +29,7 @@ from harness.targets.impl.tags import (
     error_record,
     plain,
     read_attr,
+    release_context,
     snake,
     to_bytes,
 )
@@ -36,8 +39,6 @@ from harness.vocabulary import recorded_events, scenario_problems, timing
 
 __all__ = ["empty_client_observations", "empty_request_observations", "finish_servers", "run_client",
            "start_servers"]
-
-Json = dict[str, Any]
 
 
 def empty_request_observations() -> Json:
@@ -66,7 +67,7 @@ class ClientState:
     destroyed_res: bool = False
     parts: list[bytes] = field(default_factory=list)
     nbytes: int = 0
-    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    tasks: list[asyncio.Future[Any]] = field(default_factory=list)
     fired: set[str] = field(default_factory=set)
 
     def finished(self) -> bool:
@@ -145,6 +146,10 @@ class ClientRun:
         except Exception as exc:  # noqa: BLE001 - an agent without on() is recorded, not fatal
             rec.event(entry["events"], {"name": "on_threw", "t": rec.t(), "error": error_record(exc)})
 
+    def _start_unless_timed_out(self, run: RequestRun) -> None:
+        if not self.rec.timed_out:
+            run.start()
+
     async def run(self) -> None:
         obs, rec, c = self.obs, self.rec, self.c
         kind = self.scenario.get("kind")
@@ -155,7 +160,8 @@ class ClientRun:
         if problems:
             report_error(obs, describe_problems(problems))
             return
-        further = c.get("then") if isinstance(c.get("then"), list) else []
+        then = c.get("then")
+        further: list[Any] = then if isinstance(then, list) else []
         obs["more"].extend(empty_request_observations() for _ in further)
         specs = [c, *further]
         self.runs = [RequestRun(self, spec if isinstance(spec, dict) else {}, obs if i == 0 else obs["more"][i - 1], i)
@@ -163,8 +169,13 @@ class ClientRun:
 
         async def drive() -> None:
             if c.get("parallel"):
+                # A request with start_after_ms is created that long after the others started.
                 for run in self.runs:
-                    run.start()
+                    after = run.c.get("start_after_ms") or 0
+                    if isinstance(after, (int, float)) and after > 0:
+                        rec.set_timer(functools.partial(self._start_unless_timed_out, run), after)
+                    else:
+                        run.start()
                 await asyncio.gather(*(run.done for run in self.runs))
                 return
             for run in self.runs:
@@ -173,8 +184,9 @@ class ClientRun:
                 run.start()
                 await run.done
 
-        driving = asyncio.ensure_future(drive())
-        await asyncio.wait({driving, rec.deadline}, return_when=asyncio.FIRST_COMPLETED)
+        driving: asyncio.Future[Any] = asyncio.ensure_future(drive())
+        deadline: asyncio.Future[Any] = rec.deadline
+        await asyncio.wait([driving, deadline], return_when=asyncio.FIRST_COMPLETED)
         if driving.done():
             driving.result()  # an executor bug in the ops surfaces here
         else:
@@ -189,11 +201,7 @@ class ClientRun:
             run.fill_body()
         for run in self.runs:
             run.release()
-        for agent in self.ctx.agents:
-            try:
-                agent.destroy()
-            except Exception:  # noqa: BLE001, S110 - best effort
-                pass
+        release_context(self.ctx)
 
     def _timeout_detail(self) -> str:
         if len(self.runs) == 1:
@@ -351,6 +359,8 @@ class RequestRun:
     def on_response(self, res: Any = None, *_args: Any) -> None:
         st, rec, obs = self.st, self.rec, self.obs
         st.res = res
+        if self.env is not None:
+            self.env.receivers["res"] = res  # res.get / res.call read the response so far
         self.ev("req", "response")
         obs["response"] = {**head_snapshot(res), **{
             name: read_attr(res, name) for name in ("headersDistinct", "trailers", "rawTrailers", "complete")}}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-Json = dict[str, Any]
+from harness.observations import Json, WireRecord
 
 
 class Fault:
@@ -48,6 +48,11 @@ class Fault:
     def on_observations(self, obs: Json) -> Json:
         """The finished observations of one scenario (client or server)."""
         return obs
+
+    def on_wire(self, wire: WireRecord) -> WireRecord:
+        """What the raw client recorded in a server scenario (`wire.responses`), as if the
+        target's front end had answered differently."""
+        return wire
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from typing import Any
 
 import httpx
 
+from harness.observations import Json, WireRecord
 from harness.reference.fetch import shared_client
-from harness.targets.impl.fault_hooks import Fault, FaultContext, Json
+from harness.targets.impl.fault_hooks import Fault, FaultContext
 
 _HEADER_OPS = {"setHeader", "res.setHeader", "res.appendHeader", "res.setHeaders"}
 
@@ -376,12 +377,92 @@ class BridgeIgnoresPort(Fault):
         return scenario
 
 
+class LenientRequestParser(Fault):
+    name = "lenient-request-parser"
+    description = ("a request the parser refuses is answered as if it were fine: each 400 the "
+                   "front end wrote reads as an empty 200 that keeps the connection (a bridge "
+                   "that re-frames what it could not parse)")
+
+    def on_wire(self, wire: WireRecord) -> WireRecord:
+        for rec in wire.get("responses") or []:
+            if rec.get("status") == 400:
+                rec["status"], rec["reason"], rec["closed"] = 200, "OK", False
+                rec["headers"], rec["framing"] = [["Content-Length", "0"]], "content-length"
+        return wire
+
+
+def _agent_tags(node: Any) -> list[dict[str, Any]]:
+    """Every `$agent` tag's inner mapping in a scenario (named or not)."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        inner = node.get("$agent") if len(node) == 1 else None
+        if isinstance(inner, dict):
+            found.append(inner)
+        for value in node.values():
+            found += _agent_tags(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _agent_tags(value)
+    return found
+
+
+class AgentIgnoresOptions(Fault):
+    name = "agent-ignores-options"
+    description = "new Agent(options) keeps only keepAlive: no validation, every other option at its default"
+
+    def on_scenario(self, scenario: Json) -> Json:
+        for inner in _agent_tags(scenario):
+            named = isinstance(inner.get("id"), str)
+            options = inner.get("options") if named else inner
+            if not isinstance(options, dict):
+                continue
+            kept = {k: v for k, v in options.items() if k == "keepAlive"}
+            if named:
+                inner["options"] = kept
+            else:
+                inner.clear()
+                inner.update(kept)
+        return scenario
+
+
+class NumericReadsDrift(Fault):
+    name = "numeric-reads-drift"
+    description = "numbers read off the module and the server (http.maxHeaderSize, server.headersTimeout) are half the real value"
+
+    def on_observations(self, obs: Json) -> Json:
+        # Every op list that can hold a module.get: the client's requests and the handlers.
+        lists = [obs.get("calls") or [], *[m.get("calls") or [] for m in obs.get("more") or []],
+                 *[r.get("calls") or [] for r in obs.get("requests") or []]]
+        for calls in lists:
+            for call in calls:
+                value = call.get("returned")
+                if call.get("op") in ("module.get", "server.get") and isinstance(value, int) and not isinstance(value, bool):
+                    call["returned"] = value // 2
+        return obs
+
+
+class TimerOverflow(Fault):
+    name = "timer-overflow"
+    description = "a timeout above 2**31 - 1 ms fires after 1 ms, as a raw web setTimeout does"
+
+    def on_op(self, op: Json) -> Json:
+        is_timeout = op.get("op") == "setTimeout" or (op.get("op") == "res.call" and op.get("method") == "setTimeout")
+        args = op.get("args") or []
+        if is_timeout and args and isinstance(args[0], int | float) and args[0] > 2**31 - 1:
+            return {**op, "args": [1, *args[1:]]}
+        return op
+
+
 FAULTS: dict[str, Callable[[], Fault]] = {
     cls.name: cls for cls in (
         DropUserHeaders, AlterHeaderValues, RecaseRequestHeaders, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
         SwallowErrors, CorruptResponseBody, BufferResponse, ReorderEvents, MangleResponseHead,
         ServerWrongStatus, ServerDropHeaders, ServerCorruptBody, ServerRequestView,
         ServerFramingSwap, ServerNoDate, ServerConnectionClose, ServerAcceptsExpectations, BridgeIgnoresPort,
+        LenientRequestParser,
+        AgentIgnoresOptions,
+        NumericReadsDrift,
+        TimerOverflow,
     )
 }
 

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 
+from harness.observations import Json
 from harness.reference import bridge
 from harness.reference.asgi import asgi_app
 from harness.reference.fetch import Request, Response, aclose_shared_client, shared_client
@@ -30,7 +31,6 @@ from harness.targets.impl.recorder import record_uncaught
 from harness.targets.impl.server import ServerSession
 
 T = TypeVar("T")
-Json = dict[str, Any]
 DEFAULT_SLOTS = 8
 START_TIMEOUT_S = 10.0
 
@@ -185,7 +185,8 @@ class Front:
         if scope.get("type") != "http":
             return
         server = scope.get("server") or (None, None)
-        slot = self._slot_of.get(server[1], 0)
+        port = server[1]
+        slot = self._slot_of.get(port, 0) if isinstance(port, int) else 0
 
         async def handler(request: Request) -> Response:
             return await self.dispatch(slot, request)

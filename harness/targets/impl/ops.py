@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from harness.observations import Json
+from harness.reference.errors import UNDEFINED
 from harness.targets.impl.recorder import Recorder
 from harness.targets.impl.tags import (
     DecodeContext,
@@ -27,7 +29,6 @@ from harness.targets.impl.tags import (
 )
 from harness.vocabulary import Op, load
 
-Json = dict[str, Any]
 UNDEF = {"$undefined": True}
 
 
@@ -101,20 +102,59 @@ async def _read_body(op: Json, env: OpEnv) -> None:
               "threw": None if r == "done" else _timeout("the request body did not end")})
 
 
-async def _res_set(op: Json, env: OpEnv) -> None:
+def _no_response(op: Json, env: OpEnv) -> None:
+    """res.get / res.call on a client before any response: recorded, no status change (a
+    target may well give none)."""
+    env.push({"op": op["op"], "returned": None, "threw": harness_error(
+        "ERR_HARNESS_NO_RESPONSE", "no response yet (wait for it with wait_event first)")})
+
+
+def _assign(owner: Any, op: Json, env: OpEnv) -> None:
+    """owner[prop] = value (res.set, server.set), recorded as undefined or what it threw."""
     try:
-        setattr(env.receivers["res"], snake(str(op.get("prop"))), decode(op.get("value"), env.ctx))
+        setattr(owner, snake(str(op.get("prop"))), decode(op.get("value"), env.ctx))
         env.push({"op": op["op"], "returned": UNDEF, "threw": None})
     except Exception as exc:  # noqa: BLE001
         env.push({"op": op["op"], "returned": None, "threw": error_record(exc)})
 
 
+async def _req_get(op: Json, env: OpEnv) -> None:
+    env.push({"op": op["op"], **_read(env.receivers["req"], snake(str(op.get("prop"))))})
+
+
+async def _res_call(op: Json, env: OpEnv) -> None:
+    res = env.receivers.get("res")
+    if res is None:
+        _no_response(op, env)
+        return
+    try:
+        args = decode(op.get("args") or [], env.ctx)
+        if op.get("method") == "destroy" and args and isinstance(args[0], str):
+            args[0] = env.http.NodeError(args[0])  # new Error(arg)
+        returned = getattr(res, snake(str(op.get("method"))))(*args)
+        env.push({"op": op["op"], "returned": encode_return(returned, res), "threw": None})
+    except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
+        env.push({"op": op["op"], "returned": None, "threw": error_record(exc)})
+
+
+async def _res_set(op: Json, env: OpEnv) -> None:
+    _assign(env.receivers["res"], op, env)
+
+
 async def _res_get(op: Json, env: OpEnv) -> None:
-    env.push({"op": op["op"], **_read(env.receivers["res"], snake(str(op.get("prop"))))})
+    res = env.receivers.get("res")
+    if res is None:
+        _no_response(op, env)
+        return
+    env.push({"op": op["op"], **_read(res, snake(str(op.get("prop"))))})
 
 
 async def _server_get(op: Json, env: OpEnv) -> None:
     env.push({"op": op["op"], **_read(env.receivers["server"], snake(str(op.get("prop"))))})
+
+
+async def _server_set(op: Json, env: OpEnv) -> None:
+    _assign(env.receivers["server"], op, env)
 
 
 async def _module_get(op: Json, env: OpEnv) -> None:
@@ -122,6 +162,40 @@ async def _module_get(op: Json, env: OpEnv) -> None:
     # The reference keeps Node's upper-case constants (METHODS, STATUS_CODES) as they are
     # and camelCase names in snake_case (maxHeaderSize -> max_header_size).
     env.push({"op": op["op"], **_read(env.http, prop if hasattr(env.http, prop) else snake(prop))})
+
+
+async def _module_call(op: Json, env: OpEnv) -> None:
+    try:
+        # A function the reference lacks is an AttributeError, recorded as what was thrown.
+        returned = getattr(env.http, snake(str(op.get("method"))))(*decode(op.get("args") or [], env.ctx))
+        env.push({"op": op["op"], "returned": encode_return(returned, env.http), "threw": None})
+    except Exception as exc:  # noqa: BLE001
+        env.push({"op": op["op"], "returned": None, "threw": error_record(exc)})
+
+
+async def _module_set(op: Json, env: OpEnv) -> None:
+    """http[prop] = value for this scenario (undone at its end). The reference assigns
+    through `set_<name>` when it has one (globalAgent -> set_global_agent), else the
+    attribute, as module.get reads it."""
+    http, prop = env.http, str(op.get("prop"))
+    attr = prop if hasattr(http, prop) else snake(prop)
+    try:
+        value = decode(op.get("value"), env.ctx)
+        setter = getattr(http, f"set_{snake(prop)}", None)
+        getter = getattr(http, f"get_{snake(prop)}", None)
+        old = getter() if getter else getattr(http, attr, UNDEFINED)
+
+        def assign(v: Any) -> None:
+            if setter:
+                setter(v)
+            else:
+                setattr(http, attr, v)
+
+        assign(value)
+        env.ctx.restores.append(lambda: assign(old))
+        env.push({"op": op["op"], "returned": UNDEF, "threw": None})
+    except Exception as exc:  # noqa: BLE001
+        env.push({"op": op["op"], "returned": None, "threw": error_record(exc)})
 
 
 async def _agent_get(op: Json, env: OpEnv) -> None:
@@ -142,16 +216,36 @@ async def _agent_call(op: Json, env: OpEnv) -> None:
         env.push({"op": op["op"], "returned": None, "threw": error_record(exc)})
 
 
+async def _agent_pool(op: Json, env: OpEnv) -> None:
+    agent = _agent(op, env)
+    if agent is not None:
+        env.push({"op": op["op"], "returned": _pool_counts(getattr(agent, snake(str(op.get("prop"))), UNDEFINED)),
+                  "threw": None})
+
+
+def _pool_counts(pool: Any) -> Any:
+    """agent.pool: `{name: count}` for a pool mapping (sockets, free_sockets, requests)."""
+    if not isinstance(pool, dict):
+        return encode(pool, None)
+    return {name: len(v) if isinstance(v, list) else encode(v, None) for name, v in pool.items()}
+
+
 SPECIAL_OPS: dict[str, Callable[[Json, OpEnv], Awaitable[None]]] = {
     "wait": _wait,
     "wait_event": _wait_event,
     "req.read_body": _read_body,
+    "req.get": _req_get,
     "res.set": _res_set,
     "res.get": _res_get,
+    "res.call": _res_call,
     "server.get": _server_get,
+    "server.set": _server_set,
     "module.get": _module_get,
+    "module.set": _module_set,
+    "module.call": _module_call,
     "agent.get": _agent_get,
     "agent.call": _agent_call,
+    "agent.pool": _agent_pool,
 }
 
 
@@ -178,7 +272,7 @@ async def run_op(op: Any, env: OpEnv) -> None:
     if spec is not None and spec.receiver is not None:
         _call_method(op, spec, env)
         return
-    special = SPECIAL_OPS.get(name) if spec is not None else None
+    special = SPECIAL_OPS.get(spec.name) if spec is not None else None
     if special is not None:
         await special(op, env)
         return

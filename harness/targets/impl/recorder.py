@@ -11,10 +11,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from harness.observations import Json
 from harness.targets.impl.tags import error_record
 from harness.vocabulary import timing
-
-Json = dict[str, Any]
 
 # Recorders of the scenarios running now, so the loop's exception handler can attribute
 # an exception raised in a reference callback to them (executor.mjs recordUncaught).
@@ -65,7 +64,7 @@ class Recorder:
         """Sleep `ms`, cut short by the scenario deadline."""
         fut: asyncio.Future[None] = self.loop.create_future()
         ms = ms if isinstance(ms, (int, float)) else 0
-        self.set_timer(lambda: fut.done() or fut.set_result(None), ms)
+        self.set_timer(lambda: None if fut.done() else fut.set_result(None), ms)
         await self.first(fut)
 
     def until(self, pred: Callable[[], bool]) -> asyncio.Future[bool]:

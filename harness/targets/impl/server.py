@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from harness.observations import Json
 from harness.targets.impl.fault_hooks import Fault, ops_for
 from harness.targets.impl.ops import OpEnv, run_op
 from harness.targets.impl.recorder import Recorder
@@ -24,12 +25,13 @@ from harness.targets.impl.tags import (
     error_record,
     plain,
     read_attr,
+    release_context,
+    snake,
     to_bytes,
 )
 from harness.vocabulary import describe as describe_problems
 from harness.vocabulary import recorded_events, scenario_problems, timing
 
-Json = dict[str, Any]
 Listen = Callable[[Any, Any], Awaitable[tuple[str, int]]]
 
 
@@ -122,6 +124,12 @@ async def _start_one(session: ServerSession, spec: Json, index: int, listen: Lis
         session.servers.append(None)
         return None
     session.servers.append(server)
+    # `set`: properties assigned before listen (maxRequestsPerSocket has no option form).
+    for prop, value in (spec.get("set") or {}).items():
+        try:
+            setattr(server, snake(str(prop)), decode(value, session.ctx))
+        except Exception as exc:  # noqa: BLE001 - reported as status error
+            session.fail(f" setting server.{prop}", exc)
     for name in recorded_events("server", "server"):
         server.on(name, lambda *_a, _n=name: rec.event(srec["events"], {"name": _n, "t": rec.t()}))
     server.on("error", lambda err=None, *_a: rec.event(
@@ -219,6 +227,7 @@ def _handle_request(session: ServerSession, index: int, ops: list[Json], req: An
     for name in recorded_events("handler", "res"):
         res.on(name, lambda *_a, _n=name: on_res_event(_n))
     res.on("error", lambda err=None, *_a: ev("res", "error", {"error": error_record(err)}))
+    assert session.ctx is not None
     env = OpEnv(session.http, rec, session.ctx, session.obs, lambda call: _push(session, h, call),
                 {"req": req, "res": res, "server": session.servers[index]},
                 lambda receiver, method: (_server_callback(session, index, method) if receiver == "server"
@@ -348,7 +357,7 @@ async def _close(server: Any) -> None:
         return
     done = asyncio.get_running_loop().create_future()
     try:
-        server.close(lambda *_a: done.done() or done.set_result(None))
+        server.close(lambda *_a: None if done.done() else done.set_result(None))
         closer = getattr(server, "close_all_connections", None)
         if closer is not None:
             closer()
@@ -363,11 +372,8 @@ def _release(session: ServerSession) -> None:
     rec.close()
     for task in session.tasks:
         task.cancel()
-    for agent in session.ctx.agents if session.ctx else []:
-        try:
-            agent.destroy()
-        except Exception:  # noqa: BLE001, S110 - best effort
-            pass
+    if session.ctx:
+        release_context(session.ctx)
     for h in session.handlers:
         try:
             if not h.res_closed and not getattr(h.res, "destroyed", False):

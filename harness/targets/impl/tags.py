@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from harness.observations import Json
 from harness.reference.errors import UNDEFINED, js_string, js_typeof
 from harness.reference.fetch import Headers
 
-Json = dict[str, Any]
 MAX_ENCODE_DEPTH = 8
 
 _SNAKE_1 = re.compile(r"(.)([A-Z][a-z]+)")
@@ -49,6 +49,22 @@ class DecodeContext:
     signals: list[tuple[Any, float]] = field(default_factory=list)  # (controller, abort_after_ms)
     agents_by_id: dict[str, Any] = field(default_factory=dict)
     on_agent: Any = None  # callable(id, agent), or None
+    restores: list[Any] = field(default_factory=list)  # callables undoing module.set
+
+
+def release_context(ctx: DecodeContext) -> None:
+    """At a scenario's end: undo its module.set assignments, then destroy its agents."""
+    for restore in reversed(ctx.restores):
+        try:
+            restore()
+        except Exception:  # noqa: BLE001, S110 - best effort
+            pass
+    ctx.restores.clear()
+    for agent in ctx.agents:
+        try:
+            agent.destroy()
+        except Exception:  # noqa: BLE001, S110 - best effort
+            pass
 
 
 def lookup_agent(ctx: DecodeContext, agent_id: Any) -> Any:

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 import harness
+from harness.observations import Observations, from_target
 from harness.reference import http as ref_http
 from harness.reference.port_table import PORTS
 from harness.targets.base import Exchange, Json, Profile, TargetUnavailable
@@ -71,7 +72,7 @@ class ImplTarget:
                 self._front.stop()
                 self._front = None
 
-    def run(self, scenario: Json, exchange: Exchange | None) -> Json:
+    def run(self, scenario: Json, exchange: Exchange | None) -> Observations:
         # The runner has checked kind and capabilities.
         timeout_s = float(scenario.get("timeout_ms") or timing("default_timeout_ms")) / 1000
         if self.fault is not None:
@@ -79,10 +80,10 @@ class ImplTarget:
         with self._lock:
             front = self._ensure()
             if scenario.get("kind") == "client":
-                return self._run_client(front, scenario, timeout_s)
+                return from_target(self._run_client(front, scenario, timeout_s))
             if exchange is None:
                 return {"status": "error", "detail": "server scenario run without an exchange callback"}
-            return self._run_server(front, scenario, timeout_s, exchange)
+            return from_target(self._run_server(front, scenario, timeout_s, exchange))
 
     # ---- internals ---------------------------------------------------------------------
 
@@ -159,7 +160,7 @@ class ImplTarget:
         if routing is not None and routing.notes:
             notes = "; ".join(routing.notes)
             obs["detail"] = f"{obs['detail']}; {notes}" if obs.get("detail") else notes
-        obs["wire"] = wire
+        obs["wire"] = self.fault.on_wire(wire) if self.fault is not None else wire
         return obs
 
     def _finish(self, front: Front, session: ServerSession, waited: float) -> Json | None:

@@ -20,7 +20,7 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, ClassVar, Generic, TypeVar
+from typing import IO, Generic, TypeVar
 
 from harness.targets.base import TargetCrashed, TargetUnavailable
 from harness.targets.runtime import install
@@ -165,9 +165,11 @@ P = TypeVar("P", bound=RuntimeProcess)
 class ProcessTarget(Generic[P]):
     """A target backed by one long-lived runtime process (pinned in runtimes/ under the
     target's name). Subclasses set ``name`` and implement ``_launch`` (spawn and wait
-    until ready) and ``run``; ``_cleanup`` frees anything else they hold at stop."""
+    until ready) and ``run``; ``_cleanup`` frees anything else they hold at stop. An
+    instance of a parameterised target names itself (``workerd@2025-09-15``); the class's
+    name stays the runtime's."""
 
-    name: ClassVar[str] = ""
+    name: str = ""
 
     def __init__(self, binary: str | Path | None = None) -> None:
         self._binary_override = Path(binary) if binary else None
@@ -183,20 +185,25 @@ class ProcessTarget(Generic[P]):
 
     # -- identity and installation
 
+    @property
+    def runtime(self) -> str:
+        """The runtime pinned in runtimes/, whatever this instance is called."""
+        return type(self).name
+
     def binary(self) -> Path | None:
         if self._binary_override is not None:
             return self._binary_override if self._binary_override.is_file() else None
-        return install.binary(self.name)
+        return install.binary(self.runtime)
 
     def installed(self) -> bool:
         return self.binary() is not None
 
     def install_hint(self) -> str:
-        return f"{install.INSTALL_HINT} {self.name}"
+        return f"{install.INSTALL_HINT} {self.runtime}"
 
     def pinned(self) -> str:
         try:
-            return install.pinned_version(self.name)
+            return install.pinned_version(self.runtime)
         except Exception:  # noqa: BLE001 - only for a message
             return "?"
 

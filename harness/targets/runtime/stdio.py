@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.observations import Observations, WireRecord, from_target
 from harness.targets.base import Exchange, Json, Profile, TargetCrashed, TargetUnavailable
 from harness.targets.runtime import DRIVERS
 from harness.targets.runtime.process import ProcessTarget, RuntimeProcess
@@ -185,13 +186,13 @@ class StdioTarget(ProcessTarget[DriverProcess]):
 
     # -- running scenarios (the runner has checked kind and capabilities)
 
-    def run(self, scenario: Json, exchange: Exchange | None) -> Json:
+    def run(self, scenario: Json, exchange: Exchange | None) -> Observations:
         sid = str(scenario.get("id", "?"))
         timeout_s = float(scenario.get("timeout_ms") or timing("default_timeout_ms")) / 1000.0
         with self._lock:
             if scenario.get("kind") == "client":
-                return self._run_client(scenario, sid, timeout_s)
-            return self._run_server(scenario, sid, timeout_s, exchange)
+                return from_target(self._run_client(scenario, sid, timeout_s))
+            return from_target(self._run_server(scenario, sid, timeout_s, exchange))
 
     def _run_client(self, scenario: Json, sid: str, timeout_s: float) -> Json:
         proc = self._restarted(sid)
@@ -227,7 +228,7 @@ class StdioTarget(ProcessTarget[DriverProcess]):
         raw = reply.get("addresses") or []
         addresses: list[tuple[str, int]] = [(str(a[0]), int(a[1])) for a in raw if a]
         skipped_exchange = len(addresses) != len(raw) or not raw
-        wire: Json
+        wire: WireRecord
         if skipped_exchange:
             # Some server did not start (its listen_error is in the observations):
             # there is nothing to send requests to.

@@ -11,9 +11,8 @@ Sockets carry no address: the target passes already-listening sockets with
 
 Decisions (also in the target's docstring):
 
-- ``compatibilityDate`` 2025-09-15 with the single flag ``nodejs_compat``: at that date the
-  flag enables both the node:http client and server modules; dates from 2026-08-04 make
-  ``nodejs_compat`` a default and listing it only warns.
+- ``compatibilityDate`` and ``compatibilityFlags`` are the caller's: the target's name picks
+  them (:mod:`harness.targets.runtime.workerd_compat`).
 - Outbound network: the service named ``internet`` (every worker's default outbound) is
   allowed ``127.0.0.1/32`` only, the narrowest list that reaches the harness's origin.
   workerd's own default (no ``internet`` service) allows public addresses only, which
@@ -30,8 +29,6 @@ from pathlib import Path
 
 from harness.targets.runtime import DRIVERS
 
-COMPATIBILITY_DATE = "2025-09-15"
-COMPATIBILITY_FLAGS: tuple[str, ...] = ("nodejs_compat",)
 LOOPBACK_ONLY: tuple[str, ...] = ("127.0.0.1/32",)
 
 WRAPPER = DRIVERS / "workerd" / "worker.mjs"
@@ -100,9 +97,9 @@ def _module_type(name: str) -> str:
 def render(
     modules: Sequence[str],
     *,
+    compatibility_date: str,
+    compatibility_flags: Sequence[str],
     network_allow: Sequence[str] | None = LOOPBACK_ONLY,
-    compatibility_date: str = COMPATIBILITY_DATE,
-    compatibility_flags: Sequence[str] = COMPATIBILITY_FLAGS,
 ) -> str:
     """The text of config.capnp for module names laid out next to it (first is main)."""
     module_lines = ",\n".join(
@@ -140,11 +137,11 @@ def render(
 def write_config(
     directory: Path,
     *,
+    compatibility_date: str,
+    compatibility_flags: Sequence[str],
     executor: Path = EXECUTOR,
     wrapper: Path = WRAPPER,
     network_allow: Sequence[str] | None = LOOPBACK_ONLY,
-    compatibility_date: str = COMPATIBILITY_DATE,
-    compatibility_flags: Sequence[str] = COMPATIBILITY_FLAGS,
 ) -> Path:
     """Copy the modules into ``directory`` and write ``config.capnp`` there; return its path."""
     directory.mkdir(parents=True, exist_ok=True)
