@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import profiles
+from harness.status import DEFAULT_RERUNS
 
 ROOT = Path.cwd()
 
@@ -20,9 +21,16 @@ def _load(specs: str, cases: str) -> list[Any]:
     return load_all(Path(specs), Path(cases))
 
 
+def _causes(specs: str) -> dict[str, Any]:
+    from harness.spec.causes import CAUSES_FILE, load_causes
+
+    return load_causes(Path(specs) / CAUSES_FILE)
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     from harness.spec import SpecError
     from harness.spec.catalogue import check_catalogue
+    from harness.spec.causes import check_causes
 
     catalogue = Path(args.catalogue)
     try:
@@ -30,6 +38,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
         if catalogue.is_file():
             check_catalogue(behaviors, catalogue)
         surface = _lint_surface(Path(args.specs), behaviors)
+        causes = _causes(args.specs)
+        check_causes(behaviors, causes)
     except SpecError as exc:
         print(f"malformed spec: {exc}", file=sys.stderr)
         return 1
@@ -50,6 +60,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
           + ", ".join(f"{f} {n}" for f, n in sorted(features.items())))
     if surface:
         print(surface)
+    tagged = sum(1 for b in behaviors for a, _ in b.expect_entries() if a.get("cause"))
+    print(f"ok: {len(causes)} named causes, {tagged} expect entries naming one")
     return 0
 
 
@@ -104,7 +116,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 ReportWriter(Path(args.report_dir), print), *([gate] if gate else [])]
     session = Session(targets, session_seed=args.seed or random.getrandbits(32),
                       base_settings=settings.default, fault=args.fault, report_dir=Path(args.report_dir),
-                      oracle=args.oracle, log=_stderr, events=Dispatcher(handlers))
+                      oracle=args.oracle, log=_stderr, events=Dispatcher(handlers),
+                      causes=_causes(args.specs), reruns=args.reruns)
     try:
         for target in targets:
             for b in behaviors:
@@ -177,16 +190,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
     target_name = args.target or rec["target"]
     if not _targets_ok([target_name]):
         return 2
+    causes = _causes(args.specs)
     session = Session([target_name], session_seed=rec.get("session_seed", 0),
-                      fault=args.fault if args.fault is not None else rec.get("fault"))
+                      fault=args.fault if args.fault is not None else rec.get("fault"), causes=causes)
     try:
         target = session.target(target_name)
         inputs = from_json(rec["inputs"] or {})
         example = session.run_example(behavior, target, inputs, "replay", 0)
     finally:
         session.close()
-    v = verdict(behavior, target.profile, inputs, example.observations)
+    v = verdict(behavior, target.profile, inputs, example.observations, causes)
     print(f"{behavior.id} on {target_name}: {v.status}")
+    for failure in v.failures:
+        print(f"{failure.written.location}: cause {failure.cause}")
+        print("\n".join(f"    {line}" for line in failure.written.text.splitlines()))
     if v.message:
         print(v.message)
     if args.show:
@@ -303,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--report-dir", default="reports/latest")
     r.add_argument("--gate", action="store_true", help="compare with the baselines; exit 1 on a regression")
     r.add_argument("--baselines", default="reports/baselines")
+    r.add_argument("--reruns", type=int, default=DEFAULT_RERUNS, metavar="N",
+                   help=f"run a failing example N more times; unless it fails every time the cell is FLAKY "
+                        f"(default {DEFAULT_RERUNS})")
     rep = sub.add_parser("report", help="re-render the matrix from a results file")
     rep.add_argument("--results", default="reports/latest/results.json")
     rep.add_argument("--out")

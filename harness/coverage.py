@@ -35,7 +35,8 @@ _EVENT_TOKEN = re.compile(r"\b(req|res):(\w+)")
 # Observation paths (numbers already replaced by N) -> the member they read.
 _CLIENT_PATHS = [(re.compile(r"^(?:more\.N\.)?response\.(\w+)"), "IncomingMessage.{}"),
                  (re.compile(r"^(?:more\.N\.)?props\.req\.(\w+)"), "ClientRequest.{}"),
-                 (re.compile(r"^(?:more\.N\.)?props\.res\.(?!req_is_req|isPaused_after_pause)(\w+)"), "IncomingMessage.{}")]
+                 (re.compile(r"^(?:more\.N\.)?props\.res\.(?!req_is_req|isPaused_after_pause)(\w+?)(?:_at_(?:end|close))?$"),
+                  "IncomingMessage.{}")]
 _SERVER_PATHS = [(re.compile(r"^(?:handler|requests\.N)\.(method|url|httpVersion|headers|rawHeaders|"
                              r"headersDistinct|trailers|complete)\b"), "IncomingMessage.{}"),
                  (re.compile(r"^servers\.N\.events_by\.(?!\w*_cb\b)(\w+)"), "Server.event:{}")]
@@ -43,7 +44,7 @@ _SERVER_EVENT_LIST = re.compile(r"^servers\.N\.(?:event_names|events\.N\.name)$"
 # Observation keys that report a documented member under another name.
 _ALIASES = {"httpVersionMajor": "httpVersion", "httpVersionMinor": "httpVersion"}
 _SERVER_LISTENERS = {"on_check_continue": "checkContinue", "on_check_expectation": "checkExpectation",
-                     "on_client_error": "clientError"}
+                     "on_client_error": "clientError", "on_upgrade": "upgrade", "on_connect": "connect"}
 
 
 # ---------------------------------------------------------------------------------------
@@ -121,8 +122,10 @@ def _op_touches(op: dict[str, Any], kind: str) -> set[str]:
         return {f"http.{op.get('prop')}"}
     if name == "module.call":
         return {f"http.{op.get('method')}"}
-    if kind == "client" and name in ("req.get", "res.get", "res.call"):  # a client request / its response
-        owner = "ClientRequest" if name == "req.get" else "IncomingMessage"
+    if kind == "client" and name == "readable.pipe":  # Readable.from(chunks).pipe(req)
+        return {"ClientRequest.write", "ClientRequest.end"}
+    if kind == "client" and name in ("req.get", "req.set", "res.get", "res.call"):  # a client request / its response
+        owner = "ClientRequest" if name.startswith("req.") else "IncomingMessage"
         return {f"{owner}.{op.get('method') if name == 'res.call' else op.get('prop')}"}
     owner, _, method = name.rpartition(".")
     owner = {"": "ClientRequest", "res": "ServerResponse", "server": "Server",
@@ -155,8 +158,13 @@ def _client_touches(scenario: dict[str, Any], given: dict[str, Any]) -> set[str]
                     out |= {f"request.option:{k}" for k in _option_keys(arg, given)}
             if req.get("on_timeout") == "destroy":
                 out.add("ClientRequest.destroy")
-            if (req.get("response") or {}).get("destroy_after_bytes") is not None:
+            how = req.get("response") or {}
+            if how.get("destroy_after_bytes") is not None or how.get("destroy_on_readable"):
                 out.add("IncomingMessage.destroy")
+            if how.get("abort_after_bytes") is not None:
+                out.add("ClientRequest.abort")
+            if how.get("pause_each_ms") is not None:
+                out |= {"IncomingMessage.pause", "IncomingMessage.resume"}
     return out
 
 

@@ -87,6 +87,7 @@ class RawResponse(TypedDict, total=False):
     error: str | None
     head_raw: Any
     t_head: float
+    tunnel: Any  # bytes after a 101 / CONNECT 2xx head, until close; None otherwise
 
 
 class WireRecord(TypedDict, total=False):
@@ -106,7 +107,8 @@ class HandlerRequest(TypedDict, total=False):
     """What one server handler saw (requests[i], server scenarios)."""
 
     server: int
-    event: str  # request, checkContinue, checkExpectation
+    event: str  # request, checkContinue, checkExpectation, upgrade, connect
+    head: Any  # upgrade/connect: the bytes after the request head
     method: str
     url: str
     httpVersion: str

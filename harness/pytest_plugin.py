@@ -4,7 +4,9 @@ One item per behavior per target, named `<behavior id>[<target>]`, marked with i
 feature. A cell's status gives the item's outcome through harness/status.py (README,
 "What fails the pytest run"); a finding fails on the baseline target `node` at level
 `required` (the spec is wrong, or Node regressed), else it is xfailed (failed with
---findings=fail). The run's events go to the shared handlers (harness/report/handlers.py):
+--findings=fail); a FLAKY cell (its failing example passed on a rerun) is xfailed. The
+failure text names each failing `expect` entry by file:line, with its YAML and its cause.
+The run's events go to the shared handlers (harness/report/handlers.py):
 results.json and the matrix under --report-dir, and with --gate, a comparison with
 reports/baselines/<target>.json that fails the run on regression.
 """
@@ -26,8 +28,9 @@ from harness.report.handlers import Gate, ReportWriter, Summary
 from harness.runner import CellResult, Session, repro_commands
 from harness.scenario import to_json
 from harness.spec import Behavior, Case, SpecError, load_case_file, load_spec_file
+from harness.spec.causes import CAUSES_FILE, load_causes
 from harness.spec.loader import NOT_BEHAVIOR_FILES, attach_cases
-from harness.status import STATUS, Kind, Outcome
+from harness.status import DEFAULT_RERUNS, STATUS, Kind, Outcome
 from harness.targets import registry
 
 BASELINE_TARGET = "node"
@@ -59,6 +62,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="how a finding (FAIL/TIMEOUT/CRASH) on a non-baseline target is reported")
     group.addoption("--gate", action="store_true",
                     help="fail the run if a target regressed against reports/baselines/<target>.json")
+    group.addoption("--reruns", type=int, default=DEFAULT_RERUNS, metavar="N",
+                    help=f"run a failing example N more times; unless it fails every time the cell is "
+                         f"FLAKY (default {DEFAULT_RERUNS})")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -91,13 +97,18 @@ def _new_state(config: pytest.Config) -> RunState:
         if reporter is not None:
             reporter.write_line(f"[node-http] {msg}")
 
+    try:
+        causes = load_causes(root / "specs" / CAUSES_FILE)
+    except SpecError as exc:
+        raise pytest.UsageError(f"malformed causes file: {exc}") from None
     summary: list[str] = []
     gate = Gate(targets, root / "reports" / "baselines", summary.append) if config.getoption("gate") else None
     handlers: list[Handler] = [Summary(summary.append), ReportWriter(report_dir, summary.append)]
     session = Session(targets, session_seed=session_seed, base_settings=settings.default,
                       fault=config.getoption("fault"), report_dir=report_dir,
                       oracle=config.getoption("oracle"), log=log,
-                      events=Dispatcher([*handlers, *([gate] if gate else [])]))
+                      events=Dispatcher([*handlers, *([gate] if gate else [])]),
+                      causes=causes, reruns=config.getoption("reruns"))
     return RunState(session, gate, summary)
 
 
@@ -149,6 +160,12 @@ class BehaviorFinding(Exception):
         self.cell = cell
 
 
+def _where(cell: CellResult) -> str:
+    """` at <file:line>` of the first failing expect entry, if any."""
+    failures = cell.example.verdict.failures if cell.example is not None else []
+    return f" at {failures[0].written.location}" if failures else ""
+
+
 class BehaviorItem(pytest.Item):
     def __init__(self, *, behavior: Behavior, target: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -164,11 +181,13 @@ class BehaviorItem(pytest.Item):
             return
         if outcome is Outcome.SKIPPED:
             pytest.skip(f"SKIP on {self.target}: {cell.message}")
+        if outcome is Outcome.XFAILED:
+            pytest.xfail(f"{cell.status}{_where(cell)}: {cell.message[:300]}")
         text = self._describe(cell, session)
         if outcome is Outcome.FINDING:
             baseline_fault = self.target == BASELINE_TARGET and self.behavior.level == "required"
             if not baseline_fault and self.config.getoption("findings") == "xfail":
-                pytest.xfail(f"{cell.status} (finding): {cell.message[:300]}")
+                pytest.xfail(f"{cell.status} (finding){_where(cell)}: {cell.message[:300]}")
         raise BehaviorFinding(cell, text)
 
     def _describe(self, cell: CellResult, session: Session) -> str:
@@ -179,10 +198,16 @@ class BehaviorItem(pytest.Item):
         ex = cell.example
         if ex is not None:
             lines.append(f"example ({ex.label}): {json.dumps(to_json(ex.inputs), ensure_ascii=False)[:1500]}")
-            for failure in ex.verdict.failures or [ex.verdict.message]:
-                lines.append(f"  expected/observed: {failure}")
+            for failure in ex.verdict.failures:  # where each failing entry is written, as Tavern shows it
+                lines.append(f"{failure.written.location}: cause {failure.cause}")
+                lines += [f"    {line}" for line in failure.written.text.splitlines()]
+                lines.append(f"  expected/observed: {failure.message}")
+            if not ex.verdict.failures:
+                lines.append(ex.verdict.message)
         else:
             lines.append(cell.message)
+        if cell.reruns:
+            lines.append(f"reruns of the example: {', '.join(cell.reruns)}")
         lines.append(f"examples run: {cell.examples_run} {cell.statuses}")
         for cmd in repro_commands(cell, session.fault, session.session_seed):
             lines.append(f"reproduce: {cmd}")

@@ -4,7 +4,8 @@ One Session per run: the origin/raw-client WireRecord and each target start once
 every scenario. A cell (one behavior on one target) runs the behavior's named cases,
 then Hypothesis-generated inputs from a seed derived from the session seed and the
 behavior id, so every target sees the same inputs. A finding (FAIL, TIMEOUT, CRASH) or
-ERROR stops generation; FAIL examples are shrunk to a minimal one.
+ERROR stops generation; FAIL examples are shrunk to a minimal one. The finding's example is
+then run again (`reruns` times): unless it fails every time, the cell is FLAKY.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from hypothesis.errors import Flaky, HypothesisException
 from harness.events import CellFinished, Dispatcher, Document, Record, RunFinished
 from harness.observations import Json, Observations, RunStatus, WireRecord
 from harness.scenario import bind_origin, build, to_json
+from harness.spec.causes import Cause
 from harness.spec.model import Behavior
-from harness.status import STATUS
+from harness.status import DEFAULT_RERUNS, STATUS, Kind
 from harness.targets import registry
 from harness.targets.base import Target, TargetCrashed, TargetUnavailable
 from harness.verdict import Verdict, verdict, worst
@@ -59,6 +61,13 @@ class CellResult:
     wall_s: float = 0.0
     repro_file: str | None = None
     differences: list[str] = field(default_factory=list)
+    reruns: list[str] = field(default_factory=list)  # the statuses of the example's reruns
+
+    @property
+    def causes(self) -> list[str]:
+        """The causes of a finding (or of the failing run of a FLAKY cell)."""
+        shown = STATUS[self.status].kind in (Kind.FINDING, Kind.FLAKY)
+        return self.example.verdict.causes if shown and self.example is not None else []
 
 
 class _Finding(Exception):
@@ -84,13 +93,16 @@ def derive_seed(session_seed: int, behavior_id: str) -> int:
 class Session:
     def __init__(self, targets: list[str], *, session_seed: int, base_settings: settings | None = None,
                  fault: str | None = None, report_dir: Path | None = None, oracle: str | None = None,
-                 log: Callable[[str], None] | None = None, events: Dispatcher | None = None) -> None:
+                 log: Callable[[str], None] | None = None, events: Dispatcher | None = None,
+                 causes: Mapping[str, Cause] | None = None, reruns: int = DEFAULT_RERUNS) -> None:
         self.target_names = targets
         self.session_seed = session_seed
         self.base_settings = base_settings or settings()
         self.fault = fault
         self.report_dir = report_dir
         self.oracle = oracle
+        self.causes = dict(causes or {})  # specs/causes.yaml
+        self.reruns = reruns
         self.log = log or (lambda _msg: None)
         self.events = events or Dispatcher()
         self.records: list[Record] = []  # of the cells run through run_cell_and_emit
@@ -197,11 +209,11 @@ class Session:
         return {**not_run(scenario["kind"], obs["status"], str(obs.get("detail") or "")), **obs}
 
     def run_example(self, behavior: Behavior, target: Target, inputs: Mapping[str, Any], label: str,
-                    n: int) -> Example:
+                    n: int, *, oracle: bool = True) -> Example:
         scenario = build(behavior, inputs, f"{behavior.id}/{n}")
         obs = self.run_scenario(target, scenario)
-        example = Example(label, inputs, scenario, obs, verdict(behavior, target.profile, inputs, obs))
-        if self.oracle and self.oracle != target.name:
+        example = Example(label, inputs, scenario, obs, verdict(behavior, target.profile, inputs, obs, self.causes))
+        if oracle and self.oracle and self.oracle != target.name:
             example.differences = self._differences(example)
         return example
 
@@ -217,6 +229,8 @@ class Session:
             return CellResult(behavior, target_name, "ERROR", f"cannot start {target_name}: {exc}", cell_seed)
         try:
             cell = self._run_examples(behavior, target, cell_seed)
+            if cell.example is not None and STATUS[cell.status].rerun:
+                self._rerun(cell, target)
         finally:
             elapsed = time.monotonic() - began
             self.target_wall[target_name] = self.target_wall.get(target_name, 0.0) + elapsed
@@ -224,6 +238,21 @@ class Session:
         if STATUS[cell.status].detailed and self.report_dir is not None:
             cell.repro_file = self._write_repro(cell)
         return cell
+
+    def _rerun(self, cell: CellResult, target: Target) -> None:
+        """Run a finding's example again; one that does not fail every time makes the cell FLAKY."""
+        assert cell.example is not None
+        ex = cell.example
+        for i in range(self.reruns):
+            again = self.run_example(cell.behavior, target, ex.inputs, f"rerun of {ex.label}",
+                                     cell.examples_run + i, oracle=False)
+            cell.reruns.append(again.verdict.status)
+        if all(STATUS[s].rerun for s in cell.reruns):
+            return
+        runs = [cell.status, *cell.reruns]
+        failed = sum(1 for s in runs if STATUS[s].rerun)
+        cell.message = f"failed {failed} of {len(runs)} runs ({', '.join(runs)}): {cell.message}"
+        cell.status = "FLAKY"
 
     def _run_examples(self, behavior: Behavior, target: Target, cell_seed: int) -> CellResult:
         examples: list[Example] = []
@@ -266,8 +295,8 @@ class Session:
             chosen = stop[0] if stop else finding.example
             return self._fold(behavior, target.name, cell_seed, examples, chosen)
         except Flaky as exc:
-            # The target failed once but not on replay (timing, state): still a finding,
-            # reported with the example that failed.
+            # The target failed once but not on Hypothesis' replay (timing, state): the
+            # example that failed goes to the reruns like any other finding.
             if not found:
                 return CellResult(behavior, target.name, "ERROR", f"hypothesis: {exc}", cell_seed,
                                   examples_run=len(examples))
@@ -339,6 +368,7 @@ class Session:
             "behavior": cell.behavior.id, "spec": cell.behavior.location, "target": cell.target,
             "fault": self.fault if registry.injects_faults(cell.target) else None, "seed": cell.seed,
             "session_seed": self.session_seed, "status": cell.status, "message": cell.message,
+            "causes": cell.causes, "failures": failures(cell), "reruns": cell.reruns,
             "inputs": to_json(ex.inputs) if ex else None, "label": ex.label if ex else None,
             "scenario": ex.scenario if ex else None, "observations": ex.observations if ex else None,
         }
@@ -349,12 +379,24 @@ class Session:
             return str(path)
 
 
+def failures(cell: CellResult) -> list[Json]:
+    """The failing `expect` entries of the cell's example: where, the YAML, what was observed, the cause."""
+    ex = cell.example
+    return [{"spec": f.written.location, "yaml": f.written.text, "message": f.message, "cause": f.cause}
+            for f in (ex.verdict.failures if ex else [])]
+
+
 def repro_commands(cell: CellResult, fault: str | None, session_seed: int) -> list[str]:
     """Commands that rerun a cell: the exact example, and the whole generated run."""
-    fault_opt = f" --fault {fault}" if fault and registry.injects_faults(cell.target) else ""
     cmds = []
     if cell.repro_file:
         cmds.append(f"python -m harness replay {shlex.quote(cell.repro_file)}")
-    cmds.append(f"pytest {shlex.quote('--target=' + cell.target)}{fault_opt} -k '{cell.behavior.id}' "
-                f"--hypothesis-seed={session_seed}")
+    cmds.append(pytest_command(cell.target, [cell.behavior.id], fault, session_seed))
     return cmds
+
+
+def pytest_command(target: str, behavior_ids: list[str], fault: str | None, session_seed: int | None) -> str:
+    """The pytest command that runs these behaviors on a target with the same generated inputs."""
+    fault_opt = f" --fault {fault}" if fault and registry.injects_faults(target) else ""
+    seed = f" --hypothesis-seed={session_seed}" if session_seed is not None else ""
+    return f"pytest {shlex.quote('--target=' + target)}{fault_opt} -k {shlex.quote(' or '.join(behavior_ids))}{seed}"

@@ -58,10 +58,11 @@ def bind_origin(scenario: Json, port: int) -> Json:
         if isinstance(node, dict):
             if len(node) == 1:
                 key = next(iter(node))
+                # "with_port" / "string": the shapes a url.parse() object has (host:port, port text).
                 if key == "$origin_host":
-                    return ORIGIN_HOST
+                    return f"{ORIGIN_HOST}:{port}" if node[key] == "with_port" else ORIGIN_HOST
                 if key == "$origin_port":
-                    return port
+                    return str(port) if node[key] == "string" else port
                 if key == "$origin_url":
                     spec = node[key] or {}
                     userinfo = f"{spec['userinfo']}@" if spec.get("userinfo") else ""

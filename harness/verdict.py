@@ -1,29 +1,80 @@
 """The verdict: one pure function from (behavior, profile, inputs, observations) to a status.
 
-The statuses, their meaning and severity are in harness/status.py.
+The statuses, their meaning and severity are in harness/status.py. A FAIL lists its failing
+`expect` entries, each with where it is written and its cause: the first of its `cause:`
+tags that applies (specs/causes.yaml, harness/spec/causes.py), else an automatic one named
+by the entry's observation path and what was observed (automatic_cause), so that one
+departure seen by several behaviors is one cause.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.observations import Observations
 from harness.scenario import from_json
-from harness.spec.assertions import check
+from harness.spec.assertions import Outcome, check
+from harness.spec.causes import Cause, tags
 from harness.spec.expr import ExprError
-from harness.spec.model import Behavior
-from harness.status import STATUS
+from harness.spec.model import Behavior, Written
+from harness.status import STATUS, Kind
 
 _RUN_STATUS = {"timeout": "TIMEOUT", "crash": "CRASH", "error": "ERROR", "skipped": "SKIP"}
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failing `expect` entry."""
+
+    message: str  # what was expected, what was observed
+    written: Written  # its file:line and YAML text
+    cause: str  # a specs/causes.yaml id, or an automatic one (automatic_cause)
+    named: bool = False  # the cause is one of specs/causes.yaml
 
 
 @dataclass(frozen=True)
 class Verdict:
     status: str
     message: str = ""
-    failures: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def causes(self) -> list[str]:
+        """A finding's causes: the named causes of its failing entries, each once; with none,
+        the automatic cause of the first (the entries after it often fail because of it). For a
+        run that did not finish (TIMEOUT, CRASH): what the target reported, numbers left out."""
+        if STATUS[self.status].kind is not Kind.FINDING:
+            return []
+        named = [f.cause for f in self.failures if f.named]
+        if named:
+            return list(dict.fromkeys(named))
+        if self.failures:
+            return [self.failures[0].cause]
+        first = (self.message.splitlines() or [""])[0]
+        return [f"{self.status}: {re.sub(r'[0-9]+', 'N', first)[:120]}"]
+
+
+_SHORT = 60  # longest JSON of an observed value an automatic cause keeps as it is
+
+
+def automatic_cause(assertion: Mapping[str, Any], observed: Any, written: Written) -> str:
+    """`<path> = <observed>` when what an `at:` entry observed is short (null, a number, a
+    short text or list): the same departure seen by several behaviors is one cause. Anything
+    longer (likely drawn by Hypothesis) and a `value:` entry (its path is an expression) make
+    a cause of their own, named by where the entry is written."""
+    if "at" not in assertion:
+        return f"value at {written.location}"
+    try:
+        text = json.dumps(observed, ensure_ascii=False)
+    except (TypeError, ValueError):  # bytes, or anything else JSON does not hold
+        text = ""
+    if text and len(text) <= _SHORT:
+        return f"{assertion['at']} = {text}"
+    return f"{assertion['at']} at {written.location}"
 
 
 def _header_view(pairs: list[list[str]]) -> dict[str, list[str]]:
@@ -95,29 +146,45 @@ def views(observations: Observations) -> dict[str, Any]:
     return v
 
 
-def _failures(assertions: list[dict[str, Any]], inputs: Mapping[str, Any], view: Any) -> list[str]:
-    return [o.message for o in (check(a, inputs, view) for a in assertions) if not o.ok]
+def _failure(assertion: Mapping[str, Any], outcome: Outcome, written: Written, inputs: Mapping[str, Any],
+             view: Any, causes: Mapping[str, Cause]) -> Failure:
+    """The failing entry with its cause: the first of its tags whose symptom holds, else automatic."""
+    for cid in tags(assertion):
+        cause = causes.get(cid)
+        if cause is None or cause.symptom is None or check(cause.symptom, inputs, view).ok:
+            return Failure(outcome.message, written, cid, named=True)
+    return Failure(outcome.message, written, automatic_cause(assertion, outcome.observed, written))
+
+
+def _failures(entries: list[tuple[dict[str, Any], Written]], inputs: Mapping[str, Any], view: Any,
+              causes: Mapping[str, Cause]) -> list[Failure]:
+    outcomes = ((a, w, check(a, inputs, view)) for a, w in entries)
+    return [_failure(a, o, w, inputs, view, causes) for a, w, o in outcomes if not o.ok]
 
 
 def verdict(behavior: Behavior, profile: str, inputs: Mapping[str, Any],
-            observations: Observations) -> Verdict:
+            observations: Observations, causes: Mapping[str, Cause] | None = None) -> Verdict:
+    """causes: specs/causes.yaml, for the symptoms of the causes the entries name."""
     run_status = observations.get("status", "ok")
     if run_status != "ok":
         status = _RUN_STATUS.get(run_status, "ERROR")
         return Verdict(status, str(observations.get("detail") or run_status))
+    entries = behavior.expect_entries()
+    causes = causes or {}
     try:
         view = views(observations)
-        failed = _failures(behavior.expect, inputs, view)
+        failed = _failures(entries[:len(behavior.expect)], inputs, view, causes)
         if not failed:
             return Verdict("PASS")
         variant = behavior.fetch_backed
         if profile == "fetch-backed" and variant is not None:
-            declared = _failures(variant.expect, inputs, view)
+            # The declared limitation explains `expect` failing: the failures are the variant's.
+            declared = _failures(entries[len(behavior.expect):], inputs, view, causes)
             if not declared:
                 return Verdict(variant.status, f"{variant.limitation}: {variant.because}")
             return Verdict("FAIL", f"declared limitation {variant.limitation} not met cleanly: "
-                           + "; ".join(declared), failed + declared)
-        return Verdict("FAIL", "; ".join(failed), failed)
+                           + "; ".join(f.message for f in declared), declared)
+        return Verdict("FAIL", "; ".join(f.message for f in failed), failed)
     except (ExprError, TypeError, KeyError, ValueError) as exc:
         return Verdict("ERROR", f"evaluating the spec failed: {type(exc).__name__}: {exc}")
 

@@ -156,6 +156,9 @@ class _Checker:
             if self.opaque(src) or src not in scope:
                 return None  # reported for `src`
             return None if value in scope[src] else f"{where}: {self.unknown(f'{src} event', value, scope[src])}"
+        if kind == "object":
+            objects = self.v.raw["objects"]
+            return None if value in objects else f"{where}: {self.unknown('object', value, objects)} (known: {', '.join(objects)})"
         return None if kind == "any" else f"{where}: the vocabulary has no field kind {kind!r}"
 
     def op(self, op_value: Any, list_name: str, keys: Keys) -> None:

@@ -15,6 +15,7 @@
 
 import { Buffer } from 'node:buffer';
 import { recordedEvents, scenarioProblems, vocabulary } from './vocabulary.mjs';
+import { Readable, finished as streamFinished } from 'node:stream';
 
 const MAX_ENCODE_DEPTH = 8;
 // Optional keys of an error record, present only when the error has them (SCENARIO.md).
@@ -278,6 +279,15 @@ function decode(value, ctx) {
         return new Map(decode(inner, ctx));
       case '$number':
         return Number(inner);
+      case '$fn': {
+        // A callback option as data: returns a fixed value, or throws new Error(throws).
+        const spec = inner ?? {};
+        const returned = decode(spec.returns, ctx);
+        return () => {
+          if (typeof spec.throws === 'string') throw new Error(spec.throws);
+          return returned;
+        };
+      }
       default:
         break; // not a tag we know: an ordinary object whose only key starts with '$'
     }
@@ -358,10 +368,12 @@ function emptyClientObservations() {
 }
 
 // Client props read by code of their own (vocabulary client_props without `read`);
-// res.isPaused_after_pause is recorded when the response is paused.
+// res.isPaused_after_pause is recorded when the response is paused, and res.destroyed
+// at res 'end' and 'close' (DESTROYED_AT) when they fire.
 const PROPS_BY_NAME = {
   'res.req_is_req': (s) => (s.res ? s.res.req === s.req : null),
 };
+const DESTROYED_AT = { end: 'res.destroyed_at_end', close: 'res.destroyed_at_close' };
 
 /** A client prop: its vocabulary `read` path ("req.socket.encrypted") from the request state. */
 function readClientProp(st, key, entry) {
@@ -464,8 +476,8 @@ function clientRun(spec, robs, index, top, ctx, rec) {
   const c = spec;
   const st = {
     req: null, res: null, reqClosed: false, resClosed: false, resEnded: false,
-    endGraceOver: false, upgradeDone: false, parts: [], bytes: 0, destroyedRes: false,
-    started: false, fired: new Set(),
+    endGraceOver: false, upgradeDone: false, tunneling: false, parts: [], bytes: 0, destroyedRes: false,
+    started: false, fired: new Set(), abortedReq: false,
   };
   let settle;
   const run = { st, done: new Promise((resolve) => { settle = resolve; }) };
@@ -478,7 +490,9 @@ function clientRun(spec, robs, index, top, ctx, rec) {
     st.fired.add(key);
     rec.poke();
   };
-  const finished = () => st.upgradeDone || (st.reqClosed && (!st.res || st.resClosed || st.endGraceOver));
+  // A tunnel (client.on_upgrade) outlives req 'close': it ends when its socket closed.
+  const finished = () => st.upgradeDone
+    || (!st.tunneling && st.reqClosed && (!st.res || st.resClosed || st.endGraceOver));
 
   run.fillProps = () => {
     for (const [k, entry] of Object.entries(vocabulary().raw.client_props)) {
@@ -515,7 +529,7 @@ function clientRun(spec, robs, index, top, ctx, rec) {
     }
     st.req = req;
     for (const { controller, ms } of ctx.signals.slice(signalsBefore)) rec.setTimer(() => controller.abort(), ms);
-    attachClientListeners(req, c, st, obs, rec, ev, mark);
+    attachClientListeners(req, c, st, obs, rec, ev, mark, ctx, top);
     const env = {
       rec, ctx, top, push: (call) => pushCall(rec, obs.calls, call), fired: st.fired,
       receivers: { req, get res() { return st.res; } }, // res: the response so far (null before it)
@@ -539,7 +553,7 @@ function clientRun(spec, robs, index, top, ctx, rec) {
   return run;
 }
 
-function attachClientListeners(req, c, st, obs, rec, ev, mark) {
+function attachClientListeners(req, c, st, obs, rec, ev, mark, ctx, top) {
   // --- req events
   for (const name of recordedEvents('client', 'req')) {
     req.on(name, () => {
@@ -555,6 +569,7 @@ function attachClientListeners(req, c, st, obs, rec, ev, mark) {
     ev('req', 'error', { error: errorRecord(err) });
     mark('req:error');
   });
+  if (c.throw_in === 'req:error') req.on('error', thrower(c));
   req.on('information', (info) => {
     ev('req', 'information', {
       info: {
@@ -567,9 +582,22 @@ function attachClientListeners(req, c, st, obs, rec, ev, mark) {
     mark('req:information');
   });
   for (const name of ['upgrade', 'connect']) {
+    // upgrade_listener: false leaves 'upgrade' unlistened (Node then destroys the socket).
+    if (name === 'upgrade' && c.upgrade_listener === false) continue;
     req.on(name, (res, socket, head) => {
-      ev('req', name, { info: headSnapshot(res), head: plain(head ? toBuffer(head) : Buffer.alloc(0)) });
+      const record = { src: 'req', name, t: rec.t(), info: headSnapshot(res), head: plain(head ? toBuffer(head) : Buffer.alloc(0)) };
+      rec.event(obs.events, record);
       mark(`req:${name}`);
+      if (Array.isArray(c.on_upgrade) && socket) {
+        // The tunnel ops own the socket; the request is done once it closed.
+        st.tunneling = true;
+        const env = { rec, ctx, top, callback: null, receivers: { socket } };
+        runTunnel(c.on_upgrade, socket, record, obs.events, env).then(() => {
+          st.upgradeDone = true;
+          rec.poke();
+        });
+        return;
+      }
       // The socket is handed to us; end it so the scenario can finish.
       try {
         if (socket && !socket.destroyed) {
@@ -583,80 +611,112 @@ function attachClientListeners(req, c, st, obs, rec, ev, mark) {
       }
     });
   }
-  req.on('response', (res) => {
-    st.res = res;
-    ev('req', 'response');
-    obs.response = {
-      ...headSnapshot(res),
-      headersDistinct: readProp(() => res.headersDistinct),
-      trailers: readProp(() => res.trailers),
-      rawTrailers: readProp(() => res.rawTrailers),
-      complete: readProp(() => res.complete),
-    };
-    const readTail = () => {
-      if (rec.frozen || !obs.response) return;
-      obs.response.trailers = readProp(() => res.trailers);
-      obs.response.rawTrailers = readProp(() => res.rawTrailers);
-      obs.response.complete = readProp(() => res.complete);
-    };
-    for (const name of recordedEvents('client', 'res')) {
-      res.on(name, () => {
-        ev('res', name);
-        if (name === 'end' || name === 'close') readTail();
-        if (name === 'end') {
-          st.resEnded = true;
-          rec.setTimer(() => { st.endGraceOver = true; rec.poke(); }, timing('end_grace_ms'));
-        }
-        if (name === 'close') st.resClosed = true;
-        mark(`res:${name}`);
-      });
-    }
-    res.on('error', (err) => {
-      ev('res', 'error', { error: errorRecord(err) });
-      mark('res:error');
+  // listen_response false: no 'response' listener at all, so Node dumps the response.
+  if (c.listen_response !== false) req.on('response', (res) => onClientResponse(res, c, st, obs, rec, ev, mark));
+  if (c.throw_in === 'response') req.on('response', thrower(c));
+}
+
+/** A listener that throws new Error(c.throw_message), attached after the executor's own. */
+function thrower(c) {
+  return () => { throw new Error(String(c.throw_message ?? 'thrown by a listener')); };
+}
+
+function onClientResponse(res, c, st, obs, rec, ev, mark) {
+  st.res = res;
+  ev('req', 'response');
+  obs.response = {
+    ...headSnapshot(res),
+    headersDistinct: readProp(() => res.headersDistinct),
+    trailers: readProp(() => res.trailers),
+    rawTrailers: readProp(() => res.rawTrailers),
+    complete: readProp(() => res.complete),
+  };
+  const readTail = () => {
+    if (rec.frozen || !obs.response) return;
+    obs.response.trailers = readProp(() => res.trailers);
+    obs.response.rawTrailers = readProp(() => res.rawTrailers);
+    obs.response.complete = readProp(() => res.complete);
+  };
+  for (const name of recordedEvents('client', 'res')) {
+    res.on(name, () => {
+      ev('res', name);
+      if (name === 'end' || name === 'close') readTail();
+      if (name in DESTROYED_AT && !rec.frozen) obs.props[DESTROYED_AT[name]] = readProp(() => res.destroyed);
+      if (name === 'end') {
+        st.resEnded = true;
+        rec.setTimer(() => { st.endGraceOver = true; rec.poke(); }, timing('end_grace_ms'));
+      }
+      if (name === 'close') st.resClosed = true;
+      mark(`res:${name}`);
     });
-    const how = c.response || {};
-    if (how.encoding !== null && how.encoding !== undefined) {
-      try { res.setEncoding(how.encoding); } catch (e) {
-        ev('res', 'setEncoding_threw', { error: errorRecord(e) });
-      }
+  }
+  res.on('error', (err) => {
+    ev('res', 'error', { error: errorRecord(err) });
+    mark('res:error');
+  });
+  if (c.throw_in === 'res:end') res.on('end', thrower(c));
+  const how = c.response || {};
+  if (how.finished) {
+    try {
+      streamFinished(res, (err) => ev('res', 'finished_cb', err ? { error: errorRecord(err) } : undefined));
+    } catch (e) { ev('res', 'finished_threw', { error: errorRecord(e) }); }
+  }
+  if (how.destroy_on_readable) {
+    res.once('readable', () => {
+      try { res.destroy(); } catch (e) { ev('res', 'destroy_threw', { error: errorRecord(e) }); }
+    });
+  }
+  if (how.encoding !== null && how.encoding !== undefined) {
+    try { res.setEncoding(how.encoding); } catch (e) {
+      ev('res', 'setEncoding_threw', { error: errorRecord(e) });
     }
-    const onChunk = (chunk) => {
-      if (rec.frozen) return;
-      const buf = toBuffer(chunk);
-      st.parts.push(buf);
-      st.bytes += buf.length;
-      ev('res', 'data', { len: buf.length });
-      obs.chunks.push({ t: rec.t(), len: buf.length, type: chunkType(chunk) });
-      const limit = how.destroy_after_bytes;
-      if (typeof limit === 'number' && st.bytes >= limit && !st.destroyedRes) {
-        st.destroyedRes = true;
-        try { res.destroy(); } catch (e) { ev('res', 'destroy_threw', { error: errorRecord(e) }); }
-      }
-    };
-    if (how.iterate) {
-      (async () => {
-        try {
-          for await (const chunk of res) onChunk(chunk);
-        } catch {
-          // the same error is recorded by the 'error' listener
-        }
-      })();
-    } else {
-      res.on('data', onChunk);
+  }
+  const onChunk = (chunk) => {
+    if (rec.frozen) return;
+    const buf = toBuffer(chunk);
+    st.parts.push(buf);
+    st.bytes += buf.length;
+    ev('res', 'data', { len: buf.length });
+    obs.chunks.push({ t: rec.t(), len: buf.length, type: chunkType(chunk) });
+    const limit = how.destroy_after_bytes;
+    if (typeof limit === 'number' && st.bytes >= limit && !st.destroyedRes) {
+      st.destroyedRes = true;
+      try { res.destroy(); } catch (e) { ev('res', 'destroy_threw', { error: errorRecord(e) }); }
     }
-    if (typeof how.pause_ms === 'number' && how.pause_ms > 0) {
+    const abortAt = how.abort_after_bytes;
+    if (typeof abortAt === 'number' && st.bytes >= abortAt && !st.abortedReq) {
+      st.abortedReq = true;
+      try { st.req.abort(); } catch (e) { ev('req', 'abort_threw', { error: errorRecord(e) }); }
+    }
+    if (typeof how.pause_each_ms === 'number' && how.pause_each_ms > 0) {
       try {
         res.pause();
-        obs.props['res.isPaused_after_pause'] = readProp(() => res.isPaused());
-        rec.setTimer(() => { try { res.resume(); } catch { /* recorded nowhere: resume cannot fail usefully */ } }, how.pause_ms);
-      } catch (e) {
-        obs.props['res.isPaused_after_pause'] = null;
-        ev('res', 'pause_threw', { error: errorRecord(e) });
-      }
+        rec.setTimer(() => res.resume(), how.pause_each_ms);
+      } catch (e) { ev('res', 'pause_threw', { error: errorRecord(e) }); }
     }
-    mark('req:response');
-  });
+  };
+  if (how.iterate) {
+    (async () => {
+      try {
+        for await (const chunk of res) onChunk(chunk);
+      } catch {
+        // the same error is recorded by the 'error' listener
+      }
+    })();
+  } else {
+    res.on('data', onChunk);
+  }
+  if (typeof how.pause_ms === 'number' && how.pause_ms > 0) {
+    try {
+      res.pause();
+      obs.props['res.isPaused_after_pause'] = readProp(() => res.isPaused());
+      rec.setTimer(() => { try { res.resume(); } catch { /* recorded nowhere: resume cannot fail usefully */ } }, how.pause_ms);
+    } catch (e) {
+      obs.props['res.isPaused_after_pause'] = null;
+      ev('res', 'pause_threw', { error: errorRecord(e) });
+    }
+  }
+  mark('req:response');
 }
 
 function releaseClient(st) {
@@ -696,9 +756,10 @@ function timeoutDetail(runs) {
 // of SPECIAL_OPS, keyed by its name.
 //
 // An op runs in an `env`: rec, ctx, top (takes status and detail), push(call),
-// receivers (client: req; handler: req, res, server; clientError: socket, server),
-// callback(receiver, method) (the completion callback recorded as "<method>_cb"), and
-// fired (client: the "src:name" events seen) or h (handler: the request's state).
+// receivers (client: req, res; handler: req, res, server; clientError: socket, server;
+// tunnels: socket, and server on a server's), callback(receiver, method) (the completion
+// callback recorded as "<method>_cb"), and fired (client: the "src:name" events seen),
+// h (handler: the request's state) or tunnel (tunnels: the socket's state).
 
 const UNDEF = { $undefined: true };
 const harnessTimeout = (message) => ({ name: 'HarnessTimeout', code: null, message });
@@ -716,6 +777,32 @@ function record(env, op, fn, receiver) {
 function noResponse(op, env) {
   const message = 'no response yet (wait for it with wait_event first)';
   env.push({ op: op.op, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_NO_RESPONSE', message } });
+}
+
+/**
+ * req.get / res.get: records receiver[prop]; with `same_as` (an object of the vocabulary's
+ * `objects`), whether it is that object instead: an object (a socket) is compared, never
+ * encoded.
+ */
+function readOrCompare(op, env, receiver) {
+  if (op.same_as === undefined) {
+    record(env, op, () => receiver[op.prop], receiver);
+    return;
+  }
+  record(env, op, () => {
+    const value = receiver[op.prop];
+    const [owner, part] = op.same_as.split('.');
+    const base = env.receivers[owner];
+    const other = part === undefined || base === null || base === undefined ? base : base[part];
+    return value !== undefined && value !== null && value === other;
+  });
+}
+
+/** socket.wait_end / socket.wait_bytes: until pred() holds on the tunnel's socket, or the deadline. */
+function waitForSocket(op, env, pred, what) {
+  return env.rec.untilOrDeadline(pred).then((r) => {
+    env.push({ op: op.op, returned: UNDEF, threw: r === 'timeout' ? harnessTimeout(what) : null });
+  });
 }
 
 /** The op's agent ("global" or a named one), or undefined once the scenario problem is recorded. */
@@ -754,12 +841,18 @@ const SPECIAL_OPS = {
     if (over()) return done('done');
     return env.rec.untilOrDeadline(over).then(done);
   },
-  'req.get': (op, env) => record(env, op, () => env.receivers.req[op.prop], env.receivers.req),
+  'req.get': (op, env) => readOrCompare(op, env, env.receivers.req),
+  'req.set': (op, env) => record(env, op, () => { env.receivers.req[op.prop] = decode(op.value, env.ctx); }),
+  'readable.pipe': (op, env) => record(env, op, () => {
+    // Readable.from(chunks).pipe(req): each chunk written in turn, then req.end().
+    const source = Readable.from(decode(op.chunks ?? [], env.ctx));
+    return source.pipe(env.receivers.req);
+  }, env.receivers.req),
   'res.set': (op, env) => record(env, op, () => { env.receivers.res[op.prop] = decode(op.value, env.ctx); }),
   'res.get': (op, env) => {
     const { res } = env.receivers;
     if (!res) noResponse(op, env);
-    else record(env, op, () => res[op.prop], res);
+    else readOrCompare(op, env, res);
   },
   'res.call': (op, env) => {
     const { res } = env.receivers;
@@ -791,6 +884,11 @@ const SPECIAL_OPS = {
   'agent.call': (op, env) => {
     const agent = opAgent(op, env);
     if (agent !== undefined) record(env, op, () => agent[op.method](...decode(op.args ?? [], env.ctx)), agent);
+  },
+  'socket.wait_end': (op, env) => waitForSocket(op, env, () => env.tunnel.ended, 'the socket did not end'),
+  'socket.wait_bytes': (op, env) => {
+    const n = Number(op.bytes) || 0;
+    return waitForSocket(op, env, () => env.tunnel.bytes >= n, `fewer than ${n} bytes arrived on the socket`);
   },
   'agent.pool': (op, env) => {
     const agent = opAgent(op, env);
@@ -835,6 +933,51 @@ function serverCallback(session, serverIndex, method) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Tunnels: the socket an 'upgrade' or 'connect' listener gets (SCENARIO.md "Upgrade and
+// CONNECT")
+
+/**
+ * Watch the socket and run tunnel ops on it: bytes it delivers go to record.tunnel, its
+ * events ({src: 'socket', name: data|end|close|error}) to `events`, op results to
+ * record.calls. `env` is the ops' env without push and tunnel (receivers: socket, and
+ * server on a server's). Resolves once the ops ran and the socket closed (or the
+ * scenario deadline passed).
+ */
+function runTunnel(ops, socket, record, events, env) {
+  const { rec } = env;
+  const parts = [];
+  const state = { ended: false, closed: false, bytes: 0 };
+  record.tunnel = { $bytes: '' };
+  record.calls = [];
+  const sev = (name, extra) => rec.event(events, { src: 'socket', name, t: rec.t(), ...(extra || {}) });
+  socket.on('data', (chunk) => {
+    if (rec.frozen) return;
+    const buf = toBuffer(chunk);
+    parts.push(buf);
+    state.bytes += buf.length;
+    record.tunnel = { $bytes: Buffer.concat(parts).toString('base64') };
+    sev('data', { len: buf.length });
+  });
+  socket.on('end', () => { state.ended = true; sev('end'); });
+  socket.on('close', () => { state.ended = true; state.closed = true; sev('close'); });
+  socket.on('error', (err) => sev('error', { error: errorRecord(err) }));
+  const tunnelEnv = { ...env, tunnel: state, push: (call) => pushCall(rec, record.calls, call) };
+  return (async () => {
+    try {
+      for (const op of ops) {
+        if (rec.timedOut || rec.frozen) break;
+        const pending = runOp(op, tunnelEnv);
+        if (pending) await pending;
+      }
+    } catch (e) {
+      env.top.status = 'error';
+      env.top.detail = `executor error in tunnel ops: ${describe(e)}`;
+    }
+    await rec.untilOrDeadline(() => state.closed || socket.destroyed);
+  })();
+}
+
+// ---------------------------------------------------------------------------------------
 // Server scenarios
 
 /**
@@ -851,6 +994,7 @@ export async function startServers(http, scenario, listen) {
     servers: [],
     handlers: [],
     clientErrors: [], // one per 'clientError' whose ops run: {done}
+    tunnels: [], // one per 'upgrade' / 'connect' whose ops run: {done, socket}
     ctx: null,
   };
   try {
@@ -928,6 +1072,19 @@ async function startOne(http, session, spec, index, listen) {
       } catch (e) {
         session.obs.status = 'error';
         session.obs.detail = `executor error in clientError: ${describe(e)}`;
+      }
+    });
+  }
+  // 'upgrade' / 'connect' listeners: present only when asked for, since Node routes an
+  // Upgrade request to 'request' when nobody listens for 'upgrade'.
+  for (const [key, event] of [['on_upgrade', 'upgrade'], ['on_connect', 'connect']]) {
+    if (!Array.isArray(spec[key])) continue;
+    server.on(event, (req, socket, head) => {
+      try {
+        handleTunnelRequest(session, index, spec[key], req, socket, head, event);
+      } catch (e) {
+        session.obs.status = 'error';
+        session.obs.detail = `executor error in ${event}: ${describe(e)}`;
       }
     });
   }
@@ -1030,6 +1187,43 @@ function handleRequest(session, serverIndex, ops, req, res, event) {
 }
 
 /**
+ * An 'upgrade' or 'connect' (req, socket, head): an entry in `requests` with `event`,
+ * the request's head fields, `head` (the bytes after it) and the tunnel (runTunnel).
+ */
+function handleTunnelRequest(session, serverIndex, ops, req, socket, head, event) {
+  const { rec } = session;
+  if (rec.frozen) {
+    try { socket.destroy(); } catch { /* the scenario is over */ }
+    return;
+  }
+  const entry = {
+    server: serverIndex,
+    event,
+    method: readProp(() => req.method),
+    url: readProp(() => req.url),
+    httpVersion: readProp(() => req.httpVersion),
+    headers: readProp(() => req.headers),
+    rawHeaders: readProp(() => req.rawHeaders),
+    headersDistinct: readProp(() => req.headersDistinct),
+    head: plain(head ? toBuffer(head) : Buffer.alloc(0)),
+    calls: [],
+    events: [],
+  };
+  session.obs.requests.push(entry);
+  const run = { done: false, socket };
+  session.tunnels.push(run);
+  const env = {
+    rec, ctx: session.ctx, top: session.obs,
+    receivers: { socket, server: session.servers[serverIndex] },
+    callback: (_receiver, method) => serverCallback(session, serverIndex, method),
+  };
+  runTunnel(ops, socket, entry, entry.events, env).then(() => {
+    run.done = true;
+    rec.poke();
+  });
+}
+
+/**
  * A 'clientError' (err, socket): recorded as the server event {name: 'clientError',
  * error, calls}; its ops (socket.write, socket.end, socket.destroy, wait and the
  * server-level ops) run in order and their results go to that event's `calls`.
@@ -1072,7 +1266,8 @@ export async function finishServers(session) {
   if (!rec) return obs;
   try {
     const allDone = () => session.handlers.every((h) => h.st.opsDone && h.st.resClosed)
-      && session.clientErrors.every((run) => run.done);
+      && session.clientErrors.every((run) => run.done)
+      && session.tunnels.every((run) => run.done);
     const outcome = await rec.untilOrDeadline(allDone);
     if (outcome === 'timeout' && obs.status === 'ok') {
       obs.status = 'timeout';
@@ -1080,6 +1275,7 @@ export async function finishServers(session) {
         .map((h, i) => (h.st.opsDone && h.st.resClosed ? null : `request ${i} (${h.st.opsDone ? "res 'close' missing" : 'ops still running'})`))
         .filter(Boolean);
       if (session.clientErrors.some((run) => !run.done)) pending.push('clientError ops still running');
+      if (session.tunnels.some((run) => !run.done)) pending.push('an upgrade/connect socket still open');
       obs.detail = `scenario did not finish within ${rec.timeoutMs} ms` + (pending.length ? `: ${pending.join('; ')}` : '');
     }
     if (outcome === 'timeout') {
@@ -1105,6 +1301,9 @@ export async function finishServers(session) {
     if (session.ctx) releaseAgents(session.ctx);
     for (const h of session.handlers) {
       try { if (!h.res.destroyed && !h.st.resClosed) h.res.destroy(); } catch { /* best effort */ }
+    }
+    for (const run of session.tunnels) {
+      try { if (!run.socket.destroyed) run.socket.destroy(); } catch { /* best effort */ }
     }
     if (rec.uncaught.length) {
       const text = rec.uncaught.map((u) => `${u.name} at ${u.t} ms: ${u.error.name}: ${u.error.message}`).join('; ');

@@ -84,6 +84,10 @@ function fieldProblem(op, listName, field, kind, value, whole) {
     if (!(src in scope)) return null; // reported for `src`
     return scope[src].has(value) ? null : `${where}: unknown ${src} event ${show(value)}`;
   }
+  if (kind === 'object') {
+    const objects = Object.keys(V.raw.objects);
+    return objects.includes(value) ? null : `${where}: unknown object ${show(value)} (known: ${objects.join(', ')})`;
+  }
   return kind === 'any' ? null : `${where}: the vocabulary has no field kind ${show(kind)}`;
 }
 

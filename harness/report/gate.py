@@ -3,8 +3,9 @@
 A baseline (reports/baselines/<target>.json) maps behavior id -> accepted status (or a
 list of statuses, for a behavior known to vary between runs: `gate --update --merge`). The
 gate fails on a regression: a behavior whose status is now worse than the baseline
-(PASS -> FAIL, UNSUPPORTED -> FAIL, anything -> ERROR/CRASH/TIMEOUT), or a required
-behavior missing from the run. An improvement (FAIL -> PASS) passes but is reported as
+(PASS -> FAIL, UNSUPPORTED -> FAIL, PASS -> FLAKY, anything -> ERROR/CRASH/TIMEOUT), or a
+required behavior missing from the run. Worse is the status table's severity
+(harness/status.py): FLAKY ranks between the conforming statuses and FAIL. An improvement (FAIL -> PASS) passes but is reported as
 news, so the baseline can be tightened with `python -m harness gate --update`.
 """
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.events import CellFinished, Document, Handler, RunFinished
+from harness.report import causes as causing
 from harness.report import gate as gating
 from harness.report import results as store
 from harness.report.render import render_all
@@ -35,7 +36,8 @@ class Progress(Handler):
 
 
 def summary_lines(doc: Document) -> list[str]:
-    """Per target: its count of each status, examples run, time, processes started."""
+    """Per target: its count of each status, examples run, time, processes started; then,
+    per target with findings, how many causes they come from (the causes view of the matrix)."""
     counts: dict[str, dict[str, int]] = {}
     examples: dict[str, int] = {}
     for rec in doc["results"]:
@@ -48,6 +50,11 @@ def summary_lines(doc: Document) -> list[str]:
         procs = f", {t['processes_started']} process(es) started" if "processes_started" in t else ""
         lines.append(f"{target}: " + ", ".join(f"{n} {s}" for s, n in sorted(per.items()))
                      + f"  [{examples[target]} examples, {t.get('wall_s', 0):.1f} s{procs}]")
+    grouped = causing.group(doc)
+    for target, per in counts.items():
+        line = causing.summary(target, grouped.get(target, []), per)
+        if line:
+            lines.append(line)
     return lines
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tabulate import tabulate
 
+from harness.report import causes as causing
 from harness.report.matrix import Matrix, cell_text, summary_text
 from harness.status import STATUS, TABLE
 
@@ -33,15 +36,13 @@ def render(m: Matrix) -> str:
     first = next(iter(m.counts.values()), {})
     lines.append(tabulate(summary, headers=["target", *first.keys(), "total"], tablefmt="github"))
     lines.append("")
+    lines += _causes(m)
     findings = [(r, t, r.cells[t]) for rows in m.features.values() for r in rows for t in m.targets
                 if t in r.cells and STATUS[r.cells[t]["status"]].detailed]
     if findings:
         lines += ["## Details", ""]
         for row, target, rec in findings:
-            lines.append(f"- **{rec['status']}** `{row.behavior}` on `{target}` ({rec['spec']}): "
-                         f"{_one_line(rec['message'])}")
-            for cmd in rec.get("repro") or []:
-                lines.append(f"  - reproduce: `{cmd}`")
+            lines += _detail(row.behavior, target, rec)
         lines.append("")
     diffs = [(r, t, r.cells[t]) for rows in m.features.values() for r in rows for t in m.targets
              if t in r.cells and r.cells[t].get("differences")]
@@ -52,6 +53,41 @@ def render(m: Matrix) -> str:
             lines += [f"  - {_one_line(d, 600)}" for d in rec["differences"]]
         lines.append("")
     return "\n".join(lines)
+
+
+def _causes(m: Matrix) -> list[str]:
+    if not m.causes:
+        return []
+    lines = ["## Causes", "", "Each target's FAIL, TIMEOUT and CRASH cells grouped by the departure from Node "
+             "that explains them, most cells first. Class: " + "; ".join(f"{c} {w}" for c, w in causing.CLASSES.items())
+             + ".", ""]
+    for target, rows in m.causes.items():
+        lines += [f"### {causing.summary(target, rows, m.counts[target]) or target}", ""]
+        table = [[_cause_text(r), r.cls, f"`{r.subject}`" if r.subject else "-",
+                  f"{len(r.cells)}: " + ", ".join(f"`{b}`" for b in r.cells), f"`{r.command}`"] for r in rows]
+        lines.append(tabulate(table, headers=["cause", "class", "subject", "cells", "see it"], tablefmt="github"))
+        lines.append("")
+    return lines
+
+
+def _cause_text(row: causing.CauseRow) -> str:
+    text = f"{row.title} (`{row.id}`)" if row.declared else f"`{row.id}`, e.g. {_one_line(row.example, 160)}"
+    return text.replace("|", "\\|")
+
+
+def _detail(behavior: str, target: str, rec: dict[str, Any]) -> list[str]:
+    """One non-PASS cell: status, causes, each failing entry where it is written, the commands."""
+    failures = rec.get("failures") or []
+    head = f"- **{rec['status']}** `{behavior}` on `{target}` ({rec['spec']})"
+    lines = [head + ("" if failures and rec["status"] != "FLAKY" else f": {_one_line(rec['message'])}")]
+    if rec.get("causes"):
+        lines.append("  - causes: " + ", ".join(f"`{c}`" for c in rec["causes"]))
+    for f in failures:
+        lines.append(f"  - `{f['spec']}`: {_one_line(f['message'])}")
+        lines += ["    ```yaml", *(f"    {line}" for line in f["yaml"].splitlines()), "    ```"]
+    for cmd in rec.get("repro") or []:
+        lines.append(f"  - reproduce: `{cmd}`")
+    return lines
 
 
 def _one_line(text: str, limit: int = 400) -> str:

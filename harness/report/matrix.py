@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.report.causes import CauseRow, group, reference
 from harness.status import NAMES, STATUS
 
 
@@ -23,6 +24,7 @@ class Matrix:
     features: dict[str, list[Row]]
     counts: dict[str, dict[str, int]]  # target -> status -> n
     meta: dict[str, Any]
+    causes: dict[str, list[CauseRow]] = field(default_factory=dict)  # target -> its causes
 
 
 def build(doc: dict[str, Any]) -> Matrix:
@@ -43,20 +45,20 @@ def build(doc: dict[str, Any]) -> Matrix:
         for t, rec in row.cells.items():
             counts[t][rec["status"]] += 1
     meta = {k: v for k, v in doc.items() if k != "results"}
-    return Matrix(targets, dict(sorted(features.items())), counts, meta)
+    return Matrix(targets, dict(sorted(features.items())), counts, meta, group(doc))
 
 
 def _classify_gaps(rows: Any, targets: dict[str, Any]) -> None:
     """Tell a fixable gap from fetch's own: where the reference fetch-backed implementation
     passes a behavior that another fetch-backed target fails, the runtime can fix it; where
     the reference fails too, the gap belongs to fetch itself."""
-    reference = next((name for name, t in targets.items() if t.get("kind") == "reference"), None)
+    ref_name = reference(targets)
     for row in rows:
-        ref = row.cells.get(reference) if reference is not None else None
+        ref = row.cells.get(ref_name) if ref_name is not None else None
         if ref is None:
             continue
         for target, rec in row.cells.items():
-            if target == reference or rec["status"] != "FAIL":
+            if target == ref_name or rec["status"] != "FAIL":
                 continue
             if targets.get(target, {}).get("profile") != "fetch-backed":
                 continue

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.runner import CellResult, Session, repro_commands
+from harness.runner import CellResult, Session, failures, repro_commands
 from harness.scenario import to_json
 from harness.status import STATUS, Kind
 from harness.targets import registry
@@ -30,12 +30,14 @@ def record(cell: CellResult, session: Session, profile: str | None) -> dict[str,
         "repro": repro_commands(cell, session.fault, session.session_seed) if STATUS[cell.status].detailed else [],
         "repro_file": cell.repro_file, "examples_run": cell.examples_run, "statuses": cell.statuses,
         "spec": b.location, "seed": cell.seed, "wall_s": round(cell.wall_s, 3),
-        "differences": cell.differences,
+        "differences": cell.differences, "causes": cell.causes, "failures": failures(cell),
+        "reruns": cell.reruns,
     }
 
 
 def document(session: Session, records: list[dict[str, Any]], hypothesis_profile: str) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC)
+    named = {cid for rec in records for cid in rec.get("causes") or []}
     started = dt.datetime.fromtimestamp(session.started, dt.UTC)
     return {
         "schema": SCHEMA, "harness_version": __version__,
@@ -44,6 +46,9 @@ def document(session: Session, records: list[dict[str, Any]], hypothesis_profile
         "hypothesis_profile": hypothesis_profile, "fault": session.fault, "oracle": session.oracle,
         "targets": {name: {"kind": registry.info(name).kind, **info}
                     for name, info in session.versions().items()},
+        # the specs/causes.yaml entries the results name (the others are automatic causes)
+        "causes": {c.id: {"title": c.title, "subject": c.subject}
+                   for c in session.causes.values() if c.id in named},
         "results": records,
     }
 

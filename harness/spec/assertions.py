@@ -101,6 +101,7 @@ CHECKS: dict[str, Callable[[Any, Any], bool]] = {
 class Outcome:
     ok: bool
     message: str  # empty when ok
+    observed: Any = None  # what a failing check saw (its shape names an automatic cause)
 
 
 def short(value: Any, limit: int = 300) -> str:
@@ -130,4 +131,4 @@ def check(assertion: Mapping[str, Any], given: Mapping[str, Any], views: Any) ->
     if CHECKS[name](actual, expected):
         return Outcome(True, "")
     because = f" ({assertion['because']})" if "because" in assertion else ""
-    return Outcome(False, f"{subject} {name} {short(expected)}: observed {short(actual)}{because}")
+    return Outcome(False, f"{subject} {name} {short(expected)}: observed {short(actual)}{because}", actual)

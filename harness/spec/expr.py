@@ -155,6 +155,10 @@ def _nary(name: str, args: list[Any]) -> Any:
     if name == "$slice":
         value, start, end = args
         return value[start:end]
+    if name == "$count":
+        # [list, item]: how many elements equal item (event_names: how often an event fired).
+        seq, item = args
+        return sum(1 for x in seq if x == item)
     if name == "$where":
         # [pairs, name]: values of the pairs whose name matches, case-insensitively.
         pairs, key = args
@@ -163,7 +167,7 @@ def _nary(name: str, args: list[Any]) -> Any:
 
 
 _NARY = frozenset({"$concat", "$join", "$object", "$add", "$sub", "$eq", "$gt", "$and",
-                   "$or", "$if", "$get", "$repeat", "$slice", "$where"})
+                   "$or", "$if", "$get", "$repeat", "$slice", "$where", "$count"})
 _REFS = frozenset({"$given", "$obs"})
 OPERATORS = frozenset(_UNARY) | _NARY | _REFS | {"$bytes", "$literal"}
 

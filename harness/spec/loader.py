@@ -20,14 +20,15 @@ import jsonschema
 
 from harness.spec.assertions import CHECKS
 from harness.spec.expr import OPERATORS, operator_of, references
-from harness.spec.model import Behavior, Case, FetchBacked
+from harness.spec.model import Behavior, Case, FetchBacked, Written
 from harness.spec.observed_names import assertion_problems
 from harness.spec.yaml_source import Located, SpecError, load_located
 from harness.vocabulary import scenario_problems
 
 _HERE = Path(__file__).parent
-# Files in specs/ that hold no behaviors: the API surface and Node's test list (harness/spec/surface.py).
-NOT_BEHAVIOR_FILES = frozenset({"api-surface.yaml", "node-tests.yaml"})
+# Files in specs/ that hold no behaviors: the API surface and Node's test list (harness/spec/surface.py),
+# and the named causes of failures (harness/spec/causes.py).
+NOT_BEHAVIOR_FILES = frozenset({"api-surface.yaml", "node-tests.yaml", "causes.yaml"})
 
 
 @cache
@@ -110,16 +111,35 @@ def load_spec_file(path: Path) -> list[Behavior]:
         kind = raw["scenario"]["kind"]
         _check_assertions(doc, [*keys, "expect"], raw["expect"], names, bid, kind)
         fb = raw.get("fetch_backed")
+        variant = None
         if fb:
-            _check_assertions(doc, [*keys, "fetch_backed", "expect"], fb["expect"], names, bid, kind)
+            fb_keys = [*keys, "fetch_backed", "expect"]
+            _check_assertions(doc, fb_keys, fb["expect"], names, bid, kind)
+            variant = FetchBacked(**fb, expect_written=_written(doc, fb_keys, fb["expect"]))
         out.append(Behavior(
             id=bid, title=raw["title"], feature=raw.get("feature", doc.data["feature"]),
             level=raw["level"], catalogue=list(raw["catalogue"]), node=raw.get("node") or {},
             given=given, scenario=raw["scenario"], expect=raw["expect"],
-            fetch_backed=FetchBacked(**fb) if fb else None, source=_rel(path),
+            fetch_backed=variant, source=_rel(path),
             line=doc.line_of(keys), max_examples=raw.get("max_examples"), notes=raw.get("notes", ""),
+            expect_written=_written(doc, [*keys, "expect"], raw["expect"]),
         ))
     return out
+
+
+_SHOWN_LINES = 12  # of an expect entry's YAML in a failure; the file has the rest
+
+
+def _written(doc: Located, keys: list[Any], entries: list[Any]) -> tuple[Written, ...]:
+    """file:line and YAML text of each of the entries at keys (the failing line of a FAIL)."""
+    out = []
+    for i in range(len(entries)):
+        line, text = doc.snippet([*keys, i]) or (None, "")
+        lines = text.splitlines()
+        if len(lines) > _SHOWN_LINES:
+            text = "\n".join([*lines[:_SHOWN_LINES], "  ..."])
+        out.append(Written(_rel(doc.path), line, text))
+    return tuple(out)
 
 
 def load_case_file(path: Path) -> list[Case]:

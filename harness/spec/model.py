@@ -9,6 +9,19 @@ LEVELS = ("required", "optional", "informational")
 
 
 @dataclass(frozen=True)
+class Written:
+    """Where an `expect` entry is written: file, line and its YAML text, shown when it fails."""
+
+    source: str
+    line: int | None
+    text: str
+
+    @property
+    def location(self) -> str:
+        return f"{self.source}:{self.line}" if self.line else self.source
+
+
+@dataclass(frozen=True)
 class FetchBacked:
     """The variant a fetch-backed target is held to, for a documented limitation only."""
 
@@ -16,6 +29,7 @@ class FetchBacked:
     status: str  # UNSUPPORTED or NOOP
     because: str
     expect: list[dict[str, Any]]
+    expect_written: tuple[Written, ...] = ()  # one per expect entry
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,7 @@ class Behavior:
     max_examples: int | None = None
     notes: str = ""
     cases: list[Case] = field(default_factory=list)
+    expect_written: tuple[Written, ...] = ()  # one per expect entry
 
     @property
     def location(self) -> str:
@@ -58,3 +73,12 @@ class Behavior:
     @property
     def requires(self) -> list[str]:
         return list(self.scenario.get("requires", []))
+
+    def expect_entries(self) -> list[tuple[dict[str, Any], Written]]:
+        """`expect`, then `fetch_backed.expect`, each entry with where it is written."""
+        unknown = Written(self.source, self.line, "")  # a Behavior built in code has no written entries
+        pairs = list(zip(self.expect, self.expect_written or [unknown] * len(self.expect), strict=True))
+        if self.fetch_backed is not None:
+            fb = self.fetch_backed
+            pairs += zip(fb.expect, fb.expect_written or [unknown] * len(fb.expect), strict=True)
+        return pairs

@@ -34,6 +34,7 @@ class Located:
     path: Path
     data: Any
     root: yaml.Node | None
+    text: str = ""
 
     def line_of(self, keys: list[str | int] | tuple[str | int, ...]) -> int | None:
         """1-based line of the node at keys (the deepest one that exists)."""
@@ -46,6 +47,25 @@ class Located:
             node = child
             line = node.start_mark.line + 1
         return line
+
+    def snippet(self, keys: list[str | int] | tuple[str | int, ...]) -> tuple[int, str] | None:
+        """The 1-based first line of the node at keys and its YAML text (whole lines, dedented);
+        None if there is no such node."""
+        node = self.root
+        for key in keys:
+            node = _child(node, key)
+        if node is None:
+            return None
+        lines = self.text.splitlines()
+        first, last = node.start_mark.line, node.end_mark.line
+        # A block node ends where the next one starts: that line is not its own.
+        if last >= len(lines) or not lines[last][: node.end_mark.column].strip(" -"):
+            last -= 1
+        chunk = lines[first:last + 1]
+        while len(chunk) > 1 and not chunk[-1].strip():
+            chunk.pop()
+        indent = len(chunk[0]) - len(chunk[0].lstrip())
+        return first + 1, "\n".join(line[indent:] if not line[:indent].strip() else line for line in chunk)
 
 
 def _child(node: yaml.Node | None, key: str | int) -> yaml.Node | None:
@@ -91,4 +111,4 @@ def load_located(path: Path) -> Located:
         raise SpecError(path, line, f"invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise SpecError(path, None, f"invalid YAML: {exc}") from None
-    return Located(path=path, data=data, root=root)
+    return Located(path=path, data=data, root=root, text=text)

@@ -17,6 +17,7 @@ class RequestPlan:
     head: bytes
     parts: list[tuple[float, bytes]]  # (delay in seconds, bytes), each written and flushed
     close_after_head: bool
+    half_close: bool = False  # shut down the write side (FIN) once everything went out
 
 
 def plan_request(req: Json) -> RequestPlan:
@@ -28,7 +29,10 @@ def plan_request(req: Json) -> RequestPlan:
         method = str(req.get("method") or (wire_to_text(raw.split(b" ", 1)[0]) if b" " in raw else ""))
         # `body` parts after a `raw` go out as they are, each after its delay: a head or
         # body stalled halfway (timeouts), or bytes split over several writes.
-        return RequestPlan(method, raw, body_plan(req.get("body")), bool(req.get("close_after_head")))
+        return RequestPlan(
+            method, raw, body_plan(req.get("body")), bool(req.get("close_after_head")),
+            bool(req.get("half_close")),
+        )
     method = str(req.get("method", "GET"))
     fields = list(req.get("headers") or [])
     plan = body_plan(req.get("body"))
@@ -48,4 +52,6 @@ def plan_request(req: Json) -> RequestPlan:
     head = message_head(
         request_line(method, req.get("target", "/"), req.get("version", "1.1")), fields
     )
-    return RequestPlan(method, head, plan, bool(req.get("close_after_head")))
+    return RequestPlan(
+        method, head, plan, bool(req.get("close_after_head")), bool(req.get("half_close"))
+    )

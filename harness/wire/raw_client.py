@@ -48,8 +48,13 @@ class Exchange:
         conn = self.pool.get(key)
         if conn is not None and conn.usable and not conn.eof:
             return conn
-        if conn is not None and read_only and conn.closing and (conn.buf or not conn.eof):
-            return conn  # a pipelined reply behind one that announced the close
+        if conn is not None and read_only:
+            if conn.buf or (conn.closing and not conn.eof):
+                return conn  # a pipelined reply already read, or behind one that announced the close
+            # Nothing left to read: a new connection would carry no request, so no reply.
+            rec.conn = conn.index
+            rec.error = "the connection closed before this pipelined reply"
+            return None
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(*address), self.timeout_s
@@ -89,7 +94,11 @@ class Exchange:
             )
         except TimeoutError:
             conn.usable = False
-            waiting = "the response head" if rec.status is None else "the end of the body"
+            waiting = (
+                "the response head" if rec.status is None
+                else "the end of the body" if rec.tunnel is None
+                else "the server to close the tunnel"
+            )
             rec.error = f"timeout after {self.timeout_s:g} s waiting for {waiting}"
         if conn.usable and not sender.done():
             # The response came before the request body was sent; finish it before reuse.
@@ -122,6 +131,8 @@ async def _send(conn: Connection, plan: RequestPlan) -> None:
                 return
             conn.writer.write(data)
             await conn.writer.drain()
+        if plan.half_close and conn.writer.can_write_eof():
+            conn.writer.write_eof()
 
 
 async def run_exchange(

@@ -125,8 +125,9 @@ async def read_response(conn: Connection, method: str, rec: ResponseRecord, cloc
         conn.usable = False
         rec.error = f"parse error: {e}"
         return
-    if head.status == 101:
-        conn.usable = False  # the connection now speaks another protocol
+    if head.status == 101 or (method == "CONNECT" and 200 <= head.status < 300):
+        await _read_tunnel(conn, rec)  # the connection now carries another protocol
+        return
     if rec.framing == "content-length":
         await _read_sized(conn, rec, length, clock)
     elif rec.framing == "chunked":
@@ -190,6 +191,17 @@ async def _read_to_close(conn: Connection, rec: ResponseRecord, clock: Clock) ->
         rec.add_body(data, t)
         data, t = await conn.read(), clock.ms()
     conn.usable = False
+    rec.closed = True
+
+
+async def _read_tunnel(conn: Connection, rec: ResponseRecord) -> None:
+    """Record every byte after the head until the server closes (filled in place, so a
+    timeout keeps what arrived)."""
+    conn.usable = False
+    rec.tunnel = bytearray(conn.buf)
+    conn.buf.clear()
+    while data := await conn.read():
+        rec.tunnel += data
     rec.closed = True
 
 

@@ -25,6 +25,9 @@ class ResponseRecord:
     error: str | None = None
     head_raw: bytes = b""
     t_head: float | None = None
+    # Bytes after a 101 head or a CONNECT 2xx head, read until the server closed;
+    # None for any other response.
+    tunnel: bytearray | None = None
 
     def add_body(self, data: bytes, t: float) -> None:
         if data:
@@ -48,4 +51,5 @@ class ResponseRecord:
             "error": self.error,
             "head_raw": tag_bytes(self.head_raw),
             "t_head": self.t_head,
+            "tunnel": None if self.tunnel is None else tag_bytes(self.tunnel),
         }

@@ -33,14 +33,23 @@
 // wrapper keeps the routing state of the current one.
 
 import http from 'node:http';
+import process from 'node:process';
 import { httpServerHandler, handleAsNodeRequest } from 'cloudflare:node';
-import { runClient, startServers, finishServers } from '../executor.mjs';
+import { runClient, startServers, finishServers, recordUncaught } from '../executor.mjs';
 import { useVocabulary } from '../vocabulary.mjs';
 // A json module of the config (workerd refuses `with { type: 'json' }`, which the other
 // runtimes require: so each wrapper imports the vocabulary its own way).
 import vocabulary from '../vocabulary.json';
 
 useVocabulary(vocabulary);
+
+// Exceptions that escape a listener go to the running scenario as "process" events, as
+// stdio_driver.mjs does for node/bun/deno: whichever of these the runtime reports.
+process.on('uncaughtException', (err) => recordUncaught('uncaughtException', err));
+globalThis.addEventListener('unhandledrejection', (event) => {
+  recordUncaught('unhandledRejection', event.reason);
+  event.preventDefault();
+});
 
 // The server scenario in progress (null between scenarios).
 let current = null;

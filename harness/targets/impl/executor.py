@@ -14,7 +14,7 @@ import functools
 import traceback
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeGuard
 
 from harness.observations import Json
 from harness.targets.impl.fault_hooks import Fault, ops_for
@@ -33,6 +33,7 @@ from harness.targets.impl.tags import (
     snake,
     to_bytes,
 )
+from harness.targets.impl.tunnel import run_tunnel
 from harness.vocabulary import describe as describe_problems
 from harness.vocabulary import load as vocabulary
 from harness.vocabulary import recorded_events, scenario_problems, timing
@@ -64,22 +65,26 @@ class ClientState:
     res_ended: bool = False
     end_grace_over: bool = False
     upgrade_done: bool = False
+    tunneling: bool = False  # a tunnel (client.on_upgrade) outlives req 'close'
     destroyed_res: bool = False
+    aborted_req: bool = False
     parts: list[bytes] = field(default_factory=list)
     nbytes: int = 0
     tasks: list[asyncio.Future[Any]] = field(default_factory=list)
     fired: set[str] = field(default_factory=set)
 
     def finished(self) -> bool:
-        return self.upgrade_done or (self.req_closed and (
+        return self.upgrade_done or (not self.tunneling and self.req_closed and (
             self.res is None or self.res_closed or self.end_grace_over))
 
 
 # Client props read by code of their own (vocabulary client_props without `read`);
-# res.isPaused_after_pause is recorded when the response is paused.
+# res.isPaused_after_pause is recorded when the response is paused, and res.destroyed at
+# res 'end' and 'close' (DESTROYED_AT) when they fire.
 PROPS_BY_NAME = {
     "res.req_is_req": lambda st: None if st.res is None else getattr(st.res, "req", None) is st.req,
 }
+DESTROYED_AT = {"end": "res.destroyed_at_end", "close": "res.destroyed_at_close"}
 
 
 def _prop(st: ClientState, key: str, entry: dict[str, str]) -> Any:
@@ -281,7 +286,7 @@ class RequestRun:
             self.rec.set_timer(controller.abort, ms)
         self.attach_req(req)
         self.env = OpEnv(self.http, self.rec, self.ctx, self.top, self.call, {"req": req},
-                         lambda _receiver, method: self._callback(method), fired=st.fired)
+                         lambda _receiver, method: self._callback(method), fired=st.fired, tasks=st.tasks)
         ops = asyncio.ensure_future(self.run_ops())
         ended = self.rec.until(st.finished)
         both = asyncio.ensure_future(asyncio.gather(ops, ended))
@@ -301,10 +306,23 @@ class RequestRun:
         for name in recorded_events("client", "req"):
             req.on(name, self._guard(self._req_event(name)))
         req.on("error", self._guard(self._req_error))
+        if self.c.get("throw_in") == "req:error":
+            req.on("error", self._thrower)
         req.on("information", self._guard(self._on_information))
         for name in ("upgrade", "connect"):
+            # upgrade_listener: false leaves 'upgrade' unlistened (Node then destroys the socket).
+            if name == "upgrade" and self.c.get("upgrade_listener") is False:
+                continue
             req.on(name, self._guard(self._upgrade_listener(name)))
-        req.on("response", self._guard(self.on_response))
+        # listen_response false: no 'response' listener at all, so Node dumps the response.
+        if self.c.get("listen_response") is not False:
+            req.on("response", self._guard(self.on_response))
+        if self.c.get("throw_in") == "response":
+            req.on("response", self._thrower)
+
+    def _thrower(self, *_args: Any) -> None:
+        """throw_in: a listener attached after ours that raises new Error(throw_message)."""
+        raise self.http.NodeError(str(self.c.get("throw_message") or "thrown by a listener"))
 
     def _guard(self, fn: Any) -> Any:
         # A listener of ours must never throw into the reference's emit().
@@ -339,8 +357,20 @@ class RequestRun:
 
     def _upgrade_listener(self, name: str) -> Any:
         def on(res: Any = None, socket: Any = None, head: Any = None, *_args: Any) -> None:
-            self.ev("req", name, {"info": head_snapshot(res), "head": plain(to_bytes(head or b""))})
+            record = {"src": "req", "name": name, "t": self.rec.t(), "info": head_snapshot(res),
+                      "head": plain(to_bytes(head or b""))}
+            self.rec.event(self.obs["events"], record)
             self.mark(f"req:{name}")
+            tunnel_ops = self.c.get("on_upgrade")
+            if isinstance(tunnel_ops, list) and socket is not None:
+                # The tunnel ops own the socket; the request is done once it closed.
+                self.st.tunneling = True
+                env = OpEnv(self.http, self.rec, self.ctx, self.top, self.call, {"socket": socket},
+                            lambda _receiver, _method: lambda *_a: None, tasks=self.st.tasks)
+                task = asyncio.ensure_future(run_tunnel(tunnel_ops, socket, record, self.obs["events"], env))
+                task.add_done_callback(lambda _t: self._upgrade_over())
+                self.st.tasks.append(task)
+                return
             # The socket is handed to us; end it so the scenario can finish.
             try:
                 if socket is not None and not getattr(socket, "destroyed", True) and hasattr(socket, "once"):
@@ -367,7 +397,14 @@ class RequestRun:
         for name in recorded_events("client", "res"):
             res.on(name, self._guard(self._res_event(name)))
         res.on("error", self._guard(self._res_error))
+        if self.c.get("throw_in") == "res:end":
+            res.on("end", self._thrower)
         how: Json = self.c.get("response") or {}
+        if how.get("finished"):
+            self._watch_finished(res)
+        if how.get("destroy_on_readable"):
+            # The reference has no 'readable' event: its first chunk is when data is readable.
+            res.once("data", self._guard(lambda *_a: res.destroy()))
         if how.get("encoding") is not None:
             try:
                 res.set_encoding(how["encoding"])
@@ -394,6 +431,8 @@ class RequestRun:
             self.ev("res", name)
             if name in ("end", "close"):
                 self._read_tail()
+                if not rec.frozen:
+                    self.obs["props"][DESTROYED_AT[name]] = read_attr(st.res, "destroyed")
             if name == "end":
                 st.res_ended = True
                 rec.set_timer(self._grace_over, timing("end_grace_ms"))
@@ -401,6 +440,31 @@ class RequestRun:
                 st.res_closed = True
             self.mark(f"res:{name}")
         return on
+
+    def _watch_finished(self, res: Any) -> None:
+        """stream.finished(res, cb) of executor.mjs: the callback once, at 'end' (no error),
+        'error' (that error) or a 'close' before 'end' (ERR_STREAM_PREMATURE_CLOSE)."""
+        state = {"called": False, "ended": False}
+
+        def callback(err: Any = None) -> None:
+            if not state["called"]:
+                state["called"] = True
+                self.ev("res", "finished_cb", {"error": error_record(err)} if err else None)
+
+        def on_end(*_a: Any) -> None:
+            state["ended"] = True
+            callback()
+
+        def on_close(*_a: Any) -> None:
+            if not state["ended"]:
+                callback(self.http.NodeError("Premature close", "ERR_STREAM_PREMATURE_CLOSE"))
+
+        try:
+            res.on("end", self._guard(on_end))
+            res.on("error", self._guard(lambda err=None, *_a: callback(err)))
+            res.on("close", self._guard(on_close))
+        except Exception as exc:  # noqa: BLE001 - as stream.finished() throwing in executor.mjs
+            self.ev("res", "finished_threw", {"error": error_record(exc)})
 
     def _grace_over(self) -> None:
         self.st.end_grace_over = True
@@ -435,6 +499,21 @@ class RequestRun:
                 st.res.destroy()
             except Exception as exc:  # noqa: BLE001
                 self.ev("res", "destroy_threw", {"error": error_record(exc)})
+        how: Json = self.c.get("response") or {}
+        abort_at = how.get("abort_after_bytes")
+        if _is_number(abort_at) and st.nbytes >= abort_at and not st.aborted_req:
+            st.aborted_req = True
+            try:
+                st.req.abort()
+            except Exception as exc:  # noqa: BLE001
+                self.ev("req", "abort_threw", {"error": error_record(exc)})
+        pause_each = how.get("pause_each_ms")
+        if _is_number(pause_each) and pause_each > 0:
+            try:
+                st.res.pause()
+                rec.set_timer(st.res.resume, pause_each)
+            except Exception as exc:  # noqa: BLE001
+                self.ev("res", "pause_threw", {"error": error_record(exc)})
 
     async def _iterate(self, res: Any) -> None:
         try:
@@ -471,6 +550,10 @@ class RequestRun:
                     obj.destroy()
             except Exception:  # noqa: BLE001, S110 - best effort
                 pass
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _info_field(info: Any, name: str) -> Any:

@@ -453,6 +453,62 @@ class TimerOverflow(Fault):
         return op
 
 
+class ReuseClosedSocket(Fault):
+    name = "reuse-closed-socket"
+    description = ("a request sent after a response that said Connection: close goes out on that "
+                   "dead socket: it fails with ECONNRESET 'socket hang up' and gets no response")
+
+    def on_observations(self, obs: Json) -> Json:
+        runs = [obs, *(obs.get("more") or [])]
+        for before, after in zip(runs, runs[1:], strict=False):
+            headers = (before.get("response") or {}).get("headers") or {}
+            if "close" not in str(headers.get("connection", "")).lower():
+                continue
+            after["response"], after["body"], after["chunks"] = None, {"$bytes": ""}, []
+            error = {"name": "Error", "code": "ECONNRESET", "message": "socket hang up"}
+            events = [e for e in after.get("events") or [] if e.get("src") != "res" and e.get("name") != "response"]
+            after["events"] = [*events, {"src": "req", "name": "error", "t": 0.0, "error": error}]
+        return obs
+
+
+class UpgradeHeaderStripped(Fault):
+    name = "upgrade-header-stripped"
+    description = "the server's handler never sees a request's Upgrade header, as a front end treating it as hop-by-hop"
+
+    def on_observations(self, obs: Json) -> Json:
+        for req in obs.get("requests") or []:
+            headers, raw = req.get("headers"), req.get("rawHeaders")
+            if isinstance(headers, dict):
+                headers.pop("upgrade", None)
+            if isinstance(raw, list):
+                pairs = [raw[i:i + 2] for i in range(0, len(raw) - 1, 2)]
+                req["rawHeaders"] = [x for p in pairs if str(p[0]).lower() != "upgrade" for x in p]
+        return obs
+
+
+class UnreadResponseStalls(Fault):
+    name = "unread-response-stalls"
+    description = ("a response nobody listens for is never read, so its request never closes "
+                   "(a runtime that waits for the body to be consumed instead of dumping it)")
+
+    def __init__(self) -> None:
+        self.unlistened: list[int] = []  # indexes of the request specs without a 'response' listener
+
+    def on_scenario(self, scenario: Json) -> Json:
+        client = scenario.get("client") or {}
+        specs = [client, *(client.get("then") or [])]
+        self.unlistened = [i for i, spec in enumerate(specs) if isinstance(spec, dict) and spec.get("listen_response") is False]
+        return scenario
+
+    def on_observations(self, obs: Json) -> Json:
+        runs = [obs, *(obs.get("more") or [])]
+        for i in self.unlistened:
+            if i < len(runs):
+                runs[i]["events"] = [e for e in runs[i].get("events") or []
+                                     if (e.get("src"), e.get("name")) != ("req", "close")]
+        return obs
+
+
 FAULTS: dict[str, Callable[[], Fault]] = {
     cls.name: cls for cls in (
         DropUserHeaders, AlterHeaderValues, RecaseRequestHeaders, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
@@ -463,6 +519,9 @@ FAULTS: dict[str, Callable[[], Fault]] = {
         AgentIgnoresOptions,
         NumericReadsDrift,
         TimerOverflow,
+        ReuseClosedSocket,
+        UpgradeHeaderStripped,
+        UnreadResponseStalls,
     )
 }
 

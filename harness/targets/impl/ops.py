@@ -1,4 +1,5 @@
-"""The ops of the impl executor (SCENARIO.md), for every op list: client, handler, clientError.
+"""The ops of the impl executor (SCENARIO.md), for every op list: client, handler, clientError,
+and the tunnels of 'upgrade' / 'connect'.
 
 Which ops exist, where they may appear and what they take is the vocabulary's
 (harness/drivers/vocabulary.json), and the scenario was checked against it before it
@@ -10,8 +11,9 @@ before them, as consecutive calls in a Node program do.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -33,11 +35,22 @@ UNDEF = {"$undefined": True}
 
 
 @dataclass
+class TunnelState:
+    """What a tunnel's socket did so far (socket.wait_end, socket.wait_bytes wait on it)."""
+
+    ended: bool = False
+    closed: bool = False
+    nbytes: int = 0
+
+
+@dataclass
 class OpEnv:
-    """Where an op runs: `receivers` (client: req; handler: req, res, server; clientError:
-    socket, server); `callback(receiver, method)` makes the completion callback recorded as
-    "<method>_cb"; `fired` (client) holds the "src:name" events seen; `body_over`
-    (handler) says the request body ended or never will."""
+    """Where an op runs: `receivers` (client: req, res; handler: req, res, server;
+    clientError: socket, server; tunnels: socket, and server on a server's);
+    `callback(receiver, method)` makes the completion callback recorded as "<method>_cb";
+    `fired` (client) holds the "src:name" events seen; `body_over` (handler) says the
+    request body ended or never will; `tunnel` (tunnels) is the socket's state; `tasks`
+    takes what an op leaves running (cancelled when the scenario ends)."""
 
     http: ModuleType
     rec: Recorder
@@ -48,6 +61,8 @@ class OpEnv:
     callback: Callable[[str, str], Callable[..., None]]
     fired: set[str] | None = None
     body_over: Callable[[], bool] | None = None
+    tunnel: TunnelState | None = None
+    tasks: list[asyncio.Future[Any]] = field(default_factory=list)
 
 
 def report_error(top: Json, detail: str) -> None:
@@ -118,8 +133,63 @@ def _assign(owner: Any, op: Json, env: OpEnv) -> None:
         env.push({"op": op["op"], "returned": None, "threw": error_record(exc)})
 
 
+def _read_or_compare(op: Json, env: OpEnv, receiver: Any) -> None:
+    """req.get / res.get: records receiver[prop]; with `same_as` (an object of the
+    vocabulary's `objects`), whether it is that object instead (never encoded)."""
+    prop = snake(str(op.get("prop")))
+    other = op.get("same_as")
+    if other is None:
+        env.push({"op": op["op"], **_read(receiver, prop)})
+        return
+    try:
+        owner, _, part = str(other).partition(".")
+        expected = env.receivers.get(owner)
+        if part and expected is not None:
+            expected = getattr(expected, snake(part), None)
+        value = getattr(receiver, prop, None)
+        env.push({"op": op["op"], "returned": value is not None and value is expected, "threw": None})
+    except Exception as exc:  # noqa: BLE001 - a throwing getter is data, as in JS
+        env.push({"op": op["op"], "returned": None, "threw": error_record(exc)})
+
+
 async def _req_get(op: Json, env: OpEnv) -> None:
-    env.push({"op": op["op"], **_read(env.receivers["req"], snake(str(op.get("prop"))))})
+    _read_or_compare(op, env, env.receivers["req"])
+
+
+async def _req_set(op: Json, env: OpEnv) -> None:
+    _assign(env.receivers["req"], op, env)
+
+
+async def _readable_pipe(op: Json, env: OpEnv) -> None:
+    """Readable.from(chunks).pipe(req): each chunk written on a later turn, then end()."""
+    req = env.receivers["req"]
+
+    async def pipe_in(chunks: list[Any]) -> None:
+        for chunk in chunks:
+            await asyncio.sleep(0)
+            if getattr(req, "destroyed", False):
+                return
+            req.write(chunk)
+        await asyncio.sleep(0)
+        req.end()
+
+    env.tasks.append(asyncio.ensure_future(pipe_in(decode(op.get("chunks") or [], env.ctx))))
+    env.push({"op": op["op"], "returned": "$this", "threw": None})
+
+
+async def _socket_wait(op: Json, env: OpEnv, pred: Callable[[TunnelState], bool], what: str) -> None:
+    state = env.tunnel or TunnelState(ended=True, closed=True)
+    r = await env.rec.until_or_deadline(lambda: pred(state))
+    env.push({"op": op["op"], "returned": UNDEF, "threw": None if r == "done" else _timeout(what)})
+
+
+async def _socket_wait_end(op: Json, env: OpEnv) -> None:
+    await _socket_wait(op, env, lambda s: s.ended, "the socket did not end")
+
+
+async def _socket_wait_bytes(op: Json, env: OpEnv) -> None:
+    n = int(op.get("bytes") or 0)
+    await _socket_wait(op, env, lambda s: s.nbytes >= n, f"fewer than {n} bytes arrived on the socket")
 
 
 async def _res_call(op: Json, env: OpEnv) -> None:
@@ -146,7 +216,7 @@ async def _res_get(op: Json, env: OpEnv) -> None:
     if res is None:
         _no_response(op, env)
         return
-    env.push({"op": op["op"], **_read(res, snake(str(op.get("prop"))))})
+    _read_or_compare(op, env, res)
 
 
 async def _server_get(op: Json, env: OpEnv) -> None:
@@ -235,6 +305,10 @@ SPECIAL_OPS: dict[str, Callable[[Json, OpEnv], Awaitable[None]]] = {
     "wait_event": _wait_event,
     "req.read_body": _read_body,
     "req.get": _req_get,
+    "req.set": _req_set,
+    "readable.pipe": _readable_pipe,
+    "socket.wait_end": _socket_wait_end,
+    "socket.wait_bytes": _socket_wait_bytes,
     "res.set": _res_set,
     "res.get": _res_get,
     "res.call": _res_call,

@@ -29,6 +29,7 @@ from harness.targets.impl.tags import (
     snake,
     to_bytes,
 )
+from harness.targets.impl.tunnel import run_tunnel
 from harness.vocabulary import describe as describe_problems
 from harness.vocabulary import recorded_events, scenario_problems, timing
 
@@ -66,6 +67,14 @@ class ClientErrorRun:
 
 
 @dataclass
+class Tunnel:
+    """The ops run for one 'upgrade' or 'connect', and its socket."""
+
+    socket: Any
+    done: bool = False
+
+
+@dataclass
 class ServerSession:
     """What start_servers made; finish_servers consumes it. servers[i] is None if createServer threw."""
 
@@ -78,6 +87,7 @@ class ServerSession:
     servers: list[Any] = field(default_factory=list)
     handlers: list[Handler] = field(default_factory=list)
     client_errors: list[ClientErrorRun] = field(default_factory=list)
+    tunnels: list[Tunnel] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     ctx: DecodeContext | None = None
 
@@ -157,6 +167,18 @@ async def _start_one(session: ServerSession, spec: Json, index: int, listen: Lis
                 session.fail(" in clientError", exc)
 
         server.on("clientError", on_client_error)
+    # 'upgrade' / 'connect' listeners: present only when asked for, since Node routes an
+    # Upgrade request to 'request' when nobody listens for 'upgrade'.
+    for key, event in (("on_upgrade", "upgrade"), ("on_connect", "connect")):
+        if isinstance(spec.get(key), list):
+            def on_tunnel(req: Any = None, socket: Any = None, head: Any = None, *_a: Any,
+                          _ops: list[Json] = spec[key], _event: str = event) -> None:
+                try:
+                    _handle_tunnel_request(session, index, _ops, req, socket, head, _event)
+                except Exception as exc:  # noqa: BLE001
+                    session.fail(f" in {_event}", exc)
+
+            server.on(event, on_tunnel)
     try:
         host, port = await listen(server, spec.get("listen", 0))
     except Exception as exc:  # noqa: BLE001 - a failed listen is an observation
@@ -234,6 +256,38 @@ def _handle_request(session: ServerSession, index: int, ops: list[Json], req: An
                                           else _callback(method, ev)),
                 body_over=lambda: h.ended or h.req_gone)
     session.tasks.append(asyncio.ensure_future(_run_handler(session, h, ops, env)))
+
+
+def _handle_tunnel_request(session: ServerSession, index: int, ops: list[Json], req: Any, socket: Any,
+                           head: Any, event: str) -> None:
+    """An 'upgrade' or 'connect' (req, socket, head): an entry in `requests` with `event`,
+    the request's head fields, `head` (the bytes after it) and the tunnel (run_tunnel)."""
+    rec, ctx = session.rec, session.ctx
+    assert rec is not None and ctx is not None
+    if rec.frozen:
+        return
+    entry: Json = {
+        "server": index,
+        "event": event,
+        **{name: read_attr(req, name) for name in (
+            "method", "url", "httpVersion", "headers", "rawHeaders", "headersDistinct")},
+        "head": plain(to_bytes(head or b"")), "calls": [], "events": [],
+    }
+    session.obs["requests"].append(entry)
+    tunnel = Tunnel(socket)
+    session.tunnels.append(tunnel)
+
+    env = OpEnv(session.http, rec, ctx, session.obs, entry["calls"].append,
+                {"socket": socket, "server": session.servers[index]},
+                lambda _receiver, method: _server_callback(session, index, method))
+
+    def over(_task: Any) -> None:
+        tunnel.done = True
+        rec.poke()
+
+    task = asyncio.ensure_future(run_tunnel(ops, socket, entry, entry["events"], env))
+    task.add_done_callback(over)
+    session.tasks.append(task)
 
 
 def read_tail(session: ServerSession, h: Handler) -> None:
@@ -327,7 +381,8 @@ async def finish_servers(session: ServerSession) -> Json:
         return obs
     try:
         outcome = await rec.until_or_deadline(lambda: all(h.done() for h in session.handlers)
-                                              and all(run.done for run in session.client_errors))
+                                              and all(run.done for run in session.client_errors)
+                                              and all(t.done for t in session.tunnels))
         if outcome == "timeout":
             if obs["status"] == "ok":
                 obs["status"] = "timeout"
@@ -335,6 +390,8 @@ async def finish_servers(session: ServerSession) -> Json:
                            for i, h in enumerate(session.handlers) if not h.done()]
                 if not all(run.done for run in session.client_errors):
                     pending.append("clientError ops still running")
+                if not all(t.done for t in session.tunnels):
+                    pending.append("an upgrade/connect socket still open")
                 obs["detail"] = f"scenario did not finish within {rec.timeout_ms} ms" + (
                     f": {'; '.join(pending)}" if pending else "")
             for h in session.handlers:
@@ -378,6 +435,12 @@ def _release(session: ServerSession) -> None:
         try:
             if not h.res_closed and not getattr(h.res, "destroyed", False):
                 h.res.destroy()
+        except Exception:  # noqa: BLE001, S110 - best effort
+            pass
+    for t in session.tunnels:
+        try:
+            if not getattr(t.socket, "destroyed", False):
+                t.socket.destroy()
         except Exception:  # noqa: BLE001, S110 - best effort
             pass
     if rec.uncaught:

@@ -132,7 +132,21 @@ def _decode_tag(key: str, inner: Any, ctx: DecodeContext) -> tuple[bool, Any]:
         return True, {k: v for k, v in decode(inner, ctx)}
     if key == "$number":
         return True, float(inner)
+    if key == "$fn":
+        return True, _fixed_function(inner if isinstance(inner, dict) else {}, ctx)
     return False, None  # not a tag we know: an ordinary one-key object
+
+
+def _fixed_function(spec: Json, ctx: DecodeContext) -> Any:
+    """A callback option as data: returns a fixed value, or raises Error(throws)."""
+    returned = decode(spec.get("returns", UNDEFINED), ctx)
+    throws = spec.get("throws")
+
+    def fn(*_args: Any) -> Any:
+        if isinstance(throws, str):
+            raise ctx.http.NodeError(throws)
+        return returned
+    return fn
 
 
 # Optional keys of an error record, present only when the error has them (SCENARIO.md),
