@@ -122,6 +122,14 @@ def _op_touches(op: dict[str, Any], kind: str) -> set[str]:
         return {f"http.{op.get('prop')}"}
     if name == "module.call":
         return {f"http.{op.get('method')}"}
+    if name == "same":  # server lifecycle op: identity of two objects reachable from req/res
+        owners = _SOURCES[kind]
+        return {f"{owners.get(root, '?')}.{prop}" for path in (op.get("a"), op.get("b"))
+                for root, _, prop in [str(path).partition(".")] if prop}
+    if name == "server.asyncDispose":
+        return {"Server[Symbol.asyncDispose]"}
+    if name == "res.on" and kind == "server":
+        return {f"ServerResponse.event:{op.get('event')}"}
     if kind == "client" and name == "readable.pipe":  # Readable.from(chunks).pipe(req)
         return {"ClientRequest.write", "ClientRequest.end"}
     if kind == "client" and name in ("req.get", "req.set", "res.get", "res.call"):  # a client request / its response

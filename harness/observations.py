@@ -75,11 +75,11 @@ class RawResponse(TypedDict, total=False):
     request: int
     conn: int
     interim: list[Json]
-    version: str
-    status: int
-    reason: str
+    version: str | None
+    status: int | None  # None: no valid response arrived (see `error`)
+    reason: str | None
     headers: list[list[str]]
-    framing: str  # content-length, chunked, close, none
+    framing: str | None  # content-length, chunked, close, none
     body: Any
     body_chunks: list[Chunk]
     trailers: list[list[str]]

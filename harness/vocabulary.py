@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -20,6 +21,7 @@ from typing import Any
 FILE = Path(__file__).parent / "drivers" / "vocabulary.json"
 Keys = tuple[str | int, ...]
 Problem = tuple[Keys, str]  # where in the scenario, what is wrong
+_PATH = re.compile(r"(?:req|res)(?:\.[A-Za-z_$][A-Za-z0-9_$]*)?")  # op field kind "path"
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Op:
     strict_names: bool  # the executors, too, refuse a name not in `names`
     callback: bool  # the executor appends a callback, recorded as the event <method>_cb
     error_arg: bool  # a string first argument means new Error(arg)
+    event_src: str = "req"  # the source its `event` field names when it has no `src`
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ def _op(name: str, entry: dict[str, Any]) -> Op:
         return Op(name, lists, {"args": "list"}, frozenset({"args"}), receiver, name.rsplit(".", 1)[-1],
                   (int(lo), int(hi)), (), False, bool(entry.get("callback")), bool(entry.get("error_arg")))
     return Op(name, lists, dict(entry["fields"]), frozenset(entry.get("optional", ())), None, None, None,
-              tuple(entry.get("names", ())), bool(entry.get("strict_names")), False, False)
+              tuple(entry.get("names", ())), bool(entry.get("strict_names")), False, False,
+              str(entry.get("event_src", "req")))
 
 
 @cache
@@ -152,10 +156,13 @@ class _Checker:
         if kind == "source":
             return None if value in scope else f"{where}: {self.unknown('event source', value, scope)}"
         if kind == "event":
-            src = whole.get("src", "req")
+            src = whole.get("src", op.event_src)
             if self.opaque(src) or src not in scope:
                 return None  # reported for `src`
             return None if value in scope[src] else f"{where}: {self.unknown(f'{src} event', value, scope[src])}"
+        if kind == "path":
+            return None if isinstance(value, str) and _PATH.fullmatch(value) else (
+                f"{where} must be req or res, optionally followed by one property, got {_show(value)}")
         if kind == "object":
             objects = self.v.raw["objects"]
             return None if value in objects else f"{where}: {self.unknown('object', value, objects)} (known: {', '.join(objects)})"

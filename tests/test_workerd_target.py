@@ -280,6 +280,7 @@ export async function runClient(http, scenario) {
 }
 export async function startServers(http, scenario, listen) { return {}; }
 export async function finishServers(session) { return { status: 'ok', servers: [], requests: [] }; }
+export function recordUncaught(kind, err) { return 0; }
 """
 
 

@@ -22,6 +22,8 @@ const MAX_ENCODE_DEPTH = 8;
 const ERROR_EXTRAS = ['syscall', 'address', 'port', 'bytesParsed'];
 
 const timing = (name) => vocabulary().timing[name];
+// Marks the error of a handler's `throw` op, which leaves the 'request' listener.
+const HANDLER_THROW = Symbol('handlerThrow');
 
 // Recorders of the scenarios currently running, so that a wrapper can attribute an
 // uncaught exception to them (see recordUncaught).
@@ -885,6 +887,52 @@ const SPECIAL_OPS = {
     const agent = opAgent(op, env);
     if (agent !== undefined) record(env, op, () => agent[op.method](...decode(op.args ?? [], env.ctx)), agent);
   },
+  // Handler lifecycle ops (SCENARIO.md "Lifecycle ops"): one more recording listener on res
+  // or req.socket, reads and calls on req.socket, identity of two objects, stream.finished.
+  'res.on': (op, env) => record(env, op, () => {
+    const { res } = env.receivers;
+    return res.on(op.event, (arg) => env.ev('res', op.event, arg instanceof Error ? { error: errorRecord(arg) } : undefined));
+  }, env.receivers.res),
+  'socket.on': (op, env) => {
+    const { socket } = env.receivers.req;
+    record(env, op, () => socket.on(op.event, (arg) => {
+      if (arg instanceof Error) env.ev('socket', op.event, { error: errorRecord(arg) });
+      else if (typeof arg === 'string' || arg instanceof Uint8Array) env.ev('socket', op.event, { len: toBuffer(arg).length });
+      else env.ev('socket', op.event);
+    }), socket);
+  },
+  'socket.get': (op, env) => record(env, op, () => env.receivers.req.socket[op.prop], env.receivers.req.socket),
+  'socket.call': (op, env) => {
+    const { socket } = env.receivers.req;
+    record(env, op, () => socket[op.method](...decode(op.args ?? [], env.ctx)), socket);
+  },
+  same: (op, env) => record(env, op, () => {
+    // A path is req or res, optionally followed by one property (res.socket).
+    const resolve = (path) => {
+      const [root, prop] = String(path).split('.', 2);
+      return prop === undefined ? env.receivers[root] : env.receivers[root][prop];
+    };
+    return resolve(op.a) === resolve(op.b);
+  }),
+  'stream.finished': (op, env) => record(env, op, () => streamFinished(env.receivers.res, (err) => (
+    env.ev('res', 'finished_cb', err ? { error: errorRecord(err) } : undefined)))),
+  throw: (op, env) => {
+    // Only a handler's first op throws (handleRequest); anywhere else it is a scenario error.
+    const message = 'op "throw" is only ever the first op of a handler';
+    env.top.status = 'error';
+    env.top.detail = `scenario: ${message}`;
+    env.push({ op: op.op, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_OP', message } });
+  },
+  'server.asyncDispose': (op, env) => {
+    // server[Symbol.asyncDispose](): its promise settling is the server event 'dispose_cb'.
+    const { server } = env.receivers;
+    const done = env.callback('server', 'dispose');
+    record(env, op, () => {
+      const pending = server[Symbol.asyncDispose]();
+      Promise.resolve(pending).then(() => done(), (err) => done(err));
+      return pending;
+    }, server);
+  },
   'socket.wait_end': (op, env) => waitForSocket(op, env, () => env.tunnel.ended, 'the socket did not end'),
   'socket.wait_bytes': (op, env) => {
     const n = Number(op.bytes) || 0;
@@ -1060,6 +1108,8 @@ async function startOne(http, session, spec, index, listen) {
       try {
         handleRequest(session, index, ops, req, res, event);
       } catch (e) {
+        if (e && e[HANDLER_THROW]) throw e; // the scenario's own `throw` op: out of the listener
+
         session.obs.status = 'error';
         session.obs.detail = `executor error in handler: ${describe(e)}`;
       }
@@ -1161,8 +1211,16 @@ function handleRequest(session, serverIndex, ops, req, res, event) {
   }
   res.on('error', (err) => ev('res', 'error', { error: errorRecord(err) }));
 
+  if (ops[0] && ops[0].op === 'throw') {
+    // A handler that throws: synchronously out of the 'request' listener, no other op runs.
+    const err = new Error(String(ops[0].message ?? 'handler threw'));
+    err[HANDLER_THROW] = true;
+    pushCall(rec, entry.calls, { op: 'throw', returned: null, threw: errorRecord(err) });
+    st.opsDone = true;
+    throw err;
+  }
   const env = {
-    rec, ctx: session.ctx, top: session.obs, push: (call) => pushCall(rec, entry.calls, call), h,
+    rec, ctx: session.ctx, top: session.obs, push: (call) => pushCall(rec, entry.calls, call), h, ev,
     receivers: { req, res, server: session.servers[serverIndex] },
     callback: (receiver, method) => (receiver === 'server'
       ? serverCallback(session, serverIndex, method)

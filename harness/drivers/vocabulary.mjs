@@ -22,7 +22,7 @@ export function useVocabulary(raw) {
       ops.set(name, {
         name, lists: entry.lists, fields: entry.fields, optional: new Set(entry.optional ?? []),
         receiver: null, method: null, args: null, names: entry.names ?? [], strictNames: Boolean(entry.strict_names),
-        callback: false, errorArg: false,
+        callback: false, errorArg: false, eventSrc: entry.event_src ?? 'req',
       });
     }
   }
@@ -63,6 +63,8 @@ function jsonType(v) {
   return typeof v; // number, string, boolean
 }
 
+const PATH = /^(?:req|res)(?:\.[A-Za-z_$][A-Za-z0-9_$]*)?$/; // op field kind "path"
+
 const show = (v) => { try { return JSON.stringify(v); } catch { return String(v); } };
 
 function fieldProblem(op, listName, field, kind, value, whole) {
@@ -80,9 +82,13 @@ function fieldProblem(op, listName, field, kind, value, whole) {
   const scope = V.events[listName] ?? {};
   if (kind === 'source') return value in scope ? null : `${where}: unknown event source ${show(value)}`;
   if (kind === 'event') {
-    const src = 'src' in whole ? whole.src : 'req';
+    const src = 'src' in whole ? whole.src : op.eventSrc;
     if (!(src in scope)) return null; // reported for `src`
     return scope[src].has(value) ? null : `${where}: unknown ${src} event ${show(value)}`;
+  }
+  if (kind === 'path') {
+    return typeof value === 'string' && PATH.test(value) ? null
+      : `${where} must be req or res, optionally followed by one property, got ${show(value)}`;
   }
   if (kind === 'object') {
     const objects = Object.keys(V.raw.objects);

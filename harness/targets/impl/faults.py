@@ -509,6 +509,31 @@ class UnreadResponseStalls(Fault):
         return obs
 
 
+class ServerCloseCutsActive(Fault):
+    name = "server-close-cuts-active"
+    description = ("a handler's server.close() / closeIdleConnections() also drops the connection "
+                   "whose request is in flight: the client gets no response")
+
+    def __init__(self) -> None:
+        self.closes = False
+
+    def on_scenario(self, scenario: Json) -> Json:
+        ops = [op for server in scenario.get("servers") or [] for op in server.get("handler") or []]
+        self.closes = any(isinstance(op, dict) and op.get("op") in ("server.close", "server.closeIdleConnections")
+                          for op in ops)
+        return scenario
+
+    def on_wire(self, wire: WireRecord) -> WireRecord:
+        if not self.closes:
+            return wire
+        wire = copy.deepcopy(wire)
+        for reply in wire.get("responses") or []:
+            reply["status"], reply["reason"], reply["headers"], reply["framing"] = None, None, [], None
+            reply["body"], reply["body_chunks"], reply["closed"] = {"$bytes": ""}, [], True
+            reply["error"] = "connection closed before a response"
+        return wire
+
+
 FAULTS: dict[str, Callable[[], Fault]] = {
     cls.name: cls for cls in (
         DropUserHeaders, AlterHeaderValues, RecaseRequestHeaders, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
@@ -522,6 +547,7 @@ FAULTS: dict[str, Callable[[], Fault]] = {
         ReuseClosedSocket,
         UpgradeHeaderStripped,
         UnreadResponseStalls,
+        ServerCloseCutsActive,
     )
 }
 

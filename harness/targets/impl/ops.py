@@ -19,6 +19,7 @@ from typing import Any
 
 from harness.observations import Json
 from harness.reference.errors import UNDEFINED
+from harness.targets.impl import server_lifecycle as lifecycle
 from harness.targets.impl.recorder import Recorder
 from harness.targets.impl.tags import (
     DecodeContext,
@@ -50,7 +51,8 @@ class OpEnv:
     `callback(receiver, method)` makes the completion callback recorded as "<method>_cb";
     `fired` (client) holds the "src:name" events seen; `body_over` (handler) says the
     request body ended or never will; `tunnel` (tunnels) is the socket's state; `tasks`
-    takes what an op leaves running (cancelled when the scenario ends)."""
+    takes what an op leaves running (cancelled when the scenario ends); `ev` (handler)
+    records an event of the request."""
 
     http: ModuleType
     rec: Recorder
@@ -63,6 +65,7 @@ class OpEnv:
     body_over: Callable[[], bool] | None = None
     tunnel: TunnelState | None = None
     tasks: list[asyncio.Future[Any]] = field(default_factory=list)
+    ev: Callable[..., None] | None = None  # handler: records an event (src, name, extra) of the request
 
 
 def report_error(top: Json, detail: str) -> None:
@@ -307,6 +310,14 @@ SPECIAL_OPS: dict[str, Callable[[Json, OpEnv], Awaitable[None]]] = {
     "req.get": _req_get,
     "req.set": _req_set,
     "readable.pipe": _readable_pipe,
+    "res.on": lifecycle.res_on,
+    "socket.on": lifecycle.socket_on,
+    "socket.get": lifecycle.socket_get,
+    "socket.call": lifecycle.socket_call,
+    "same": lifecycle.same,
+    "stream.finished": lifecycle.stream_finished,
+    "throw": lifecycle.misplaced_throw,
+    "server.asyncDispose": lifecycle.server_async_dispose,
     "socket.wait_end": _socket_wait_end,
     "socket.wait_bytes": _socket_wait_bytes,
     "res.set": _res_set,

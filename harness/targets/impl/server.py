@@ -36,6 +36,11 @@ from harness.vocabulary import recorded_events, scenario_problems, timing
 Listen = Callable[[Any, Any], Awaitable[tuple[str, int]]]
 
 
+class HandlerThrow(Exception):
+    """The error of a handler's `throw` op (JS: a plain Error), raised out of the listener."""
+
+    name = "Error"
+
 
 def _describe(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc, limit=8)).strip()
@@ -88,7 +93,7 @@ class ServerSession:
     handlers: list[Handler] = field(default_factory=list)
     client_errors: list[ClientErrorRun] = field(default_factory=list)
     tunnels: list[Tunnel] = field(default_factory=list)
-    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    tasks: list[asyncio.Future[Any]] = field(default_factory=list)
     ctx: DecodeContext | None = None
 
     def fail(self, what: str, exc: BaseException) -> None:
@@ -155,6 +160,8 @@ async def _start_one(session: ServerSession, spec: Json, index: int, listen: Lis
         def on_request(req: Any = None, res: Any = None, *_a: Any, _ops: list[Json] = ops, _event: str = event) -> None:
             try:
                 _handle_request(session, index, _ops, req, res, _event)
+            except HandlerThrow:
+                raise  # the scenario's own `throw` op: out of the listener
             except Exception as exc:  # noqa: BLE001
                 session.fail(" in handler", exc)
 
@@ -249,12 +256,18 @@ def _handle_request(session: ServerSession, index: int, ops: list[Json], req: An
     for name in recorded_events("handler", "res"):
         res.on(name, lambda *_a, _n=name: on_res_event(_n))
     res.on("error", lambda err=None, *_a: ev("res", "error", {"error": error_record(err)}))
+    if ops and isinstance(ops[0], dict) and ops[0].get("op") == "throw":
+        # A handler that throws: synchronously out of the 'request' listener, no other op runs.
+        err = HandlerThrow(str(ops[0].get("message", "handler threw")))
+        _push(session, h, {"op": "throw", "returned": None, "threw": error_record(err)})
+        h.ops_done = True
+        raise err
     assert session.ctx is not None
     env = OpEnv(session.http, rec, session.ctx, session.obs, lambda call: _push(session, h, call),
                 {"req": req, "res": res, "server": session.servers[index]},
                 lambda receiver, method: (_server_callback(session, index, method) if receiver == "server"
                                           else _callback(method, ev)),
-                body_over=lambda: h.ended or h.req_gone)
+                body_over=lambda: h.ended or h.req_gone, tasks=session.tasks, ev=ev)
     session.tasks.append(asyncio.ensure_future(_run_handler(session, h, ops, env)))
 
 
@@ -279,7 +292,7 @@ def _handle_tunnel_request(session: ServerSession, index: int, ops: list[Json], 
 
     env = OpEnv(session.http, rec, ctx, session.obs, entry["calls"].append,
                 {"socket": socket, "server": session.servers[index]},
-                lambda _receiver, method: _server_callback(session, index, method))
+                lambda _receiver, method: _server_callback(session, index, method), tasks=session.tasks)
 
     def over(_task: Any) -> None:
         tunnel.done = True
@@ -344,7 +357,7 @@ async def _run_client_error(session: ServerSession, index: int, record: Json, op
             record["calls"].append(call)
 
     env = OpEnv(session.http, rec, ctx, session.obs, push, {"socket": socket, "server": session.servers[index]},
-                lambda _receiver, method: _server_callback(session, index, method))
+                lambda _receiver, method: _server_callback(session, index, method), tasks=session.tasks)
     try:
         for op in ops:
             if rec.timed_out or rec.frozen:
