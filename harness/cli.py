@@ -1,4 +1,4 @@
-"""python -m harness: lint, run, report, replay, gate, targets, faults, coverage."""
+"""python -m harness: lint, run, report, replay, gate, targets, apps, faults, coverage."""
 
 from __future__ import annotations
 
@@ -268,6 +268,26 @@ def cmd_targets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_apps(args: argparse.Namespace) -> int:
+    """The real applications of apps/: install them (npm ci) or list them."""
+    from harness.apps import install, layout
+
+    if args.action == "install":
+        try:
+            install.install(args.names or None, force=args.force)
+        except (install.AppInstallError, layout.UnknownApp) as exc:
+            print(f"apps install failed: {exc}", file=sys.stderr)
+            return 1
+        return 0
+    from tabulate import tabulate
+
+    rows = [[name, ", ".join(f"{d} {v}" for d, v in layout.dependencies(name).items()),
+             "yes" if layout.installed(layout.app_dir(name)) else f"no: {layout.INSTALL_HINT}"]
+            for name in args.names or layout.names()]
+    print(tabulate(rows, headers=["app", "pinned", "installed"]))
+    return 0
+
+
 def _pinned(name: str) -> str:
     from harness.targets import registry
 
@@ -342,6 +362,10 @@ def main(argv: list[str] | None = None) -> int:
     t = sub.add_parser("targets", help="list or install targets")
     t.add_argument("action", choices=["list", "install"])
     t.add_argument("names", nargs="*", help="default: every target (list: also workerd@DATE[+flag...])")
+    a = sub.add_parser("apps", help="install or list the real applications of apps/")
+    a.add_argument("action", choices=["list", "install"])
+    a.add_argument("names", nargs="*")
+    a.add_argument("--force", action="store_true", help="install: run npm ci even where up to date")
     f = sub.add_parser("faults", help="list the faults the impl target can inject")
     f.add_argument("--check", action="store_true", help="show, per behavior, a fault that breaks it")
     f.add_argument("-k", help="only behaviors whose id contains this")
@@ -353,6 +377,6 @@ def main(argv: list[str] | None = None) -> int:
                      help="exit 1 when the covered fraction of applicable Node test files is below this")
     args = p.parse_args(argv)
     handler = {"lint": cmd_lint, "run": cmd_run, "report": cmd_report, "replay": cmd_replay,
-               "gate": cmd_gate, "targets": cmd_targets, "faults": cmd_faults,
+               "gate": cmd_gate, "targets": cmd_targets, "apps": cmd_apps, "faults": cmd_faults,
                "coverage": cmd_coverage}[args.cmd]
     return handler(args)

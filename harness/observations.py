@@ -144,6 +144,18 @@ class Observations(TypedDict, total=False):
     requests: list[HandlerRequest]
     # both: filled in by the runner from the origin or the raw client
     wire: WireRecord
+    # app scenarios (harness/apps/run.py): the app, why it did not start, Node's answer
+    app: str
+    app_error: str | None
+    oracle: AppOracle | None
+
+
+class AppOracle(TypedDict, total=False):
+    """Node's answer to an app scenario's requests, or why there is none."""
+
+    target: str
+    wire: WireRecord
+    error: str
 
 
 def from_target(doc: Json) -> Observations:

@@ -140,7 +140,7 @@ class SpecFile(pytest.File):
             for target in _state(self.config).session.target_names:
                 item = BehaviorItem.from_parent(self, name=f"{behavior.id}[{target}]",
                                                 behavior=behavior, target=target)
-                item.add_marker(behavior.feature)
+                item.add_marker(behavior.feature.split(".")[0])  # apps.<app> -> apps (-k picks an app)
                 item.add_marker("node_http")
                 yield item
 

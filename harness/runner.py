@@ -35,6 +35,8 @@ from harness.verdict import Verdict, verdict, worst
 from harness.vocabulary import timing
 
 if TYPE_CHECKING:  # the wire starts a loop thread on import of its users only: imported lazily
+    from harness.apps.run import AppRunner
+    from harness.verdict import Note
     from harness.wire import Wire
 
 
@@ -62,12 +64,16 @@ class CellResult:
     repro_file: str | None = None
     differences: list[str] = field(default_factory=list)
     reruns: list[str] = field(default_factory=list)  # the statuses of the example's reruns
+    notes: list[Note] = field(default_factory=list)  # app behaviors: differences beside the status
 
     @property
     def causes(self) -> list[str]:
         """The causes of a finding (or of the failing run of a FLAKY cell)."""
         shown = STATUS[self.status].kind in (Kind.FINDING, Kind.FLAKY)
         return self.example.verdict.causes if shown and self.example is not None else []
+
+
+MAX_NOTES = 12  # notes kept per cell (app behaviors), the first ones found
 
 
 class _Finding(Exception):
@@ -81,6 +87,8 @@ def not_run(kind: str, status: RunStatus, detail: str) -> Observations:
     error): status and detail, every other key empty (the shapes of SCENARIO.md)."""
     if kind == "server":
         return {"status": status, "detail": detail, "servers": [], "requests": [], "wire": {"responses": []}}
+    if kind == "app":
+        return {"status": status, "detail": detail, "app_error": None, "oracle": None, "wire": {"responses": []}}
     return {"status": status, "detail": detail, "threw": None, "calls": [], "events": [], "response": None,
             "body": {"$bytes": ""}, "chunks": [], "props": {}, "more": [], "agents": {}}
 
@@ -109,6 +117,7 @@ class Session:
         self._targets: dict[str, Target] = {}
         self._unavailable: dict[str, str] = {}
         self._wire: Wire | None = None
+        self._apps: AppRunner | None = None
         self.started = time.time()
         self.target_wall: dict[str, float] = {}
         self._versions: dict[str, str] = {}  # asked once: some targets spawn a process to answer
@@ -121,6 +130,19 @@ class Session:
 
             self._wire = Wire()
         return self._wire
+
+    @property
+    def apps(self) -> AppRunner:
+        """The app servers of this run (harness/apps/), started on first use."""
+        if self._apps is None:
+            from harness.apps.run import AppRunner
+
+            self._apps = AppRunner(self.wire, self.log)
+        return self._apps
+
+    def apps_info(self) -> dict[str, Any] | None:
+        """How each app ran on each target, for the results document (None: no app ran)."""
+        return self._apps.info() if self._apps is not None else None
 
     def target(self, name: str) -> Target:
         """The started target, or TargetUnavailable (remembered: one message per session)."""
@@ -168,11 +190,15 @@ class Session:
                 t.stop()
             except Exception as exc:  # stopping must never hide the results
                 self.log(f"stopping {t.name}: {exc}")
+        if self._apps is not None:
+            self._apps.close()
         if self._wire is not None:
             self._wire.close()
 
     # -- one scenario ------------------------------------------------------------------
     def run_scenario(self, target: Target, scenario: Json) -> Observations:
+        if scenario["kind"] == "app":  # a real application, served by the app servers
+            return self.apps.run(target.name, scenario)
         missing = ({scenario["kind"]} | set(scenario.get("requires", []))) - set(target.capabilities)
         if missing:
             return not_run(scenario["kind"], "skipped", f"{target.name} has no {', '.join(sorted(missing))}")
@@ -323,8 +349,11 @@ class Session:
             if ex.differences and len(differences) < 3:
                 differences.append(f"{ex.label} {json.dumps(to_json(ex.inputs), ensure_ascii=False)[:300]}: "
                                    + " | ".join(ex.differences))
+        # A failing cell shows one example: its notes; a passing one, what any example noted.
+        noted = [failing] if failing else examples
+        notes = list({(n["text"], n["behavior"]): n for ex in noted for n in ex.verdict.notes}.values())
         return CellResult(behavior, target, status, message, cell_seed, examples_run=len(examples),
-                          example=shown, statuses=counts, differences=differences)
+                          example=shown, statuses=counts, differences=differences, notes=notes[:MAX_NOTES])
 
     # -- events ------------------------------------------------------------------------
     def run_cell_and_emit(self, behavior: Behavior, target_name: str) -> CellResult:

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from harness.observations import Observations
 from harness.scenario import from_json
@@ -24,6 +24,13 @@ from harness.spec.model import Behavior, Written
 from harness.status import STATUS, Kind
 
 _RUN_STATUS = {"timeout": "TIMEOUT", "crash": "CRASH", "error": "ERROR", "skipped": "SKIP"}
+
+
+class Note(TypedDict):
+    """A difference that leaves the status alone, linked to the behavior whose subject it is."""
+
+    text: str
+    behavior: str
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class Verdict:
     status: str
     message: str = ""
     failures: list[Failure] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)  # app behaviors: see harness/apps/compare.py
 
     @property
     def causes(self) -> list[str]:
@@ -162,6 +170,12 @@ def _failures(entries: list[tuple[dict[str, Any], Written]], inputs: Mapping[str
     return [_failure(a, o, w, inputs, view, causes) for a, w, o in outcomes if not o.ok]
 
 
+def expect_failures(behavior: Behavior, inputs: Mapping[str, Any], view: Any,
+                    causes: Mapping[str, Cause] | None = None) -> list[Failure]:
+    """The failing entries of the behavior's own `expect` (not its fetch_backed variant)."""
+    return _failures(behavior.expect_entries()[:len(behavior.expect)], inputs, view, causes or {})
+
+
 def verdict(behavior: Behavior, profile: str, inputs: Mapping[str, Any],
             observations: Observations, causes: Mapping[str, Cause] | None = None) -> Verdict:
     """causes: specs/causes.yaml, for the symptoms of the causes the entries name."""
@@ -172,6 +186,10 @@ def verdict(behavior: Behavior, profile: str, inputs: Mapping[str, Any],
     entries = behavior.expect_entries()
     causes = causes or {}
     try:
+        if behavior.kind == "app":  # differential: Node's answer is the expected one
+            from harness.apps.compare import app_verdict
+
+            return app_verdict(behavior, inputs, observations, causes)
         view = views(observations)
         failed = _failures(entries[:len(behavior.expect)], inputs, view, causes)
         if not failed:

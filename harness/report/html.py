@@ -13,7 +13,9 @@ from harness.status import STATUS
 def _cell(rec: dict[str, Any] | None) -> str:
     if rec is None:
         return "<td>-</td>"
-    tip = escape(rec.get("message") or "")
+    tip = escape(rec.get("message") or "") + "".join(
+        f"<div class=r>note: {escape(n['text'])} (see <code>{escape(n['behavior'])}</code>)</div>"
+        for n in rec.get("notes") or [])
     causes = "".join(f"<div class=r>cause: <code>{escape(c)}</code></div>" for c in rec.get("causes") or [])
     failing = "".join(f"<div class=r><code>{escape(f['spec'])}</code>: {escape(f['message'])}"
                       f"<pre>{escape(f['yaml'])}</pre></div>" for f in rec.get("failures") or [])

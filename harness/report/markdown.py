@@ -7,6 +7,7 @@ from typing import Any
 from tabulate import tabulate
 
 from harness.report import causes as causing
+from harness.report.apps import markdown_notes, markdown_servers
 from harness.report.matrix import Matrix, cell_text, summary_text
 from harness.status import STATUS, TABLE
 
@@ -25,6 +26,7 @@ def render(m: Matrix) -> str:
               "On a fetch-backed runtime, FAIL (fixable) "
               "means the Python reference (impl) passes it, so the runtime can too; FAIL (fetch) means "
               "the reference fails as well: the gap belongs to fetch itself.", ""]
+    lines += markdown_servers(meta)
     headers = ["behavior", "level", *m.targets]
     for feature, rows in m.features.items():
         lines += [f"## {feature}", ""]
@@ -44,6 +46,7 @@ def render(m: Matrix) -> str:
         for row, target, rec in findings:
             lines += _detail(row.behavior, target, rec)
         lines.append("")
+    lines += markdown_notes(m)
     diffs = [(r, t, r.cells[t]) for rows in m.features.values() for r in rows for t in m.targets
              if t in r.cells and r.cells[t].get("differences")]
     if diffs:

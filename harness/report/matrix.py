@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.report.causes import CauseRow, group, reference
-from harness.status import NAMES, STATUS
+from harness.status import NAMES, STATUS, Kind
 
 
 @dataclass
@@ -55,7 +55,7 @@ def _classify_gaps(rows: Any, targets: dict[str, Any]) -> None:
     ref_name = reference(targets)
     for row in rows:
         ref = row.cells.get(ref_name) if ref_name is not None else None
-        if ref is None:
+        if ref is None or STATUS[ref["status"]].kind is Kind.SKIP:  # the reference could not run it
             continue
         for target, rec in row.cells.items():
             if target == ref_name or rec["status"] != "FAIL":
@@ -69,6 +69,8 @@ def cell_text(rec: dict[str, Any] | None) -> str:
     if rec is None:
         return "-"
     label = STATUS[rec["status"]].label
+    if rec.get("notes"):  # app behaviors: differences beside the status
+        label += f" ({len(rec['notes'])} notes)"
     return f"{label} ({rec['gap']})" if rec.get("gap") else label
 
 

@@ -31,7 +31,7 @@ def record(cell: CellResult, session: Session, profile: str | None) -> dict[str,
         "repro_file": cell.repro_file, "examples_run": cell.examples_run, "statuses": cell.statuses,
         "spec": b.location, "seed": cell.seed, "wall_s": round(cell.wall_s, 3),
         "differences": cell.differences, "causes": cell.causes, "failures": failures(cell),
-        "reruns": cell.reruns,
+        "reruns": cell.reruns, "notes": list(cell.notes),
     }
 
 
@@ -46,6 +46,7 @@ def document(session: Session, records: list[dict[str, Any]], hypothesis_profile
         "hypothesis_profile": hypothesis_profile, "fault": session.fault, "oracle": session.oracle,
         "targets": {name: {"kind": registry.info(name).kind, **info}
                     for name, info in session.versions().items()},
+        "apps": session.apps_info(),  # how each app ran on each target (None: no app ran)
         # the specs/causes.yaml entries the results name (the others are automatic causes)
         "causes": {c.id: {"title": c.title, "subject": c.subject}
                    for c in session.causes.values() if c.id in named},

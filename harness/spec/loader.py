@@ -10,6 +10,7 @@ assertion, cases naming real behaviors and all their inputs).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable
 from functools import cache
@@ -116,14 +117,36 @@ def load_spec_file(path: Path) -> list[Behavior]:
             fb_keys = [*keys, "fetch_backed", "expect"]
             _check_assertions(doc, fb_keys, fb["expect"], names, bid, kind)
             variant = FetchBacked(**fb, expect_written=_written(doc, fb_keys, fb["expect"]))
-        out.append(Behavior(
+        behavior = Behavior(
             id=bid, title=raw["title"], feature=raw.get("feature", doc.data["feature"]),
             level=raw["level"], catalogue=list(raw["catalogue"]), node=raw.get("node") or {},
             given=given, scenario=raw["scenario"], expect=raw["expect"],
             fetch_backed=variant, source=_rel(path),
             line=doc.line_of(keys), max_examples=raw.get("max_examples"), notes=raw.get("notes", ""),
             expect_written=_written(doc, [*keys, "expect"], raw["expect"]),
-        ))
+        )
+        out.extend(expand_apps(behavior) if behavior.kind == "app" else [behavior])
+    return out
+
+
+def expand_apps(behavior: Behavior) -> list[Behavior]:
+    """An app behavior written once for several apps (`scenario.apps`) is one behavior per
+    app: id `apps.<app>.<rest>` from `apps.<rest>`, feature `apps.<app>` (its matrix
+    section), and `scenario.app` naming it."""
+    from harness.apps.layout import names  # the apps on disk, not the spec model, know their names
+
+    if not behavior.id.startswith("apps."):
+        raise SpecError(behavior.source, behavior.line, "an app behavior's id starts with 'apps.'", behavior.id)
+    known = names()
+    out = []
+    for app in behavior.scenario["apps"]:
+        if app not in known:
+            raise SpecError(behavior.source, behavior.line,
+                            f"unknown app {app!r}; apps/ holds {', '.join(known) or 'none'}", behavior.id)
+        scenario = {k: v for k, v in behavior.scenario.items() if k != "apps"}
+        out.append(dataclasses.replace(
+            behavior, id=f"apps.{app}.{behavior.id.removeprefix('apps.')}", feature=f"apps.{app}",
+            scenario={**scenario, "app": app}, cases=[]))
     return out
 
 

@@ -32,6 +32,9 @@ class TargetInfo:
     from_npm: bool = False  # a runtime pinned in runtimes/package.json under the entry's name
     variants: str | None = None  # how name@VARIANT is written, if the target takes variants
     variant: str | None = None  # of this name (info("workerd@2025-09-15"): "2025-09-15")
+    # serves the JavaScript apps of apps/ (harness/apps/serve.py says how); the Python
+    # reference cannot run JavaScript, so its app behaviors are SKIP
+    runs_js_apps: bool = False
 
     @property
     def base(self) -> str:
@@ -41,11 +44,11 @@ class TargetInfo:
 
 TARGETS: dict[str, TargetInfo] = {t.name: t for t in (
     TargetInfo("impl", "harness.targets.impl:ImplTarget", "reference", injects_faults=True),
-    TargetInfo("node", "harness.targets.node:NodeTarget", "runtime", from_npm=True),
+    TargetInfo("node", "harness.targets.node:NodeTarget", "runtime", from_npm=True, runs_js_apps=True),
     TargetInfo("workerd", "harness.targets.workerd:WorkerdTarget", "runtime", from_npm=True,
-               variants="workerd@YYYY-MM-DD[+flag...] (a compatibility date and flags)"),
-    TargetInfo("bun", "harness.targets.bun:BunTarget", "runtime", from_npm=True),
-    TargetInfo("deno", "harness.targets.deno:DenoTarget", "runtime", from_npm=True),
+               variants="workerd@YYYY-MM-DD[+flag...] (a compatibility date and flags)", runs_js_apps=True),
+    TargetInfo("bun", "harness.targets.bun:BunTarget", "runtime", from_npm=True, runs_js_apps=True),
+    TargetInfo("deno", "harness.targets.deno:DenoTarget", "runtime", from_npm=True, runs_js_apps=True),
 )}
 
 
