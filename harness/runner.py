@@ -32,6 +32,7 @@ from harness.status import DEFAULT_RERUNS, STATUS, Kind
 from harness.targets import registry
 from harness.targets.base import Target, TargetCrashed, TargetUnavailable
 from harness.verdict import Verdict, verdict, worst
+from harness.vocabulary import timing
 
 if TYPE_CHECKING:  # the wire starts a loop thread on import of its users only: imported lazily
     from harness.apps.run import AppRunner
@@ -201,7 +202,7 @@ class Session:
         missing = ({scenario["kind"]} | set(scenario.get("requires", []))) - set(target.capabilities)
         if missing:
             return not_run(scenario["kind"], "skipped", f"{target.name} has no {', '.join(sorted(missing))}")
-        timeout_s = scenario.get("timeout_ms", 5000) / 1000
+        timeout_s = scenario.get("timeout_ms", timing("default_timeout_ms")) / 1000
         if scenario["kind"] == "client":
             origin = self.wire.origin(scenario["origin"]["responses"])
             try:

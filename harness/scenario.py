@@ -16,9 +16,9 @@ from typing import Any
 from harness.observations import Json
 from harness.spec.expr import evaluate
 from harness.spec.model import Behavior
+from harness.vocabulary import timing
 
 ORIGIN_HOST = "127.0.0.1"
-DEFAULT_TIMEOUT_MS = 5000
 
 
 def to_json(value: Any) -> Any:
@@ -47,7 +47,7 @@ def build(behavior: Behavior, inputs: Mapping[str, Any], example_id: str) -> Jso
     """The target-neutral scenario for one example of a behavior (origin not yet bound)."""
     scenario = to_json(evaluate(behavior.scenario, inputs))
     scenario["id"] = example_id
-    scenario.setdefault("timeout_ms", DEFAULT_TIMEOUT_MS)
+    scenario.setdefault("timeout_ms", int(timing("default_timeout_ms")))
     return scenario
 
 

@@ -1,6 +1,9 @@
 // The one scenario executor shared by every JavaScript target (node, bun, deno via
 // stdio_driver.mjs; workerd via its worker wrapper). It implements harness/SCENARIO.md:
-// a scenario (plain JSON) in, observations (plain JSON) out.
+// a scenario (plain JSON) in, observations (plain JSON) out. The names it knows (ops,
+// events, props, tags) and its timing constants come from vocabulary.json (vocabulary.mjs);
+// a scenario that uses anything else is answered {"status": "error", "detail": "scenario: ..."}
+// before anything runs.
 //
 // Rules kept throughout this file:
 // - `http` is handed in by the wrapper, so the wrapper decides how node:http is imported.
@@ -11,56 +14,16 @@
 //   status "timeout", recording stops, and what is still open is destroyed.
 
 import { Buffer } from 'node:buffer';
+import { recordedEvents, scenarioProblems, vocabulary } from './vocabulary.mjs';
 import { Readable, finished as streamFinished } from 'node:stream';
 
-const DEFAULT_TIMEOUT_MS = 5000;
-// After res 'end', how long the client scenario waits for res 'close' (SCENARIO.md).
-const END_GRACE_MS = 100;
-// How long finishServers waits for server.close() to complete.
-const CLOSE_WAIT_MS = 1000;
-// Settle time after the servers closed, so that trailing 'close' events are recorded.
-const SETTLE_MS = 1;
 const MAX_ENCODE_DEPTH = 8;
 // Optional keys of an error record, present only when the error has them (SCENARIO.md).
 const ERROR_EXTRAS = ['syscall', 'address', 'port', 'bytesParsed'];
 
-const CLIENT_OPS = new Set([
-  'setHeader', 'getHeader', 'hasHeader', 'removeHeader', 'getHeaderNames',
-  'getRawHeaderNames', 'getHeaders', 'write', 'end', 'flushHeaders', 'destroy', 'abort',
-  'setTimeout', 'addTrailers', 'cork', 'uncork', 'pipe',
-]);
-const SERVER_RES_OPS = new Set([
-  'setHeader', 'getHeader', 'getHeaders', 'getHeaderNames', 'hasHeader', 'removeHeader',
-  'appendHeader', 'setHeaders', 'writeHead', 'write', 'end', 'flushHeaders', 'addTrailers',
-  'writeContinue', 'writeProcessing', 'writeEarlyHints', 'destroy',
-  'cork', 'uncork', 'setTimeout', 'pipe',
-]);
-// server.<method> ops (besides server.get/set) and socket.<method> ops of 'clientError'.
-const SERVER_OPS = new Set(['close', 'closeIdleConnections', 'closeAllConnections', 'setTimeout', 'asyncDispose']);
-// req.<method> ops of a handler (besides req.get and req.read_body).
-const SERVER_REQ_OPS = new Set(['setTimeout', 'destroy']);
+const timing = (name) => vocabulary().timing[name];
 // Marks the error of a handler's `throw` op, which leaves the 'request' listener.
 const HANDLER_THROW = Symbol('handlerThrow');
-// Handler ops of SCENARIO.md "Lifecycle ops", and the socket.call methods (on req.socket).
-const LIFECYCLE_OPS = new Set(['res.on', 'socket.get', 'socket.call', 'socket.on', 'same', 'stream.finished']);
-const HANDLER_SOCKET_METHODS = new Set(['setEncoding']);
-const SOCKET_OPS = new Set(['write', 'end', 'destroy']);
-// Methods whose completion callback is always attached and recorded as "<op>_cb".
-const CLIENT_CB_OPS = new Set(['write', 'end']);
-const SERVER_CB_OPS = new Set(['write', 'end', 'writeEarlyHints']);
-
-const CLIENT_REQ_EVENTS = ['socket', 'finish', 'continue', 'timeout', 'abort', 'drain', 'close'];
-const CLIENT_RES_EVENTS = ['end', 'aborted', 'close', 'timeout'];
-// res.call ops of a client op list (SCENARIO.md "Response reads and calls").
-const CLIENT_RES_METHODS = new Set(['setTimeout', 'destroy', 'pause', 'resume']);
-// What `same_as` of a req.get / res.get op compares with (SCENARIO.md "Request lifecycle").
-const SAME_AS = {
-  req: (st) => st.req, res: (st) => st.res,
-  'req.socket': (st) => st.req && st.req.socket, 'res.socket': (st) => st.res && st.res.socket,
-};
-const SERVER_EVENTS = ['listening', 'connection', 'close', 'dropRequest'];
-const SERVER_REQ_EVENTS = ['end', 'aborted', 'close'];
-const SERVER_RES_EVENTS = ['finish', 'close', 'drain'];
 
 // Recorders of the scenarios currently running, so that a wrapper can attribute an
 // uncaught exception to them (see recordUncaught).
@@ -142,7 +105,7 @@ class Recorder {
     this.conds = [];
     this.uncaught = []; // process-level errors when there is no event list (server)
     this.sink = null; // the client scenario's event list, which takes them in order
-    this.timeoutMs = typeof timeoutMs === 'number' && timeoutMs > 0 ? timeoutMs : DEFAULT_TIMEOUT_MS;
+    this.timeoutMs = typeof timeoutMs === 'number' && timeoutMs > 0 ? timeoutMs : timing('default_timeout_ms');
     this.deadline = new Promise((resolve) => {
       this.deadlineTimer = setTimeout(() => {
         this.timedOut = true;
@@ -406,22 +369,24 @@ function emptyClientObservations() {
   return { status: 'ok', detail: '', ...emptyRequestObservations(), more: [], agents: {} };
 }
 
-const CLIENT_PROPS = {
-  'req.method': (s) => s.req.method,
-  'req.path': (s) => s.req.path,
-  'req.host': (s) => s.req.host,
-  'req.protocol': (s) => s.req.protocol,
-  'req.writableEnded': (s) => s.req.writableEnded,
-  'req.headersSent': (s) => s.req.headersSent,
-  'req.reusedSocket': (s) => s.req.reusedSocket,
-  'req.socket.encrypted': (s) => (s.req.socket ? s.req.socket.encrypted : null),
+// Client props read by code of their own (vocabulary client_props without `read`);
+// res.isPaused_after_pause is recorded when the response is paused, and res.destroyed
+// at res 'end' and 'close' (DESTROYED_AT) when they fire.
+const PROPS_BY_NAME = {
   'res.req_is_req': (s) => (s.res ? s.res.req === s.req : null),
-  'req.aborted': (s) => s.req.aborted,
-  'req.shouldKeepAlive': (s) => s.req.shouldKeepAlive,
-  'req.destroyed': (s) => s.req.destroyed,
-  'res.destroyed': (s) => (s.res ? s.res.destroyed : null),
-  'res.readable': (s) => (s.res ? s.res.readable : null),
 };
+const DESTROYED_AT = { end: 'res.destroyed_at_end', close: 'res.destroyed_at_close' };
+
+/** A client prop: its vocabulary `read` path ("req.socket.encrypted") from the request state. */
+function readClientProp(st, key, entry) {
+  if (!entry.read) return PROPS_BY_NAME[key](st);
+  let cur = st;
+  for (const part of entry.read.split('.')) {
+    if (cur === null || cur === undefined) return null;
+    cur = cur[part];
+  }
+  return cur;
+}
 
 function headSnapshot(res) {
   return {
@@ -461,6 +426,12 @@ async function clientBody(http, scenario, obs, rec) {
     obs.detail = `runClient got a scenario of kind ${JSON.stringify(scenario.kind)}`;
     return;
   }
+  const problems = scenarioProblems(scenario);
+  if (problems.length) {
+    obs.status = 'error';
+    obs.detail = `scenario: ${problems.join('; ')}`;
+    return;
+  }
   // The first request is `client` itself; `client.then` lists the further ones, whose
   // observations go to obs.more[i] (SCENARIO.md "Several requests").
   const further = Array.isArray(c.then) ? c.then : [];
@@ -485,7 +456,7 @@ async function clientBody(http, scenario, obs, rec) {
     }
   };
   const outcome = await Promise.race([drive().then(() => 'done'), rec.deadline]);
-  if (outcome === 'timeout') {
+  if (outcome === 'timeout' && obs.status === 'ok') {
     obs.status = 'timeout';
     obs.detail = `scenario did not finish within ${rec.timeoutMs} ms` + timeoutDetail(runs);
   }
@@ -514,6 +485,7 @@ function clientRun(spec, robs, index, top, ctx, rec) {
   const run = { st, done: new Promise((resolve) => { settle = resolve; }) };
   const obs = robs;
   const ev = (src, name, extra) => {
+    st.fired.add(`${src}:${name}`); // wait_event waits for any recorded event
     rec.event(obs.events, { src, name, t: rec.t(), ...(extra || {}) });
   };
   const mark = (key) => {
@@ -525,8 +497,9 @@ function clientRun(spec, robs, index, top, ctx, rec) {
     || (!st.tunneling && st.reqClosed && (!st.res || st.resClosed || st.endGraceOver));
 
   run.fillProps = () => {
-    for (const [k, fn] of Object.entries(CLIENT_PROPS)) {
-      obs.props[k] = st.req ? readProp(() => fn(st)) : null;
+    for (const [k, entry] of Object.entries(vocabulary().raw.client_props)) {
+      if (!entry.read && !(k in PROPS_BY_NAME)) continue;
+      obs.props[k] = st.req ? readProp(() => readClientProp(st, k, entry)) : null;
     }
   };
   run.fillBody = () => {
@@ -545,12 +518,6 @@ function clientRun(spec, robs, index, top, ctx, rec) {
   run.start = () => {
     st.started = true;
     const call = c.call ?? 'request';
-    if (call !== 'request' && call !== 'get') {
-      top.status = 'error';
-      top.detail = `unknown client.call ${JSON.stringify(call)} (expected "request" or "get")`;
-      settle();
-      return;
-    }
     // request()/get(): a synchronous throw is the whole observation of this request.
     let req;
     const signalsBefore = ctx.signals.length;
@@ -565,12 +532,17 @@ function clientRun(spec, robs, index, top, ctx, rec) {
     st.req = req;
     for (const { controller, ms } of ctx.signals.slice(signalsBefore)) rec.setTimer(() => controller.abort(), ms);
     attachClientListeners(req, c, st, obs, rec, ev, mark, ctx, top);
+    const env = {
+      rec, ctx, top, push: (call) => pushCall(rec, obs.calls, call), fired: st.fired,
+      receivers: { req, get res() { return st.res; } }, // res: the response so far (null before it)
+      callback: (_receiver, method) => (err) => ev('req', `${method}_cb`, err ? { error: errorRecord(err) } : undefined),
+    };
     const runOps = async () => {
       for (const op of c.ops ?? []) {
         if (rec.timedOut) break;
         // API ops run back to back in the same tick, as consecutive calls in a Node test
         // would; only the waiting ops yield to the event loop.
-        const pending = clientOp(op, req, ctx, obs, top, rec, ev, st);
+        const pending = runOp(op, env);
         if (pending) await pending;
       }
     };
@@ -585,7 +557,7 @@ function clientRun(spec, robs, index, top, ctx, rec) {
 
 function attachClientListeners(req, c, st, obs, rec, ev, mark, ctx, top) {
   // --- req events
-  for (const name of CLIENT_REQ_EVENTS) {
+  for (const name of recordedEvents('client', 'req')) {
     req.on(name, () => {
       ev('req', name);
       if (name === 'close') st.reqClosed = true;
@@ -621,8 +593,8 @@ function attachClientListeners(req, c, st, obs, rec, ev, mark, ctx, top) {
       if (Array.isArray(c.on_upgrade) && socket) {
         // The tunnel ops own the socket; the request is done once it closed.
         st.tunneling = true;
-        const shared = (op, calls) => sharedOp(op, ctx, calls, top, rec);
-        runTunnel(c.on_upgrade, socket, record, obs.events, ctx, top, shared).then(() => {
+        const env = { rec, ctx, top, callback: null, receivers: { socket } };
+        runTunnel(c.on_upgrade, socket, record, obs.events, env).then(() => {
           st.upgradeDone = true;
           rec.poke();
         });
@@ -667,14 +639,14 @@ function onClientResponse(res, c, st, obs, rec, ev, mark) {
     obs.response.rawTrailers = readProp(() => res.rawTrailers);
     obs.response.complete = readProp(() => res.complete);
   };
-  for (const name of CLIENT_RES_EVENTS) {
+  for (const name of recordedEvents('client', 'res')) {
     res.on(name, () => {
       ev('res', name);
       if (name === 'end' || name === 'close') readTail();
-      if ((name === 'end' || name === 'close') && !rec.frozen) obs.props[`res.destroyed_at_${name}`] = readProp(() => res.destroyed);
+      if (name in DESTROYED_AT && !rec.frozen) obs.props[DESTROYED_AT[name]] = readProp(() => res.destroyed);
       if (name === 'end') {
         st.resEnded = true;
-        rec.setTimer(() => { st.endGraceOver = true; rec.poke(); }, END_GRACE_MS);
+        rec.setTimer(() => { st.endGraceOver = true; rec.poke(); }, timing('end_grace_ms'));
       }
       if (name === 'close') st.resClosed = true;
       mark(`res:${name}`);
@@ -749,174 +721,6 @@ function onClientResponse(res, c, st, obs, rec, ev, mark) {
   mark('req:response');
 }
 
-function unknownOp(rec, calls, top, kind, name) {
-  const message = `unknown ${kind} op ${JSON.stringify(name)}`;
-  top.status = 'error';
-  top.detail = message;
-  pushCall(rec, calls, { op: name, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_OP', message } });
-}
-
-/**
- * The ops every op list shares (SCENARIO.md "Agent and module reads"): agent.get,
- * agent.call, module.get. Returns true when `op` was one of them (and recorded).
- */
-function sharedOp(op, ctx, calls, top, rec) {
-  const name = op && op.op;
-  if (name === 'module.get') {
-    try {
-      pushCall(rec, calls, { op: name, returned: encode(ctx.http[op.prop], ctx.http), threw: null });
-    } catch (e) {
-      pushCall(rec, calls, { op: name, returned: null, threw: errorRecord(e) });
-    }
-    return true;
-  }
-  if (name === 'module.set') {
-    // Assigned for this scenario only: the old value goes back when it ends.
-    const mod = moduleObject(ctx.http);
-    try {
-      const old = mod[op.prop];
-      mod[op.prop] = decode(op.value, ctx);
-      ctx.restores.push(() => { mod[op.prop] = old; });
-      pushCall(rec, calls, { op: name, returned: { $undefined: true }, threw: null });
-    } catch (e) {
-      pushCall(rec, calls, { op: name, returned: null, threw: errorRecord(e) });
-    }
-    return true;
-  }
-  if (name === 'module.call') {
-    try {
-      const returned = ctx.http[op.method](...decode(op.args ?? [], ctx));
-      pushCall(rec, calls, { op: name, returned: encode(returned, ctx.http), threw: null });
-    } catch (e) {
-      pushCall(rec, calls, { op: name, returned: null, threw: errorRecord(e) });
-    }
-    return true;
-  }
-  if (name !== 'agent.get' && name !== 'agent.call' && name !== 'agent.pool') return false;
-  const agent = lookupAgent(ctx, op.agent);
-  if (agent === undefined) {
-    const message = `no agent ${JSON.stringify(op.agent)} in this scenario (give one with {"$agent": {"id": ...}} first)`;
-    top.status = 'error';
-    top.detail = message;
-    pushCall(rec, calls, { op: name, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_AGENT', message } });
-    return true;
-  }
-  try {
-    let returned;
-    if (name === 'agent.pool') {
-      pushCall(rec, calls, { op: name, returned: poolCounts(agent[op.prop]), threw: null });
-      return true;
-    }
-    if (name === 'agent.get') returned = agent[op.prop];
-    else returned = agent[op.method](...decode(op.args ?? [], ctx));
-    pushCall(rec, calls, { op: name, returned: encode(returned, agent), threw: null });
-  } catch (e) {
-    pushCall(rec, calls, { op: name, returned: null, threw: errorRecord(e) });
-  }
-  return true;
-}
-
-/** Runs one client op; returns a Promise only for the ops that wait. */
-function clientOp(op, req, ctx, obs, top, rec, ev, st) {
-  const name = op && op.op;
-  const fired = st.fired;
-  if (name === 'wait') {
-    return Promise.race([rec.sleep(op.ms), rec.deadline]).then(() => {
-      pushCall(rec, obs.calls, { op: name, returned: { $undefined: true }, threw: null });
-    });
-  }
-  if (name === 'wait_event') {
-    const key = `${op.src || 'req'}:${op.event}`;
-    const done = (r) => pushCall(rec, obs.calls, {
-      op: name, returned: { $undefined: true },
-      threw: r === 'timeout' ? { name: 'HarnessTimeout', code: null, message: `event ${key} did not fire` } : null,
-    });
-    if (fired.has(key)) return done('done');
-    return rec.untilOrDeadline(() => fired.has(key)).then(done);
-  }
-  if (sharedOp(op, ctx, obs.calls, top, rec)) return;
-  if (name === 'req.get' || name === 'res.get' || name === 'res.call') {
-    messageOp(op, req, st, ctx, obs, top, rec);
-    return;
-  }
-  if (name === 'req.set') {
-    try {
-      req[op.prop] = decode(op.value, ctx);
-      pushCall(rec, obs.calls, { op: name, returned: { $undefined: true }, threw: null });
-    } catch (e) {
-      pushCall(rec, obs.calls, { op: name, returned: null, threw: errorRecord(e) });
-    }
-    return;
-  }
-  if (name === 'readable.pipe') {
-    // Readable.from(chunks).pipe(req): each chunk written in turn, then req.end().
-    try {
-      const source = Readable.from(decode(op.chunks ?? [], ctx));
-      pushCall(rec, obs.calls, { op: name, returned: encode(source.pipe(req), req), threw: null });
-    } catch (e) {
-      pushCall(rec, obs.calls, { op: name, returned: null, threw: errorRecord(e) });
-    }
-    return;
-  }
-  if (!CLIENT_OPS.has(name)) {
-    unknownOp(rec, obs.calls, top, 'client', name);
-    return;
-  }
-  try {
-    let args = decode(op.args ?? [], ctx);
-    if (name === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
-    if (CLIENT_CB_OPS.has(name)) {
-      args = [...args, (err) => ev('req', `${name}_cb`, err ? { error: errorRecord(err) } : undefined)];
-    }
-    const returned = req[name](...args);
-    pushCall(rec, obs.calls, { op: name, returned: encode(returned, req), threw: null });
-  } catch (e) {
-    pushCall(rec, obs.calls, { op: name, returned: null, threw: errorRecord(e) });
-  }
-}
-
-/**
- * req.get / res.get / res.call (SCENARIO.md "Response reads and calls"): a property of
- * the request or of the response it got so far, or a method of that response.
- */
-function messageOp(op, req, st, ctx, obs, top, rec) {
-  const res = st.res;
-  const name = op.op;
-  const target = name === 'req.get' ? req : res;
-  if (!target) {
-    const message = 'no response yet (wait for it with wait_event first)';
-    pushCall(rec, obs.calls, { op: name, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_NO_RESPONSE', message } });
-    return;
-  }
-  if (name === 'res.call' && !CLIENT_RES_METHODS.has(op.method)) {
-    unknownOp(rec, obs.calls, top, 'res.call', op.method);
-    return;
-  }
-  try {
-    let returned;
-    if (name === 'res.call') {
-      const args = decode(op.args ?? [], ctx);
-      if (op.method === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
-      returned = target[op.method](...args);
-    } else {
-      returned = target[op.prop];
-    }
-    if (name !== 'res.call' && op.same_as !== undefined) {
-      // An object (a socket) is compared, never encoded.
-      if (!(op.same_as in SAME_AS)) {
-        unknownOp(rec, obs.calls, top, 'same_as', op.same_as);
-        return;
-      }
-      returned = returned !== undefined && returned !== null && returned === SAME_AS[op.same_as](st);
-      pushCall(rec, obs.calls, { op: name, returned, threw: null });
-      return;
-    }
-    pushCall(rec, obs.calls, { op: name, returned: encode(returned, target), threw: null });
-  } catch (e) {
-    pushCall(rec, obs.calls, { op: name, returned: null, threw: errorRecord(e) });
-  }
-}
-
 function releaseClient(st) {
   try {
     if (st.req && !st.reqClosed && !st.req.destroyed) st.req.destroy();
@@ -948,18 +752,247 @@ function timeoutDetail(runs) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Ops (SCENARIO.md). Which ops exist, where they may appear and what they take is the
+// vocabulary's, and the scenario was checked against it before it started. A method op
+// (one with a receiver) is called generically by callMethod; every other op is an entry
+// of SPECIAL_OPS, keyed by its name.
+//
+// An op runs in an `env`: rec, ctx, top (takes status and detail), push(call),
+// receivers (client: req, res; handler: req, res, server; clientError: socket, server;
+// tunnels: socket, and server on a server's), callback(receiver, method) (the completion
+// callback recorded as "<method>_cb"), and fired (client: the "src:name" events seen),
+// h (handler: the request's state) or tunnel (tunnels: the socket's state).
+
+const UNDEF = { $undefined: true };
+const harnessTimeout = (message) => ({ name: 'HarnessTimeout', code: null, message });
+
+/** Record what fn() returned (encoded, `receiver` as "$this") or threw as the op's call. */
+function record(env, op, fn, receiver) {
+  try {
+    env.push({ op: op.op, returned: encode(fn(), receiver), threw: null });
+  } catch (e) {
+    env.push({ op: op.op, returned: null, threw: errorRecord(e) });
+  }
+}
+
+/** `res.get` / `res.call` on a client before any response: recorded, no status change (a target may give none). */
+function noResponse(op, env) {
+  const message = 'no response yet (wait for it with wait_event first)';
+  env.push({ op: op.op, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_NO_RESPONSE', message } });
+}
+
+/**
+ * req.get / res.get: records receiver[prop]; with `same_as` (an object of the vocabulary's
+ * `objects`), whether it is that object instead: an object (a socket) is compared, never
+ * encoded.
+ */
+function readOrCompare(op, env, receiver) {
+  if (op.same_as === undefined) {
+    record(env, op, () => receiver[op.prop], receiver);
+    return;
+  }
+  record(env, op, () => {
+    const value = receiver[op.prop];
+    const [owner, part] = op.same_as.split('.');
+    const base = env.receivers[owner];
+    const other = part === undefined || base === null || base === undefined ? base : base[part];
+    return value !== undefined && value !== null && value === other;
+  });
+}
+
+/** socket.wait_end / socket.wait_bytes: until pred() holds on the tunnel's socket, or the deadline. */
+function waitForSocket(op, env, pred, what) {
+  return env.rec.untilOrDeadline(pred).then((r) => {
+    env.push({ op: op.op, returned: UNDEF, threw: r === 'timeout' ? harnessTimeout(what) : null });
+  });
+}
+
+/** The op's agent ("global" or a named one), or undefined once the scenario problem is recorded. */
+function opAgent(op, env) {
+  const agent = lookupAgent(env.ctx, op.agent);
+  if (agent === undefined) {
+    const message = `no agent ${JSON.stringify(op.agent)} in this scenario (give one with {"$agent": {"id": ...}} first)`;
+    env.top.status = 'error';
+    env.top.detail = `scenario: ${message}`;
+    env.push({ op: op.op, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_AGENT', message } });
+  }
+  return agent;
+}
+
+// The ops implemented by name; only the waiting ones return a Promise (the others run in
+// the same tick as the op before them, as consecutive calls in a Node program do).
+const SPECIAL_OPS = {
+  wait: (op, env) => Promise.race([env.rec.sleep(op.ms), env.rec.deadline]).then(() => {
+    env.push({ op: op.op, returned: UNDEF, threw: null });
+  }),
+  wait_event: (op, env) => {
+    const key = `${op.src || 'req'}:${op.event}`;
+    const done = (r) => env.push({
+      op: op.op, returned: UNDEF, threw: r === 'timeout' ? harnessTimeout(`event ${key} did not fire`) : null,
+    });
+    if (env.fired.has(key)) return done('done');
+    return env.rec.untilOrDeadline(() => env.fired.has(key)).then(done);
+  },
+  'req.read_body': (op, env) => {
+    // 'end' is the signal; 'close', 'aborted' or 'error' mean the body will never end.
+    const { st } = env.h;
+    const over = () => st.ended || st.reqGone;
+    const done = (r) => env.push({
+      op: op.op, returned: UNDEF, threw: r === 'timeout' ? harnessTimeout('the request body did not end') : null,
+    });
+    if (over()) return done('done');
+    return env.rec.untilOrDeadline(over).then(done);
+  },
+  'req.get': (op, env) => readOrCompare(op, env, env.receivers.req),
+  'req.set': (op, env) => record(env, op, () => { env.receivers.req[op.prop] = decode(op.value, env.ctx); }),
+  'readable.pipe': (op, env) => record(env, op, () => {
+    // Readable.from(chunks).pipe(req): each chunk written in turn, then req.end().
+    const source = Readable.from(decode(op.chunks ?? [], env.ctx));
+    return source.pipe(env.receivers.req);
+  }, env.receivers.req),
+  'res.set': (op, env) => record(env, op, () => { env.receivers.res[op.prop] = decode(op.value, env.ctx); }),
+  'res.get': (op, env) => {
+    const { res } = env.receivers;
+    if (!res) noResponse(op, env);
+    else readOrCompare(op, env, res);
+  },
+  'res.call': (op, env) => {
+    const { res } = env.receivers;
+    if (!res) {
+      noResponse(op, env);
+      return;
+    }
+    record(env, op, () => {
+      const args = decode(op.args ?? [], env.ctx);
+      if (op.method === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
+      return res[op.method](...args);
+    }, res);
+  },
+  'server.get': (op, env) => record(env, op, () => env.receivers.server[op.prop], env.receivers.server),
+  'server.set': (op, env) => record(env, op, () => { env.receivers.server[op.prop] = decode(op.value, env.ctx); }),
+  'module.get': (op, env) => record(env, op, () => env.ctx.http[op.prop], env.ctx.http),
+  'module.call': (op, env) => record(env, op, () => env.ctx.http[op.method](...decode(op.args ?? [], env.ctx)), env.ctx.http),
+  'module.set': (op, env) => record(env, op, () => {
+    // Assigned for this scenario only: the old value goes back when it ends.
+    const mod = moduleObject(env.ctx.http);
+    const old = mod[op.prop];
+    mod[op.prop] = decode(op.value, env.ctx);
+    env.ctx.restores.push(() => { mod[op.prop] = old; });
+  }),
+  'agent.get': (op, env) => {
+    const agent = opAgent(op, env);
+    if (agent !== undefined) record(env, op, () => agent[op.prop], agent);
+  },
+  'agent.call': (op, env) => {
+    const agent = opAgent(op, env);
+    if (agent !== undefined) record(env, op, () => agent[op.method](...decode(op.args ?? [], env.ctx)), agent);
+  },
+  // Handler lifecycle ops (SCENARIO.md "Lifecycle ops"): one more recording listener on res
+  // or req.socket, reads and calls on req.socket, identity of two objects, stream.finished.
+  'res.on': (op, env) => record(env, op, () => {
+    const { res } = env.receivers;
+    return res.on(op.event, (arg) => env.ev('res', op.event, arg instanceof Error ? { error: errorRecord(arg) } : undefined));
+  }, env.receivers.res),
+  'socket.on': (op, env) => {
+    const { socket } = env.receivers.req;
+    record(env, op, () => socket.on(op.event, (arg) => {
+      if (arg instanceof Error) env.ev('socket', op.event, { error: errorRecord(arg) });
+      else if (typeof arg === 'string' || arg instanceof Uint8Array) env.ev('socket', op.event, { len: toBuffer(arg).length });
+      else env.ev('socket', op.event);
+    }), socket);
+  },
+  'socket.get': (op, env) => record(env, op, () => env.receivers.req.socket[op.prop], env.receivers.req.socket),
+  'socket.call': (op, env) => {
+    const { socket } = env.receivers.req;
+    record(env, op, () => socket[op.method](...decode(op.args ?? [], env.ctx)), socket);
+  },
+  same: (op, env) => record(env, op, () => {
+    // A path is req or res, optionally followed by one property (res.socket).
+    const resolve = (path) => {
+      const [root, prop] = String(path).split('.', 2);
+      return prop === undefined ? env.receivers[root] : env.receivers[root][prop];
+    };
+    return resolve(op.a) === resolve(op.b);
+  }),
+  'stream.finished': (op, env) => record(env, op, () => streamFinished(env.receivers.res, (err) => (
+    env.ev('res', 'finished_cb', err ? { error: errorRecord(err) } : undefined)))),
+  throw: (op, env) => {
+    // Only a handler's first op throws (handleRequest); anywhere else it is a scenario error.
+    const message = 'op "throw" is only ever the first op of a handler';
+    env.top.status = 'error';
+    env.top.detail = `scenario: ${message}`;
+    env.push({ op: op.op, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_OP', message } });
+  },
+  'server.asyncDispose': (op, env) => {
+    // server[Symbol.asyncDispose](): its promise settling is the server event 'dispose_cb'.
+    const { server } = env.receivers;
+    const done = env.callback('server', 'dispose');
+    record(env, op, () => {
+      const pending = server[Symbol.asyncDispose]();
+      Promise.resolve(pending).then(() => done(), (err) => done(err));
+      return pending;
+    }, server);
+  },
+  'socket.wait_end': (op, env) => waitForSocket(op, env, () => env.tunnel.ended, 'the socket did not end'),
+  'socket.wait_bytes': (op, env) => {
+    const n = Number(op.bytes) || 0;
+    return waitForSocket(op, env, () => env.tunnel.bytes >= n, `fewer than ${n} bytes arrived on the socket`);
+  },
+  'agent.pool': (op, env) => {
+    const agent = opAgent(op, env);
+    if (agent === undefined) return;
+    try {
+      env.push({ op: op.op, returned: poolCounts(agent[op.prop]), threw: null });
+    } catch (e) {
+      env.push({ op: op.op, returned: null, threw: errorRecord(e) });
+    }
+  },
+};
+
+/** A method op: receiver[method](...args), with the vocabulary's callback and error_arg. */
+function callMethod(op, spec, env) {
+  const target = env.receivers[spec.receiver];
+  record(env, op, () => {
+    let args = decode(op.args ?? [], env.ctx);
+    if (spec.errorArg && typeof args[0] === 'string') args[0] = new Error(args[0]);
+    if (spec.callback) args = [...args, env.callback(spec.receiver, spec.method)];
+    return target[spec.method](...args);
+  }, target);
+}
+
+/** Runs one op; returns a Promise only for the ops that wait. */
+function runOp(op, env) {
+  const spec = vocabulary().ops.get(op && op.op);
+  if (spec && spec.receiver) return callMethod(op, spec, env);
+  if (spec && SPECIAL_OPS[spec.name]) return SPECIAL_OPS[spec.name](op, env);
+  // The scenario was checked before it started: this executor lags behind the vocabulary.
+  const message = `op ${JSON.stringify(op && op.op)} is not implemented by this executor`;
+  env.top.status = 'error';
+  env.top.detail = `executor error: ${message}`;
+  env.push({ op: op && op.op, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_OP', message } });
+  return undefined;
+}
+
+/** A callback recorded as the server event "<method>_cb" (server.close's). */
+function serverCallback(session, serverIndex, method) {
+  const { rec } = session;
+  const srec = session.obs.servers[serverIndex];
+  return (err) => rec.event(srec.events, { name: `${method}_cb`, t: rec.t(), ...(err ? { error: errorRecord(err) } : {}) });
+}
+
+// ---------------------------------------------------------------------------------------
 // Tunnels: the socket an 'upgrade' or 'connect' listener gets (SCENARIO.md "Upgrade and
 // CONNECT")
 
 /**
  * Watch the socket and run tunnel ops on it: bytes it delivers go to record.tunnel, its
  * events ({src: 'socket', name: data|end|close|error}) to `events`, op results to
- * record.calls. `otherOp(op, calls)` runs the ops a list shares (agent, module, server
- * ops); true when it did. Resolves once the ops ran and the socket closed (or the
+ * record.calls. `env` is the ops' env without push and tunnel (receivers: socket, and
+ * server on a server's). Resolves once the ops ran and the socket closed (or the
  * scenario deadline passed).
  */
-function runTunnel(ops, socket, record, events, ctx, top, otherOp) {
-  const { rec } = ctx;
+function runTunnel(ops, socket, record, events, env) {
+  const { rec } = env;
   const parts = [];
   const state = { ended: false, closed: false, bytes: 0 };
   record.tunnel = { $bytes: '' };
@@ -976,50 +1009,17 @@ function runTunnel(ops, socket, record, events, ctx, top, otherOp) {
   socket.on('end', () => { state.ended = true; sev('end'); });
   socket.on('close', () => { state.ended = true; state.closed = true; sev('close'); });
   socket.on('error', (err) => sev('error', { error: errorRecord(err) }));
-  const push = (call) => pushCall(rec, record.calls, call);
-  const waitFor = async (name, pred, what) => {
-    const r = await rec.untilOrDeadline(pred);
-    push({ op: name, returned: { $undefined: true }, threw: r === 'timeout' ? { name: 'HarnessTimeout', code: null, message: what } : null });
-  };
-  const runOne = async (op) => {
-    const name = op && op.op;
-    if (name === 'wait') {
-      await Promise.race([rec.sleep(op.ms), rec.deadline]);
-      push({ op: name, returned: { $undefined: true }, threw: null });
-      return;
-    }
-    if (name === 'socket.wait_end') {
-      await waitFor(name, () => state.ended, "the socket did not end");
-      return;
-    }
-    if (name === 'socket.wait_bytes') {
-      const n = Number(op.bytes) || 0;
-      await waitFor(name, () => state.bytes >= n, `fewer than ${n} bytes arrived on the socket`);
-      return;
-    }
-    if (otherOp(op, record.calls)) return;
-    const method = typeof name === 'string' && name.startsWith('socket.') ? name.slice(7) : null;
-    if (!method || !SOCKET_OPS.has(method)) {
-      unknownOp(rec, record.calls, top, 'tunnel', name);
-      return;
-    }
-    try {
-      const args = decode(op.args ?? [], ctx);
-      if (method === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
-      push({ op: name, returned: encode(socket[method](...args), socket), threw: null });
-    } catch (e) {
-      push({ op: name, returned: null, threw: errorRecord(e) });
-    }
-  };
+  const tunnelEnv = { ...env, tunnel: state, push: (call) => pushCall(rec, record.calls, call) };
   return (async () => {
     try {
       for (const op of ops) {
         if (rec.timedOut || rec.frozen) break;
-        await runOne(op);
+        const pending = runOp(op, tunnelEnv);
+        if (pending) await pending;
       }
     } catch (e) {
-      top.status = 'error';
-      top.detail = `executor error in tunnel ops: ${describe(e)}`;
+      env.top.status = 'error';
+      env.top.detail = `executor error in tunnel ops: ${describe(e)}`;
     }
     await rec.untilOrDeadline(() => state.closed || socket.destroyed);
   })();
@@ -1050,6 +1050,14 @@ export async function startServers(http, scenario, listen) {
     session.ctx = newContext(http, session.rec, null);
     if (scenario && scenario.kind !== undefined && scenario.kind !== 'server') {
       throw new Error(`startServers got a scenario of kind ${JSON.stringify(scenario.kind)}`);
+    }
+    const problems = scenarioProblems(scenario);
+    if (problems.length) {
+      // Nothing starts: every address is null, so no request is sent.
+      session.obs.status = 'error';
+      session.obs.detail = `scenario: ${problems.join('; ')}`;
+      session.addresses = ((scenario && scenario.servers) || []).map(() => null);
+      return session;
     }
     const specs = (scenario && scenario.servers) || [];
     for (let i = 0; i < specs.length; i++) {
@@ -1085,7 +1093,7 @@ async function startOne(http, session, spec, index, listen) {
       obs.detail = `executor error setting server.${prop}: ${describe(e)}`;
     }
   }
-  for (const name of SERVER_EVENTS) {
+  for (const name of recordedEvents('server', 'server')) {
     server.on(name, () => rec.event(srec.events, { name, t: rec.t() }));
   }
   server.on('error', (err) => rec.event(srec.events, { name: 'error', t: rec.t(), error: errorRecord(err) }));
@@ -1182,7 +1190,7 @@ function handleRequest(session, serverIndex, ops, req, res, event) {
     entry.chunks.push({ t: rec.t(), len: buf.length });
     ev('req', 'data', { len: buf.length });
   });
-  for (const name of SERVER_REQ_EVENTS) {
+  for (const name of recordedEvents('handler', 'req')) {
     req.on(name, () => {
       // State first: ev() wakes the waiters, which read it (req.read_body waits on st.ended).
       if (name === 'end') st.ended = true;
@@ -1195,7 +1203,7 @@ function handleRequest(session, serverIndex, ops, req, res, event) {
     st.reqGone = true;
     ev('req', 'error', { error: errorRecord(err) });
   });
-  for (const name of SERVER_RES_EVENTS) {
+  for (const name of recordedEvents('handler', 'res')) {
     res.on(name, () => {
       if (name === 'close') st.resClosed = true;
       ev('res', name);
@@ -1211,11 +1219,18 @@ function handleRequest(session, serverIndex, ops, req, res, event) {
     st.opsDone = true;
     throw err;
   }
+  const env = {
+    rec, ctx: session.ctx, top: session.obs, push: (call) => pushCall(rec, entry.calls, call), h, ev,
+    receivers: { req, res, server: session.servers[serverIndex] },
+    callback: (receiver, method) => (receiver === 'server'
+      ? serverCallback(session, serverIndex, method)
+      : (err) => ev('res', `${method}_cb`, err ? { error: errorRecord(err) } : undefined)),
+  };
   (async () => {
     try {
       for (const op of ops) {
         if (rec.timedOut || rec.frozen) break;
-        const pending = serverOp(op, h, session, ev); // see clientOp: only waits yield
+        const pending = runOp(op, env); // only the waiting ops yield
         if (pending) await pending;
       }
     } catch (e) {
@@ -1255,181 +1270,15 @@ function handleTunnelRequest(session, serverIndex, ops, req, socket, head, event
   session.obs.requests.push(entry);
   const run = { done: false, socket };
   session.tunnels.push(run);
-  const other = (op, calls) => serverLevelOp(op, session, serverIndex, calls);
-  runTunnel(ops, socket, entry, entry.events, session.ctx, session.obs, other).then(() => {
+  const env = {
+    rec, ctx: session.ctx, top: session.obs,
+    receivers: { socket, server: session.servers[serverIndex] },
+    callback: (_receiver, method) => serverCallback(session, serverIndex, method),
+  };
+  runTunnel(ops, socket, entry, entry.events, env).then(() => {
     run.done = true;
     rec.poke();
   });
-}
-
-/** Runs one handler op; returns a Promise only for the ops that wait. */
-function serverOp(op, h, session, ev) {
-  const { rec } = session;
-  const { entry, req, res, st } = h;
-  const name = op && op.op;
-  if (name === 'wait') {
-    return Promise.race([rec.sleep(op.ms), rec.deadline]).then(() => {
-      pushCall(rec, entry.calls, { op: name, returned: { $undefined: true }, threw: null });
-    });
-  }
-  if (name === 'req.read_body') {
-    // 'end' is the signal; 'close', 'aborted' or 'error' mean the body will never end.
-    const over = () => st.ended || st.reqGone;
-    const done = (r) => pushCall(rec, entry.calls, {
-      op: name, returned: { $undefined: true },
-      threw: r === 'timeout' ? { name: 'HarnessTimeout', code: null, message: 'the request body did not end' } : null,
-    });
-    if (over()) return done('done');
-    return rec.untilOrDeadline(over).then(done);
-  }
-  if (name === 'res.set') {
-    try {
-      res[op.prop] = decode(op.value, session.ctx);
-      pushCall(rec, entry.calls, { op: name, returned: { $undefined: true }, threw: null });
-    } catch (e) {
-      pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
-    }
-    return;
-  }
-  if (name === 'res.get') {
-    try {
-      pushCall(rec, entry.calls, { op: name, returned: encode(res[op.prop], res), threw: null });
-    } catch (e) {
-      pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
-    }
-    return;
-  }
-  if (lifecycleOp(op, h, session, ev)) return;
-  const reqMethod = typeof name === 'string' && name.startsWith('req.') ? name.slice(4) : null;
-  if (reqMethod === 'get' || SERVER_REQ_OPS.has(reqMethod)) {
-    // Reads and calls on the IncomingMessage (SCENARIO.md "Request reads and calls in a handler").
-    try {
-      const args = decode(op.args ?? [], session.ctx);
-      if (reqMethod === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
-      const returned = reqMethod === 'get' ? req[op.prop] : req[reqMethod](...args);
-      pushCall(rec, entry.calls, { op: name, returned: encode(returned, req), threw: null });
-    } catch (e) {
-      pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
-    }
-    return;
-  }
-  if (serverLevelOp(op, session, h.serverIndex, entry.calls)) return;
-  const method = typeof name === 'string' && name.startsWith('res.') ? name.slice(4) : null;
-  if (!method || !SERVER_RES_OPS.has(method)) {
-    unknownOp(rec, entry.calls, session.obs, 'server handler', name);
-    return;
-  }
-  try {
-    let args = decode(op.args ?? [], session.ctx);
-    if (method === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
-    if (SERVER_CB_OPS.has(method)) {
-      args = [...args, (err) => ev('res', `${method}_cb`, err ? { error: errorRecord(err) } : undefined)];
-    }
-    const returned = res[method](...args);
-    pushCall(rec, entry.calls, { op: name, returned: encode(returned, res), threw: null });
-  } catch (e) {
-    pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
-  }
-}
-
-/**
- * The lifecycle ops of a handler (SCENARIO.md "Lifecycle ops"): res.on / socket.on (a
- * recording listener for one more res or req.socket event), socket.get / socket.call on
- * req.socket, same (whether two objects reachable from req/res are one) and
- * stream.finished(res). Returns true when `op` was one.
- */
-function lifecycleOp(op, h, session, ev) {
-  const { rec } = session;
-  const { entry, req, res } = h;
-  const name = op && op.op;
-  if (!LIFECYCLE_OPS.has(name)) return false;
-  if (name === 'socket.call' && !HANDLER_SOCKET_METHODS.has(op.method)) {
-    unknownOp(rec, entry.calls, session.obs, 'socket.call', op.method);
-    return true;
-  }
-  const roots = { req, res };
-  const resolve = (path) => {
-    const [root, prop] = String(path).split('.', 2);
-    if (!(root in roots)) throw new Error(`same: unknown root ${JSON.stringify(root)}`);
-    return prop === undefined ? roots[root] : roots[root][prop];
-  };
-  try {
-    let returned;
-    if (name === 'res.on') {
-      const event = String(op.event);
-      returned = encode(res.on(event, (arg) => ev('res', event, arg instanceof Error ? { error: errorRecord(arg) } : undefined)), res);
-    } else if (name === 'socket.on') {
-      const event = String(op.event);
-      const listener = (arg) => {
-        if (arg instanceof Error) ev('socket', event, { error: errorRecord(arg) });
-        else if (typeof arg === 'string' || arg instanceof Uint8Array) ev('socket', event, { len: toBuffer(arg).length });
-        else ev('socket', event);
-      };
-      returned = encode(req.socket.on(event, listener), req.socket);
-    } else if (name === 'stream.finished') {
-      returned = encode(streamFinished(res, (err) => ev('res', 'finished_cb', err ? { error: errorRecord(err) } : undefined)));
-    } else if (name === 'socket.get') {
-      returned = encode(req.socket[op.prop], req.socket);
-    } else if (name === 'socket.call') {
-      returned = encode(req.socket[op.method](...decode(op.args ?? [], session.ctx)), req.socket);
-    } else {
-      returned = resolve(op.a) === resolve(op.b);
-    }
-    pushCall(rec, entry.calls, { op: name, returned, threw: null });
-  } catch (e) {
-    pushCall(rec, entry.calls, { op: name, returned: null, threw: errorRecord(e) });
-  }
-  return true;
-}
-
-/**
- * Ops on the server itself and the shared reads, usable in every server op list:
- * server.close (its callback recorded as the server event 'close_cb'),
- * server.closeIdleConnections, server.closeAllConnections, {"op": "server.get", "prop": P},
- * agent.get, agent.call, module.get. Returns true when `op` was one of them.
- */
-function serverLevelOp(op, session, serverIndex, calls) {
-  const { rec } = session;
-  const name = op && op.op;
-  if (sharedOp(op, session.ctx, calls, session.obs, rec)) return true;
-  if (typeof name !== 'string' || !name.startsWith('server.')) return false;
-  const server = session.servers[serverIndex];
-  const srec = session.obs.servers[serverIndex];
-  const method = name.slice(7);
-  if (method !== 'get' && method !== 'set' && !SERVER_OPS.has(method)) {
-    unknownOp(rec, calls, session.obs, 'server', name);
-    return true;
-  }
-  try {
-    if (method === 'get') {
-      pushCall(rec, calls, { op: name, returned: encode(server[op.prop], server), threw: null });
-      return true;
-    }
-    if (method === 'set') {
-      server[op.prop] = decode(op.value, session.ctx);
-      pushCall(rec, calls, { op: name, returned: { $undefined: true }, threw: null });
-      return true;
-    }
-    let args = decode(op.args ?? [], session.ctx);
-    if (method === 'close') {
-      args = [...args, (err) => rec.event(srec.events, { name: 'close_cb', t: rec.t(), ...(err ? { error: errorRecord(err) } : {}) })];
-    }
-    if (method === 'asyncDispose') {
-      // server[Symbol.asyncDispose](): its promise settling is the server event 'dispose_cb'.
-      const pending = server[Symbol.asyncDispose](...args);
-      Promise.resolve(pending).then(
-        () => rec.event(srec.events, { name: 'dispose_cb', t: rec.t() }),
-        (err) => rec.event(srec.events, { name: 'dispose_cb', t: rec.t(), error: errorRecord(err) }),
-      );
-      pushCall(rec, calls, { op: name, returned: encode(pending, server), threw: null });
-      return true;
-    }
-    const returned = server[method](...args);
-    pushCall(rec, calls, { op: name, returned: encode(returned, server), threw: null });
-  } catch (e) {
-    pushCall(rec, calls, { op: name, returned: null, threw: errorRecord(e) });
-  }
-  return true;
 }
 
 /**
@@ -1444,30 +1293,17 @@ function handleClientError(session, serverIndex, srec, ops, err, socket) {
   rec.event(srec.events, record);
   const run = { done: false };
   session.clientErrors.push(run);
+  const env = {
+    rec, ctx: session.ctx, top: session.obs, push: (call) => pushCall(rec, record.calls, call),
+    receivers: { socket, server: session.servers[serverIndex] },
+    callback: (_receiver, method) => serverCallback(session, serverIndex, method),
+  };
   (async () => {
     try {
       for (const op of ops) {
         if (rec.timedOut || rec.frozen) break;
-        const name = op && op.op;
-        if (name === 'wait') {
-          await Promise.race([rec.sleep(op.ms), rec.deadline]);
-          pushCall(rec, record.calls, { op: name, returned: { $undefined: true }, threw: null });
-          continue;
-        }
-        if (serverLevelOp(op, session, serverIndex, record.calls)) continue;
-        const method = typeof name === 'string' && name.startsWith('socket.') ? name.slice(7) : null;
-        if (!method || !SOCKET_OPS.has(method)) {
-          unknownOp(rec, record.calls, session.obs, 'clientError', name);
-          continue;
-        }
-        try {
-          const args = decode(op.args ?? [], session.ctx);
-          if (method === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
-          const returned = socket[method](...args);
-          pushCall(rec, record.calls, { op: name, returned: encode(returned, socket), threw: null });
-        } catch (e) {
-          pushCall(rec, record.calls, { op: name, returned: null, threw: errorRecord(e) });
-        }
+        const pending = runOp(op, env);
+        if (pending) await pending;
       }
     } catch (e) {
       session.obs.status = 'error';
@@ -1513,8 +1349,8 @@ export async function finishServers(session) {
         resolve();
       }
     }));
-    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, CLOSE_WAIT_MS))]);
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, timing('close_wait_ms')))]);
+    await new Promise((r) => setTimeout(r, timing('settle_ms')));
   } catch (e) {
     obs.status = 'error';
     obs.detail = `executor error: ${describe(e)}`;

@@ -14,6 +14,10 @@
 import * as http from 'node:http';
 import process from 'node:process';
 import { finishServers, recordUncaught, runClient, startServers } from './executor.mjs';
+import { useVocabulary } from './vocabulary.mjs';
+import vocabulary from './vocabulary.json' with { type: 'json' };
+
+useVocabulary(vocabulary);
 
 // Keep stdout for replies: anything a runtime or a scenario logs goes to stderr.
 console.log = console.error;

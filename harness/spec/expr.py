@@ -6,9 +6,9 @@ was observed, it is written as a one-key mapping whose key starts with `$`:
 evaluates those (pure functions, no I/O) and lists, for the linter, which names an
 expression refers to.
 
-Scenario tags (`$bytes`, `$undefined`, `$agent`, `$origin_url`, ...) are not operators:
-their contents are evaluated and the tag is kept, so the scenario stays JSON for the
-target to decode (see harness/SCENARIO.md).
+Scenario tags (`$bytes`, `$undefined`, `$agent`, `$origin_url`, ...; the list is
+harness/drivers/vocabulary.json's) are not operators: their contents are evaluated and
+the tag is kept, so the scenario stays JSON for the target to decode (see harness/SCENARIO.md).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
-# Tags that pass through evaluation (contents evaluated, tag kept).
-SCENARIO_TAGS = frozenset(
-    {"$u8", "$undefined", "$agent", "$signal", "$headers", "$map",
-     "$origin_url", "$origin_host", "$origin_port", "$fn", "$reply_header"}
-)
+from harness.vocabulary import load as vocabulary
+
+# Tags that pass through evaluation (contents evaluated, tag kept); $bytes is also an
+# operator (its value becomes bytes, which the scenario builder tags again).
+SCENARIO_TAGS = vocabulary().tags() - {"$bytes"}
 
 
 class ExprError(ValueError):

@@ -1,9 +1,11 @@
 """Load and validate specs/*.yaml and cases/**/*.yaml.
 
-Three layers of checks, each failing with file:line, behavior id and what is wrong:
+Four layers of checks, each failing with file:line, behavior id and what is wrong:
 YAML syntax (and duplicate keys), the JSON Schema (spec.schema.json, case.schema.json),
-and cross-references (unique ids, $given names defined, operators known, strategies
-known, one check per assertion, cases naming real behaviors and all their inputs).
+the scenario vocabulary (harness/drivers/vocabulary.json: ops, their fields and argument
+counts, calls, timeout_ms; events and props named in `expect`), and cross-references
+(unique ids, $given names defined, operators known, strategies known, one check per
+assertion, cases naming real behaviors and all their inputs).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from typing import Any
 import jsonschema
 
 from harness.spec.assertions import CHECKS
-from harness.spec.expr import references
+from harness.spec.expr import OPERATORS, operator_of, references
 from harness.spec.model import Behavior, Case, FetchBacked, Written
+from harness.spec.observed_names import assertion_problems
 from harness.spec.yaml_source import Located, SpecError, load_located
+from harness.vocabulary import scenario_problems
 
 _HERE = Path(__file__).parent
 # Files in specs/ that hold no behaviors: the API surface and Node's test list (harness/spec/surface.py),
@@ -52,13 +56,30 @@ def _schema_check(doc: Located, schema: str) -> None:
 
 
 def _check_assertions(doc: Located, keys: list[Any], items: list[dict[str, Any]], names: set[str],
-                      bid: str) -> None:
+                      bid: str, kind: str) -> None:
     for i, assertion in enumerate(items):
         checks = [k for k in assertion if k in CHECKS]
         if len(checks) != 1:
             raise SpecError(doc.path, doc.line_of([*keys, i]),
                             f"an assertion needs exactly one check of {sorted(CHECKS)}, found {checks}", bid)
         _check_refs(doc, [*keys, i], assertion, names, bid)
+        problems = assertion_problems(assertion, kind)
+        if problems:
+            raise SpecError(doc.path, doc.line_of([*keys, i]), "; ".join(problems), bid)
+
+
+def _is_expression(value: Any) -> bool:
+    """A value of the template that only evaluation decides (the vocabulary leaves it alone)."""
+    return operator_of(value) in OPERATORS
+
+
+def _check_vocabulary(doc: Located, keys: list[Any], scenario: dict[str, Any], bid: str) -> None:
+    problems = scenario_problems(scenario, opaque=_is_expression, tags=False)
+    if problems:
+        where, message = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        path = ".".join(str(k) for k in ("scenario", *where))
+        raise SpecError(doc.path, doc.line_of([*keys, *where]), f"{path}: {message}{more}", bid)
 
 
 def _check_refs(doc: Located, keys: list[Any], expr: Any, names: set[str], bid: str) -> None:
@@ -87,12 +108,14 @@ def load_spec_file(path: Path) -> list[Behavior]:
             if problem:
                 raise SpecError(path, doc.line_of([*keys, "given", name]), f"input {name!r}: {problem}", bid)
         _check_refs(doc, [*keys, "scenario"], raw["scenario"], names, bid)
-        _check_assertions(doc, [*keys, "expect"], raw["expect"], names, bid)
+        _check_vocabulary(doc, [*keys, "scenario"], raw["scenario"], bid)
+        kind = raw["scenario"]["kind"]
+        _check_assertions(doc, [*keys, "expect"], raw["expect"], names, bid, kind)
         fb = raw.get("fetch_backed")
         variant = None
         if fb:
             fb_keys = [*keys, "fetch_backed", "expect"]
-            _check_assertions(doc, fb_keys, fb["expect"], names, bid)
+            _check_assertions(doc, fb_keys, fb["expect"], names, bid, kind)
             variant = FetchBacked(**fb, expect_written=_written(doc, fb_keys, fb["expect"]))
         behavior = Behavior(
             id=bid, title=raw["title"], feature=raw.get("feature", doc.data["feature"]),

@@ -51,6 +51,7 @@ from harness.observations import Observations, WireRecord, from_target
 from harness.targets.base import Exchange, Json, Profile, TargetUnavailable
 from harness.targets.runtime import install, workerd_compat, workerd_config
 from harness.targets.runtime.process import LogBuffer, ProcessTarget, RuntimeProcess
+from harness.vocabulary import timing
 
 _REFERENCE = re.compile(r"internal error; reference = ([0-9a-z]+)")
 _STACK = re.compile(r"^stack:[^;]*;")
@@ -306,7 +307,7 @@ class WorkerdTarget(ProcessTarget[WorkerdProcess]):
             obs["detail"] = "\n".join([detail, *notes]).strip()
 
     def _run_client(self, proc: WorkerdProcess, sid: str, scenario: Json) -> Json:
-        timeout = scenario.get("timeout_ms", 5000) / 1000 + self._grace
+        timeout = scenario.get("timeout_ms", timing("default_timeout_ms")) / 1000 + self._grace
         mark = proc.log.count
         try:
             obs = self._post(proc, sid, "/client", scenario, timeout)
@@ -318,7 +319,7 @@ class WorkerdTarget(ProcessTarget[WorkerdProcess]):
         return obs
 
     def _run_server(self, proc: WorkerdProcess, sid: str, scenario: Json, exchange: Exchange) -> Json:
-        timeout = scenario.get("timeout_ms", 5000) / 1000 + self._grace
+        timeout = scenario.get("timeout_ms", timing("default_timeout_ms")) / 1000 + self._grace
         body = json.dumps({"scenario": scenario, "bridges": proc.bridges()}).encode()
         stage = "starting the servers"
         wire: WireRecord | None = None

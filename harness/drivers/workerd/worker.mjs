@@ -36,6 +36,12 @@ import http from 'node:http';
 import process from 'node:process';
 import { httpServerHandler, handleAsNodeRequest } from 'cloudflare:node';
 import { runClient, startServers, finishServers, recordUncaught } from '../executor.mjs';
+import { useVocabulary } from '../vocabulary.mjs';
+// A json module of the config (workerd refuses `with { type: 'json' }`, which the other
+// runtimes require: so each wrapper imports the vocabulary its own way).
+import vocabulary from '../vocabulary.json';
+
+useVocabulary(vocabulary);
 
 // Exceptions that escape a listener go to the running scenario as "process" events, as
 // stdio_driver.mjs does for node/bun/deno: whichever of these the runtime reports.
@@ -165,6 +171,12 @@ async function serverScenario({ scenario, bridges }, send) {
       scenario,
       listenVia(bridges, session.created),
     );
+    const early = session.executor.obs;
+    if (early && early.status !== 'ok') {
+      // Nothing was started (a scenario the vocabulary refuses): answer at once.
+      await send(await finishServers(session.executor));
+      return;
+    }
     await send({ status: 'ok', addresses: servers.map((_, i) => bridges[i]) });
     while (!session.finishRequested && !session.ended) await sleep(FINISH_POLL_MS);
     if (session.ended) {

@@ -1,8 +1,8 @@
 """The impl target's scenario executor: harness/SCENARIO.md run on the Python reference.
 
 A line-by-line sibling of harness/drivers/executor.mjs (client side here, server side
-in server.py): same ops, same events in the same order of listeners, same
-observation shape. Node's camelCase names map to the reference's snake_case ones.
+in server.py, the ops in ops.py): same ops, same events in the same order of listeners,
+same observation shape, the names and timing constants of harness/drivers/vocabulary.json. Node's camelCase names map to the reference's snake_case ones.
 Everything runs on the target's asyncio loop; no exception escapes: reference errors
 are data, executor bugs become {"status": "error"}.
 """
@@ -18,15 +18,14 @@ from typing import Any, TypeGuard
 
 from harness.observations import Json
 from harness.targets.impl.fault_hooks import Fault, ops_for
+from harness.targets.impl.ops import OpEnv, report_error, run_op
 from harness.targets.impl.recorder import Recorder
 from harness.targets.impl.server import finish_servers, start_servers
-from harness.targets.impl.shared import harness_error, read_member, report_error, shared_op
 from harness.targets.impl.tags import (
     DecodeContext,
     b64,
     chunk_type,
     decode,
-    encode_return,
     error_record,
     plain,
     read_attr,
@@ -35,30 +34,12 @@ from harness.targets.impl.tags import (
     to_bytes,
 )
 from harness.targets.impl.tunnel import run_tunnel
+from harness.vocabulary import describe as describe_problems
+from harness.vocabulary import load as vocabulary
+from harness.vocabulary import recorded_events, scenario_problems, timing
 
 __all__ = ["empty_client_observations", "empty_request_observations", "finish_servers", "run_client",
            "start_servers"]
-
-END_GRACE_MS = 100  # after res 'end', how long to wait for res 'close' (SCENARIO.md)
-
-CLIENT_OPS = frozenset({
-    "setHeader", "getHeader", "hasHeader", "removeHeader", "getHeaderNames",
-    "getRawHeaderNames", "getHeaders", "write", "end", "flushHeaders", "destroy", "abort",
-    "setTimeout", "addTrailers", "cork", "uncork", "pipe",
-})  # fmt: skip
-CLIENT_CB_OPS = frozenset({"write", "end"})
-CLIENT_REQ_EVENTS = ("socket", "finish", "continue", "timeout", "abort", "drain", "close")
-CLIENT_RES_EVENTS = ("end", "aborted", "close", "timeout")
-# res.call ops of a client op list (SCENARIO.md "Response reads and calls").
-CLIENT_RES_METHODS = frozenset({"setTimeout", "destroy", "pause", "resume"})
-# What `same_as` of a req.get / res.get op compares with (SCENARIO.md "Request lifecycle").
-SAME_AS = ("req", "res", "req.socket", "res.socket")
-
-# executor.mjs CLIENT_PROPS, read from the reference's snake_case attributes.
-CLIENT_PROPS = ("req.method", "req.path", "req.host", "req.protocol", "req.writableEnded",
-                "req.headersSent", "req.reusedSocket", "req.socket.encrypted", "res.req_is_req",
-                "req.aborted", "req.shouldKeepAlive", "req.destroyed", "res.destroyed",
-                "res.readable")  # fmt: skip
 
 
 def empty_request_observations() -> Json:
@@ -97,15 +78,25 @@ class ClientState:
             self.res is None or self.res_closed or self.end_grace_over))
 
 
-def _prop(st: ClientState, key: str) -> Any:
-    if key == "res.req_is_req":
-        return None if st.res is None else getattr(st.res, "req", None) is st.req
-    if key.startswith("res."):
-        return read_attr(st.res, key.split(".", 1)[1])
-    if key == "req.socket.encrypted":
-        socket = getattr(st.req, "socket", None)
-        return read_attr(socket, "encrypted") if socket is not None else None
-    return read_attr(st.req, key.split(".", 1)[1])
+# Client props read by code of their own (vocabulary client_props without `read`);
+# res.isPaused_after_pause is recorded when the response is paused, and res.destroyed at
+# res 'end' and 'close' (DESTROYED_AT) when they fire.
+PROPS_BY_NAME = {
+    "res.req_is_req": lambda st: None if st.res is None else getattr(st.res, "req", None) is st.req,
+}
+DESTROYED_AT = {"end": "res.destroyed_at_end", "close": "res.destroyed_at_close"}
+
+
+def _prop(st: ClientState, key: str, entry: dict[str, str]) -> Any:
+    """A client prop: its vocabulary `read` path (req.socket.encrypted) from the reference's
+    snake_case attributes, null where a step is missing."""
+    if "read" not in entry:
+        return PROPS_BY_NAME[key](st)
+    root, *steps = entry["read"].split(".")
+    obj = st.req if root == "req" else st.res
+    for step in steps[:-1]:
+        obj = getattr(obj, snake(step), None) if obj is not None else None
+    return read_attr(obj, steps[-1])
 
 
 def head_snapshot(res: Any) -> Json:
@@ -170,6 +161,10 @@ class ClientRun:
         if kind is not None and kind != "client":
             obs["status"], obs["detail"] = "error", f"run_client got a scenario of kind {kind!r}"
             return
+        problems = scenario_problems(self.scenario)
+        if problems:
+            report_error(obs, describe_problems(problems))
+            return
         then = c.get("then")
         further: list[Any] = then if isinstance(then, list) else []
         obs["more"].extend(empty_request_observations() for _ in further)
@@ -201,8 +196,9 @@ class ClientRun:
             driving.result()  # an executor bug in the ops surfaces here
         else:
             driving.cancel()
-            obs["status"] = "timeout"
-            obs["detail"] = f"scenario did not finish within {rec.timeout_ms} ms" + self._timeout_detail()
+            if obs["status"] == "ok":
+                obs["status"] = "timeout"
+                obs["detail"] = f"scenario did not finish within {rec.timeout_ms} ms" + self._timeout_detail()
         for run in self.runs:
             run.fill_props()
         rec.frozen = True
@@ -235,9 +231,11 @@ class RequestRun:
         self.ctx = scenario_run.ctx
         self.index = index
         self.st = ClientState()
+        self.env: OpEnv | None = None  # set once request() returned
         self.done: asyncio.Future[None] = self.rec.loop.create_future()
 
     def ev(self, src: str, name: str, extra: Json | None = None) -> None:
+        self.st.fired.add(f"{src}:{name}")  # wait_event waits for any recorded event
         self.rec.event(self.obs["events"], {"src": src, "name": name, "t": self.rec.t(), **(extra or {})})
 
     def mark(self, key: str) -> None:
@@ -249,8 +247,9 @@ class RequestRun:
             self.done.set_result(None)
 
     def fill_props(self) -> None:
-        for key in CLIENT_PROPS:
-            self.obs["props"][key] = _prop(self.st, key) if self.st.req is not None else None
+        for key, entry in vocabulary().client_props.items():
+            if "read" in entry or key in PROPS_BY_NAME:
+                self.obs["props"][key] = _prop(self.st, key, entry) if self.st.req is not None else None
 
     def fill_body(self) -> None:
         if self.st.parts:
@@ -272,10 +271,6 @@ class RequestRun:
         st, c = self.st, self.c
         st.started = True
         call = c.get("call") or "request"
-        if call not in ("request", "get"):
-            report_error(self.top, f'unknown client.call {call!r} (expected "request" or "get")')
-            self._settle()
-            return
         signals_before = len(self.ctx.signals)
         try:
             args = decode(c.get("args") or [], self.ctx)
@@ -290,6 +285,8 @@ class RequestRun:
         for controller, ms in self.ctx.signals[signals_before:]:
             self.rec.set_timer(controller.abort, ms)
         self.attach_req(req)
+        self.env = OpEnv(self.http, self.rec, self.ctx, self.top, self.call, {"req": req},
+                         lambda _receiver, method: self._callback(method), fired=st.fired, tasks=st.tasks)
         ops = asyncio.ensure_future(self.run_ops())
         ended = self.rec.until(st.finished)
         both = asyncio.ensure_future(asyncio.gather(ops, ended))
@@ -306,7 +303,7 @@ class RequestRun:
     # ---- listeners ---------------------------------------------------------------------
 
     def attach_req(self, req: Any) -> None:
-        for name in CLIENT_REQ_EVENTS:
+        for name in recorded_events("client", "req"):
             req.on(name, self._guard(self._req_event(name)))
         req.on("error", self._guard(self._req_error))
         if self.c.get("throw_in") == "req:error":
@@ -368,10 +365,9 @@ class RequestRun:
             if isinstance(tunnel_ops, list) and socket is not None:
                 # The tunnel ops own the socket; the request is done once it closed.
                 self.st.tunneling = True
-                def shared(op: Json, push: Any) -> bool:
-                    return shared_op(self.http, op, self.ctx, push, self.top)
-                task = asyncio.ensure_future(run_tunnel(tunnel_ops, socket, record, self.obs["events"],
-                                                        self.ctx, self.rec, self.top, shared))
+                env = OpEnv(self.http, self.rec, self.ctx, self.top, self.call, {"socket": socket},
+                            lambda _receiver, _method: lambda *_a: None, tasks=self.st.tasks)
+                task = asyncio.ensure_future(run_tunnel(tunnel_ops, socket, record, self.obs["events"], env))
                 task.add_done_callback(lambda _t: self._upgrade_over())
                 self.st.tasks.append(task)
                 return
@@ -393,10 +389,12 @@ class RequestRun:
     def on_response(self, res: Any = None, *_args: Any) -> None:
         st, rec, obs = self.st, self.rec, self.obs
         st.res = res
+        if self.env is not None:
+            self.env.receivers["res"] = res  # res.get / res.call read the response so far
         self.ev("req", "response")
         obs["response"] = {**head_snapshot(res), **{
             name: read_attr(res, name) for name in ("headersDistinct", "trailers", "rawTrailers", "complete")}}
-        for name in CLIENT_RES_EVENTS:
+        for name in recorded_events("client", "res"):
             res.on(name, self._guard(self._res_event(name)))
         res.on("error", self._guard(self._res_error))
         if self.c.get("throw_in") == "res:end":
@@ -434,10 +432,10 @@ class RequestRun:
             if name in ("end", "close"):
                 self._read_tail()
                 if not rec.frozen:
-                    self.obs["props"][f"res.destroyed_at_{name}"] = read_attr(st.res, "destroyed")
+                    self.obs["props"][DESTROYED_AT[name]] = read_attr(st.res, "destroyed")
             if name == "end":
                 st.res_ended = True
-                rec.set_timer(self._grace_over, END_GRACE_MS)
+                rec.set_timer(self._grace_over, timing("end_grace_ms"))
             if name == "close":
                 st.res_closed = True
             self.mark(f"res:{name}")
@@ -461,9 +459,12 @@ class RequestRun:
             if not state["ended"]:
                 callback(self.http.NodeError("Premature close", "ERR_STREAM_PREMATURE_CLOSE"))
 
-        res.on("end", self._guard(on_end))
-        res.on("error", self._guard(lambda err=None, *_a: callback(err)))
-        res.on("close", self._guard(on_close))
+        try:
+            res.on("end", self._guard(on_end))
+            res.on("error", self._guard(lambda err=None, *_a: callback(err)))
+            res.on("close", self._guard(on_close))
+        except Exception as exc:  # noqa: BLE001 - as stream.finished() throwing in executor.mjs
+            self.ev("res", "finished_threw", {"error": error_record(exc)})
 
     def _grace_over(self) -> None:
         self.st.end_grace_over = True
@@ -526,112 +527,13 @@ class RequestRun:
     async def run_ops(self) -> None:
         for given_op in self.c.get("ops") or []:
             for op in ops_for(self.fault, given_op):
-                if self.rec.timed_out:
+                if self.rec.timed_out or self.env is None:
                     return
-                await self.client_op(op)
+                await run_op(op, self.env)
 
     def call(self, rec: Json) -> None:
         if not self.rec.frozen:
             self.obs["calls"].append(rec)
-
-    async def client_op(self, op: Json) -> None:
-        rec, req = self.rec, self.st.req
-        name = op.get("op") if isinstance(op, dict) else None
-        if name == "wait":
-            await rec.sleep(op.get("ms"))
-            self.call({"op": name, "returned": {"$undefined": True}, "threw": None})
-            return
-        if name == "wait_event":
-            key = f"{op.get('src') or 'req'}:{op.get('event')}"
-            fired = self.st.fired
-            r = await rec.until_or_deadline(lambda: key in fired)
-            self.call({"op": name, "returned": {"$undefined": True}, "threw": None if r == "done" else {
-                "name": "HarnessTimeout", "code": None, "message": f"event {key} did not fire"}})
-            return
-        if isinstance(op, dict) and shared_op(self.http, op, self.ctx, self.call, self.top):
-            return
-        if name in ("req.get", "res.get", "res.call"):
-            self.message_op(op)
-            return
-        if name == "req.set":
-            try:
-                setattr(req, snake(str(op.get("prop"))), decode(op.get("value"), self.ctx))
-                self.call({"op": name, "returned": {"$undefined": True}, "threw": None})
-            except Exception as exc:  # noqa: BLE001 - a throwing setter is data, as in JS
-                self.call({"op": name, "returned": None, "threw": error_record(exc)})
-            return
-        if name == "readable.pipe":
-            # Readable.from(chunks).pipe(req): each chunk written on a later turn, then end().
-            self.st.tasks.append(asyncio.ensure_future(self._pipe_in(decode(op.get("chunks") or [], self.ctx))))
-            self.call({"op": name, "returned": "$this", "threw": None})
-            return
-        if name not in CLIENT_OPS:
-            report_error(self.top, f"unknown client op {name!r}")
-            self.call({"op": name, "returned": None, "threw": harness_error(
-                "ERR_HARNESS_UNKNOWN_OP", f"unknown client op {name!r}")})
-            return
-        try:
-            args = decode(op.get("args") or [], self.ctx)
-            if name == "destroy" and args and isinstance(args[0], str):
-                args[0] = self.http.NodeError(args[0])  # new Error(arg)
-            if name in CLIENT_CB_OPS:
-                args = [*args, self._callback(name)]
-            returned = getattr(req, snake(name))(*args)
-            self.call({"op": name, "returned": encode_return(returned, req), "threw": None})
-        except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
-            self.call({"op": name, "returned": None, "threw": error_record(exc)})
-
-    def message_op(self, op: Json) -> None:
-        """req.get / res.get / res.call: a property of the request or of its response so
-        far, or a method of that response (executor.mjs messageOp)."""
-        name = op["op"]
-        target = self.st.req if name == "req.get" else self.st.res
-        if target is None:
-            self.call({"op": name, "returned": None, "threw": harness_error(
-                "ERR_HARNESS_NO_RESPONSE", "no response yet (wait for it with wait_event first)")})
-            return
-        method = op.get("method")
-        if name == "res.call" and method not in CLIENT_RES_METHODS:
-            report_error(self.top, f"unknown res.call op {method!r}")
-            self.call({"op": method, "returned": None, "threw": harness_error(
-                "ERR_HARNESS_UNKNOWN_OP", f"unknown res.call op {method!r}")})
-            return
-        try:
-            if name == "res.call":
-                args = decode(op.get("args") or [], self.ctx)
-                if method == "destroy" and args and isinstance(args[0], str):
-                    args[0] = self.http.NodeError(args[0])  # new Error(arg)
-                returned = getattr(target, snake(str(method)))(*args)
-                self.call({"op": name, "returned": encode_return(returned, target), "threw": None})
-            elif op.get("same_as") is not None:
-                self.same_as_op(op, target)
-            else:
-                self.call({"op": name, **read_member(target, snake(str(op.get("prop"))))})
-        except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
-            self.call({"op": name, "returned": None, "threw": error_record(exc)})
-
-    def same_as_op(self, op: Json, target: Any) -> None:
-        """req.get / res.get with same_as: whether the property is that object (never encoded)."""
-        other = op.get("same_as")
-        if other not in SAME_AS:
-            report_error(self.top, f"unknown same_as {other!r}")
-            self.call({"op": op["op"], "returned": None, "threw": harness_error(
-                "ERR_HARNESS_UNKNOWN_OP", f"unknown same_as {other!r}")})
-            return
-        owner = self.st.req if str(other).startswith("req") else self.st.res
-        expected = getattr(owner, "socket", None) if str(other).endswith(".socket") else owner
-        value = getattr(target, snake(str(op.get("prop"))), None)
-        self.call({"op": op["op"], "returned": value is expected and value is not None, "threw": None})
-
-    async def _pipe_in(self, chunks: list[Any]) -> None:
-        req = self.st.req
-        for chunk in chunks:
-            await asyncio.sleep(0)
-            if getattr(req, "destroyed", False):
-                return
-            req.write(chunk)
-        await asyncio.sleep(0)
-        req.end()
 
     def _callback(self, name: str) -> Any:
         def cb(err: Any = None, *_args: Any) -> None:

@@ -13,8 +13,7 @@ from typing import Any
 
 from harness.observations import Json
 from harness.targets.impl.tags import error_record
-
-DEFAULT_TIMEOUT_MS = 5000
+from harness.vocabulary import timing
 
 # Recorders of the scenarios running now, so the loop's exception handler can attribute
 # an exception raised in a reference callback to them (executor.mjs recordUncaught).
@@ -28,7 +27,7 @@ class Recorder:
         self.frozen = False
         self.timed_out = False
         self.uncaught: list[Json] = []
-        self.timeout_ms = timeout_ms if isinstance(timeout_ms, (int, float)) and timeout_ms > 0 else DEFAULT_TIMEOUT_MS
+        self.timeout_ms = timeout_ms if isinstance(timeout_ms, (int, float)) and timeout_ms > 0 else timing("default_timeout_ms")
         self.deadline: asyncio.Future[str] = self.loop.create_future()
         self._conds: list[tuple[Callable[[], bool], asyncio.Future[bool]]] = []
         self._timers: set[asyncio.TimerHandle] = set()

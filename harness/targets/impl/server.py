@@ -8,7 +8,6 @@ port table and answers (host, port key); requests reach the servers through the 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,19 +16,12 @@ from typing import Any
 
 from harness.observations import Json
 from harness.targets.impl.fault_hooks import Fault, ops_for
+from harness.targets.impl.ops import OpEnv, run_op
 from harness.targets.impl.recorder import Recorder
-from harness.targets.impl.server_lifecycle import (
-    HANDLER_SOCKET_METHODS,
-    LIFECYCLE_OPS,
-    lifecycle_op,
-)
-from harness.targets.impl.shared import shared_op
 from harness.targets.impl.tags import (
     DecodeContext,
     b64,
     decode,
-    encode,
-    encode_return,
     error_record,
     plain,
     read_attr,
@@ -38,6 +30,8 @@ from harness.targets.impl.tags import (
     to_bytes,
 )
 from harness.targets.impl.tunnel import run_tunnel
+from harness.vocabulary import describe as describe_problems
+from harness.vocabulary import recorded_events, scenario_problems, timing
 
 Listen = Callable[[Any, Any], Awaitable[tuple[str, int]]]
 
@@ -46,26 +40,6 @@ class HandlerThrow(Exception):
     """The error of a handler's `throw` op (JS: a plain Error), raised out of the listener."""
 
     name = "Error"
-
-CLOSE_WAIT_MS = 1000  # how long finish_servers waits for server.close()
-SETTLE_MS = 1  # so that trailing 'close' events are recorded
-
-SERVER_RES_OPS = frozenset({
-    "setHeader", "getHeader", "getHeaders", "getHeaderNames", "hasHeader", "removeHeader",
-    "appendHeader", "setHeaders", "writeHead", "write", "end", "flushHeaders", "addTrailers",
-    "writeContinue", "writeProcessing", "writeEarlyHints", "destroy",
-    "cork", "uncork", "setTimeout", "pipe",
-})  # fmt: skip
-# server.<method> ops (besides server.get/set) and socket.<method> ops of 'clientError'.
-SERVER_OPS = frozenset({"close", "closeIdleConnections", "closeAllConnections", "setTimeout", "asyncDispose"})
-# req.<method> ops of a handler (besides req.get and req.read_body).
-SERVER_REQ_OPS = frozenset({"setTimeout", "destroy"})
-SOCKET_OPS = frozenset({"write", "end", "destroy"})
-SERVER_CB_OPS = frozenset({"write", "end", "writeEarlyHints"})
-SERVER_EVENTS = ("listening", "connection", "close", "dropRequest")
-SERVER_REQ_EVENTS = ("end", "aborted", "close")
-SERVER_RES_EVENTS = ("finish", "close", "drain")
-UNDEF = {"$undefined": True}
 
 
 def _describe(exc: BaseException) -> str:
@@ -119,7 +93,7 @@ class ServerSession:
     handlers: list[Handler] = field(default_factory=list)
     client_errors: list[ClientErrorRun] = field(default_factory=list)
     tunnels: list[Tunnel] = field(default_factory=list)
-    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    tasks: list[asyncio.Future[Any]] = field(default_factory=list)
     ctx: DecodeContext | None = None
 
     def fail(self, what: str, exc: BaseException) -> None:
@@ -136,6 +110,12 @@ async def start_servers(http: ModuleType, scenario: Json, listen: Listen,
         session.rec = Recorder(scenario.get("timeout_ms"))
         if scenario.get("kind") not in (None, "server"):
             raise ValueError(f"start_servers got a scenario of kind {scenario.get('kind')!r}")
+        problems = scenario_problems(scenario)
+        if problems:
+            # Nothing starts: every address is None, so no request is sent.
+            session.obs["status"], session.obs["detail"] = "error", describe_problems(problems)
+            session.addresses = [None] * len(specs)
+            return session
         for i, spec in enumerate(specs):
             session.addresses.append(await _start_one(session, spec or {}, i, listen))
     except Exception as exc:  # noqa: BLE001 - reported as status error
@@ -165,7 +145,7 @@ async def _start_one(session: ServerSession, spec: Json, index: int, listen: Lis
             setattr(server, snake(str(prop)), decode(value, session.ctx))
         except Exception as exc:  # noqa: BLE001 - reported as status error
             session.fail(f" setting server.{prop}", exc)
-    for name in SERVER_EVENTS:
+    for name in recorded_events("server", "server"):
         server.on(name, lambda *_a, _n=name: rec.event(srec["events"], {"name": _n, "t": rec.t()}))
     server.on("error", lambda err=None, *_a: rec.event(
         srec["events"], {"name": "error", "t": rec.t(), "error": error_record(err)}))
@@ -270,10 +250,10 @@ def _handle_request(session: ServerSession, index: int, ops: list[Json], req: An
 
     # The body is always collected, with this listener attached before the first op.
     req.on("data", on_data)
-    for name in SERVER_REQ_EVENTS:
+    for name in recorded_events("handler", "req"):
         req.on(name, lambda *_a, _n=name: on_req_event(_n))
     req.on("error", on_req_error)
-    for name in SERVER_RES_EVENTS:
+    for name in recorded_events("handler", "res"):
         res.on(name, lambda *_a, _n=name: on_res_event(_n))
     res.on("error", lambda err=None, *_a: ev("res", "error", {"error": error_record(err)}))
     if ops and isinstance(ops[0], dict) and ops[0].get("op") == "throw":
@@ -282,7 +262,13 @@ def _handle_request(session: ServerSession, index: int, ops: list[Json], req: An
         _push(session, h, {"op": "throw", "returned": None, "threw": error_record(err)})
         h.ops_done = True
         raise err
-    session.tasks.append(asyncio.ensure_future(_run_handler(session, h, ops, ev)))
+    assert session.ctx is not None
+    env = OpEnv(session.http, rec, session.ctx, session.obs, lambda call: _push(session, h, call),
+                {"req": req, "res": res, "server": session.servers[index]},
+                lambda receiver, method: (_server_callback(session, index, method) if receiver == "server"
+                                          else _callback(method, ev)),
+                body_over=lambda: h.ended or h.req_gone, tasks=session.tasks, ev=ev)
+    session.tasks.append(asyncio.ensure_future(_run_handler(session, h, ops, env)))
 
 
 def _handle_tunnel_request(session: ServerSession, index: int, ops: list[Json], req: Any, socket: Any,
@@ -304,14 +290,15 @@ def _handle_tunnel_request(session: ServerSession, index: int, ops: list[Json], 
     tunnel = Tunnel(socket)
     session.tunnels.append(tunnel)
 
-    def other(op: Json, push: Callable[[Json], None]) -> bool:
-        return _server_level_op(session, index, op, push)
+    env = OpEnv(session.http, rec, ctx, session.obs, entry["calls"].append,
+                {"socket": socket, "server": session.servers[index]},
+                lambda _receiver, method: _server_callback(session, index, method), tasks=session.tasks)
 
     def over(_task: Any) -> None:
         tunnel.done = True
         rec.poke()
 
-    task = asyncio.ensure_future(run_tunnel(ops, socket, entry, entry["events"], ctx, rec, session.obs, other))
+    task = asyncio.ensure_future(run_tunnel(ops, socket, entry, entry["events"], env))
     task.add_done_callback(over)
     session.tasks.append(task)
 
@@ -324,14 +311,14 @@ def read_tail(session: ServerSession, h: Handler) -> None:
     h.entry["body"] = {"$bytes": b64(b"".join(h.parts))}
 
 
-async def _run_handler(session: ServerSession, h: Handler, ops: list[Json], ev: Callable[..., None]) -> None:
+async def _run_handler(session: ServerSession, h: Handler, ops: list[Json], env: OpEnv) -> None:
     rec = session.rec
     assert rec is not None
     try:
         for op in (expanded for given_op in ops for expanded in ops_for(session.fault, given_op)):
             if rec.timed_out or rec.frozen:
                 break
-            await _server_op(session, h, op, ev)
+            await run_op(op, env)
     except Exception as exc:  # noqa: BLE001
         session.fail(" in handler ops", exc)
     finally:
@@ -343,146 +330,6 @@ async def _run_handler(session: ServerSession, h: Handler, ops: list[Json], ev: 
 def _push(session: ServerSession, h: Handler, call: Json) -> None:
     if session.rec is not None and not session.rec.frozen:
         h.entry["calls"].append(call)
-
-
-async def _server_op(session: ServerSession, h: Handler, op: Json, ev: Callable[..., None]) -> None:
-    rec, ctx, res = session.rec, session.ctx, h.res
-    assert rec is not None and ctx is not None
-    name = op.get("op") if isinstance(op, dict) else None
-    if name == "wait":
-        await rec.sleep(op.get("ms"))
-        _push(session, h, {"op": name, "returned": UNDEF, "threw": None})
-        return
-    if name == "req.read_body":
-        # 'end' is the signal; 'close', 'aborted' or 'error' mean the body will never end.
-        r = await rec.until_or_deadline(lambda: h.ended or h.req_gone)
-        _push(session, h, {"op": name, "returned": UNDEF, "threw": None if r == "done" else {
-            "name": "HarnessTimeout", "code": None, "message": "the request body did not end"}})
-        return
-    if name == "res.set":
-        try:
-            setattr(res, snake(str(op.get("prop"))), decode(op.get("value"), ctx))
-            _push(session, h, {"op": name, "returned": UNDEF, "threw": None})
-        except Exception as exc:  # noqa: BLE001
-            _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
-        return
-    if name == "res.get":
-        try:
-            value = getattr(res, snake(str(op.get("prop"))))
-            _push(session, h, {"op": name, "returned": encode(value, res), "threw": None})
-        except AttributeError:
-            _push(session, h, {"op": name, "returned": UNDEF, "threw": None})  # res[P] is undefined
-        except Exception as exc:  # noqa: BLE001
-            _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
-        return
-    if name in LIFECYCLE_OPS:
-        if name == "socket.call" and op.get("method") not in HANDLER_SOCKET_METHODS:
-            _unknown_op(session, lambda call: _push(session, h, call), "socket.call", op.get("method"))
-        else:
-            _push(session, h, lifecycle_op(op, h.req, res, ctx, ev))
-        return
-    req_method = name[4:] if isinstance(name, str) and name.startswith("req.") else None
-    if req_method == "get" or req_method in SERVER_REQ_OPS:
-        # Reads and calls on the IncomingMessage (SCENARIO.md "Request reads and calls in a handler").
-        _push(session, h, _req_op(h.req, req_method, op, ctx, str(name), session.http))
-        return
-    if _server_level_op(session, h.server_index, op, lambda call: _push(session, h, call)):
-        return
-    method = name[4:] if isinstance(name, str) and name.startswith("res.") else None
-    if method not in SERVER_RES_OPS:
-        _unknown_op(session, lambda call: _push(session, h, call), "server handler", name)
-        return
-    try:
-        args = decode(op.get("args") or [], ctx)
-        if method == "destroy" and args and isinstance(args[0], str):
-            args[0] = session.http.NodeError(args[0])  # new Error(arg)
-        if method in SERVER_CB_OPS:
-            args = [*args, _callback(method, ev)]
-        returned = getattr(res, snake(method))(*args)
-        _push(session, h, {"op": name, "returned": encode_return(returned, res), "threw": None})
-    except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
-        _push(session, h, {"op": name, "returned": None, "threw": error_record(exc)})
-
-
-def _req_op(req: Any, method: str, op: Json, ctx: DecodeContext, name: str, http: ModuleType) -> Json:
-    """req.get (a missing attribute reads as undefined) or a req.<method> call, as a call record."""
-    try:
-        if method == "get":
-            attr = snake(str(op.get("prop")))
-            return {"op": name, "returned": encode(getattr(req, attr), req) if hasattr(req, attr) else UNDEF,
-                    "threw": None}
-        args = decode(op.get("args") or [], ctx)
-        if method == "destroy" and args and isinstance(args[0], str):
-            args[0] = http.NodeError(args[0])  # new Error(arg)
-        returned = getattr(req, snake(method))(*args)
-        return {"op": name, "returned": encode_return(returned, req), "threw": None}
-    except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
-        return {"op": name, "returned": None, "threw": error_record(exc)}
-
-
-def _unknown_op(session: ServerSession, push: Callable[[Json], None], kind: str, name: Any) -> None:
-    message = f"unknown {kind} op {name!r}"
-    session.obs["status"], session.obs["detail"] = "error", message
-    push({"op": name, "returned": None, "threw": {
-        "name": "HarnessError", "code": "ERR_HARNESS_UNKNOWN_OP", "message": message}})
-
-
-def _server_level_op(session: ServerSession, index: int, op: Json, push: Callable[[Json], None]) -> bool:
-    """Ops on the server itself (server.close with its callback recorded as the server
-    event 'close_cb', server.closeIdleConnections, server.closeAllConnections, server.get)
-    and the shared reads (agent.get, agent.call, module.get); True when `op` was one."""
-    rec, ctx = session.rec, session.ctx
-    assert rec is not None and ctx is not None
-    if shared_op(session.http, op, ctx, push, session.obs):
-        return True
-    name = op.get("op")
-    if not isinstance(name, str) or not name.startswith("server."):
-        return False
-    server = session.servers[index]
-    srec = session.obs["servers"][index]
-    method = name[7:]
-    if method not in ("get", "set") and method not in SERVER_OPS:
-        _unknown_op(session, push, "server", name)
-        return True
-    if method == "set":
-        try:
-            setattr(server, snake(str(op.get("prop"))), decode(op.get("value"), ctx))
-            push({"op": name, "returned": UNDEF, "threw": None})
-        except Exception as exc:  # noqa: BLE001
-            push({"op": name, "returned": None, "threw": error_record(exc)})
-        return True
-    if method == "get":
-        try:
-            push({"op": name, "returned": encode(getattr(server, snake(str(op.get("prop")))), server), "threw": None})
-        except AttributeError:
-            push({"op": name, "returned": UNDEF, "threw": None})  # server[P] is undefined
-        except Exception as exc:  # noqa: BLE001
-            push({"op": name, "returned": None, "threw": error_record(exc)})
-        return True
-    try:
-        args = decode(op.get("args") or [], ctx)
-        if method == "close":
-            def close_cb(err: Any = None, *_a: Any) -> None:
-                rec.event(srec["events"], {"name": "close_cb", "t": rec.t(),
-                                           **({"error": error_record(err)} if err else {})})
-            args = [*args, close_cb]
-        returned = getattr(server, snake(method))(*args)
-        if method == "asyncDispose" and inspect.isawaitable(returned):
-            session.tasks.append(asyncio.ensure_future(_record_dispose(rec, srec, returned)))
-            returned = {}  # what a Promise encodes as
-        push({"op": name, "returned": encode_return(returned, server), "threw": None})
-    except Exception as exc:  # noqa: BLE001
-        push({"op": name, "returned": None, "threw": error_record(exc)})
-    return True
-
-
-async def _record_dispose(rec: Recorder, srec: Json, pending: Awaitable[Any]) -> None:
-    """server[Symbol.asyncDispose]()'s settlement as the server event 'dispose_cb'."""
-    try:
-        await pending
-        rec.event(srec["events"], {"name": "dispose_cb", "t": rec.t()})
-    except Exception as exc:  # noqa: BLE001 - a rejection is data
-        rec.event(srec["events"], {"name": "dispose_cb", "t": rec.t(), "error": error_record(exc)})
 
 
 def _handle_client_error(session: ServerSession, index: int, srec: Json, ops: list[Json], err: Any,
@@ -509,34 +356,29 @@ async def _run_client_error(session: ServerSession, index: int, record: Json, op
         if not rec.frozen:
             record["calls"].append(call)
 
+    env = OpEnv(session.http, rec, ctx, session.obs, push, {"socket": socket, "server": session.servers[index]},
+                lambda _receiver, method: _server_callback(session, index, method), tasks=session.tasks)
     try:
         for op in ops:
             if rec.timed_out or rec.frozen:
                 break
-            name = op.get("op") if isinstance(op, dict) else None
-            if name == "wait":
-                await rec.sleep(op.get("ms"))
-                push({"op": name, "returned": UNDEF, "threw": None})
-                continue
-            if isinstance(op, dict) and _server_level_op(session, index, op, push):
-                continue
-            method = name[7:] if isinstance(name, str) and name.startswith("socket.") else None
-            if method not in SOCKET_OPS:
-                _unknown_op(session, push, "clientError", name)
-                continue
-            try:
-                args = decode(op.get("args") or [], ctx)
-                if method == "destroy" and args and isinstance(args[0], str):
-                    args[0] = session.http.NodeError(args[0])
-                returned = getattr(socket, snake(method))(*args)
-                push({"op": name, "returned": encode_return(returned, socket), "threw": None})
-            except Exception as exc:  # noqa: BLE001
-                push({"op": name, "returned": None, "threw": error_record(exc)})
+            await run_op(op, env)
     except Exception as exc:  # noqa: BLE001
         session.fail(" in clientError ops", exc)
     finally:
         run.done = True
         rec.poke()
+
+
+def _server_callback(session: ServerSession, index: int, method: str) -> Callable[..., None]:
+    """A callback recorded as the server event "<method>_cb" (server.close's)."""
+    rec = session.rec
+    assert rec is not None
+    srec = session.obs["servers"][index]
+
+    def cb(err: Any = None, *_a: Any) -> None:
+        rec.event(srec["events"], {"name": f"{method}_cb", "t": rec.t(), **({"error": error_record(err)} if err else {})})
+    return cb
 
 
 def _callback(method: str, ev: Callable[..., None]) -> Callable[..., None]:
@@ -569,13 +411,13 @@ async def finish_servers(session: ServerSession) -> Json:
                 read_tail(session, h)
             rec.frozen = True
         closing = [_close(server) for server in session.servers if server is not None]
-        await asyncio.wait_for(asyncio.gather(*closing), CLOSE_WAIT_MS / 1000) if closing else None
+        await asyncio.wait_for(asyncio.gather(*closing), timing("close_wait_ms") / 1000) if closing else None
     except TimeoutError:
         pass  # a server that does not close in time is still released below
     except Exception as exc:  # noqa: BLE001
         session.fail("", exc)
     finally:
-        await asyncio.sleep(SETTLE_MS / 1000)
+        await asyncio.sleep(timing("settle_ms") / 1000)
         _release(session)
     return session.fault.on_observations(obs) if session.fault is not None else obs
 

@@ -1,75 +1,116 @@
-"""The lifecycle ops of a server handler (SCENARIO.md "Lifecycle ops"), as lifecycleOp in
-executor.mjs: `res.on` (a recording listener for one more response event), `socket.get` /
+"""The lifecycle ops of a server handler (SCENARIO.md "Lifecycle ops"), as executor.mjs
+runs them: `res.on` (a recording listener for one more response event), `socket.get` /
 `socket.call` on req.socket, `socket.on` (a recording listener on req.socket), `same`
-(whether two objects reachable from req/res are one) and `stream.finished` (the
-reference has no stream module: a missing function is what calling it throws).
+(whether two objects reachable from req/res are one), `stream.finished` (the reference has
+no stream module: a missing function is what calling it throws), `throw` (anywhere but
+first) and `server.asyncDispose`. ops.SPECIAL_OPS lists them under their vocabulary names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from harness.observations import Json
-from harness.targets.impl.tags import (
-    DecodeContext,
-    decode,
-    encode,
-    encode_return,
-    error_record,
-    snake,
-    to_bytes,
-)
+from harness.targets.impl.tags import decode, encode, encode_return, error_record, snake, to_bytes
+
+if TYPE_CHECKING:
+    from harness.targets.impl.ops import OpEnv
 
 UNDEF = {"$undefined": True}
 
-LIFECYCLE_OPS = frozenset({"res.on", "socket.get", "socket.call", "socket.on", "same", "stream.finished"})
-# socket.call methods, on req.socket.
-HANDLER_SOCKET_METHODS = frozenset({"setEncoding"})
 
-
-def _resolve(path: Any, roots: dict[str, Any]) -> Any:
-    root, _, prop = str(path).partition(".")
-    if root not in roots:
-        raise ValueError(f"same: unknown root {root!r}")
-    return getattr(roots[root], snake(prop), None) if prop else roots[root]
-
-
-def lifecycle_op(op: Json, req: Any, res: Any, ctx: DecodeContext,
-                 ev: Callable[..., None]) -> Json:
-    """Runs one lifecycle op (its name is in LIFECYCLE_OPS) and returns its call record."""
-    name = op.get("op")
+def _recorded(op: Json, env: OpEnv, fn: Callable[[], Any]) -> None:
+    """What fn() returned (already encoded) or threw, as the op's call record."""
     try:
-        if name == "res.on":
-            event = str(op.get("event"))
-
-            def listener(arg: Any = None, *_a: Any) -> None:
-                ev("res", event, {"error": error_record(arg)} if isinstance(arg, BaseException) else None)
-
-            returned = encode(res.on(event, listener), res)
-        elif name == "socket.get":
-            prop = snake(str(op.get("prop")))
-            returned = encode(getattr(req.socket, prop), req.socket) if hasattr(req.socket, prop) else UNDEF
-        elif name == "socket.on":
-            event = str(op.get("event"))
-
-            def socket_listener(arg: Any = None, *_a: Any) -> None:
-                if isinstance(arg, BaseException):
-                    ev("socket", event, {"error": error_record(arg)})
-                elif isinstance(arg, str | bytes | bytearray):
-                    ev("socket", event, {"len": len(to_bytes(arg))})
-                else:
-                    ev("socket", event)
-
-            returned = encode(req.socket.on(event, socket_listener), req.socket)
-        elif name == "stream.finished":
-            raise AttributeError("the reference has no stream.finished")
-        elif name == "socket.call":
-            method = getattr(req.socket, snake(str(op.get("method"))))
-            returned = encode_return(method(*decode(op.get("args") or [], ctx)), req.socket)
-        else:
-            roots = {"req": req, "res": res}
-            returned = _resolve(op.get("a"), roots) is _resolve(op.get("b"), roots)
-        return {"op": name, "returned": returned, "threw": None}
+        env.push({"op": op["op"], "returned": fn(), "threw": None})
     except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
-        return {"op": name, "returned": None, "threw": error_record(exc)}
+        env.push({"op": op["op"], "returned": None, "threw": error_record(exc)})
+
+
+def _ev(env: OpEnv) -> Callable[..., None]:
+    assert env.ev is not None, "lifecycle ops run in a handler"
+    return env.ev
+
+
+async def res_on(op: Json, env: OpEnv) -> None:
+    res, event, ev = env.receivers["res"], str(op.get("event")), _ev(env)
+
+    def listener(arg: Any = None, *_a: Any) -> None:
+        ev("res", event, {"error": error_record(arg)} if isinstance(arg, BaseException) else None)
+
+    _recorded(op, env, lambda: encode(res.on(event, listener), res))
+
+
+async def socket_on(op: Json, env: OpEnv) -> None:
+    socket, event, ev = env.receivers["req"].socket, str(op.get("event")), _ev(env)
+
+    def listener(arg: Any = None, *_a: Any) -> None:
+        if isinstance(arg, BaseException):
+            ev("socket", event, {"error": error_record(arg)})
+        elif isinstance(arg, str | bytes | bytearray):
+            ev("socket", event, {"len": len(to_bytes(arg))})
+        else:
+            ev("socket", event)
+
+    _recorded(op, env, lambda: encode(socket.on(event, listener), socket))
+
+
+async def socket_get(op: Json, env: OpEnv) -> None:
+    socket, prop = env.receivers["req"].socket, snake(str(op.get("prop")))
+    _recorded(op, env, lambda: encode(getattr(socket, prop), socket) if hasattr(socket, prop) else UNDEF)
+
+
+async def socket_call(op: Json, env: OpEnv) -> None:
+    socket = env.receivers["req"].socket
+    _recorded(op, env, lambda: encode_return(
+        getattr(socket, snake(str(op.get("method"))))(*decode(op.get("args") or [], env.ctx)), socket))
+
+
+async def same(op: Json, env: OpEnv) -> None:
+    def resolve(path: Any) -> Any:
+        # A path is req or res, optionally followed by one property (res.socket).
+        root, _, prop = str(path).partition(".")
+        return getattr(env.receivers[root], snake(prop), None) if prop else env.receivers[root]
+
+    _recorded(op, env, lambda: resolve(op.get("a")) is resolve(op.get("b")))
+
+
+async def stream_finished(op: Json, env: OpEnv) -> None:
+    def call() -> Any:
+        raise AttributeError("the reference has no stream.finished")
+
+    _recorded(op, env, call)
+
+
+async def misplaced_throw(op: Json, env: OpEnv) -> None:
+    """Only a handler's first op throws (server._handle_request); anywhere else it is a
+    scenario error, worded as executor.mjs does."""
+    message = 'op "throw" is only ever the first op of a handler'
+    env.top["status"], env.top["detail"] = "error", f"scenario: {message}"
+    env.push({"op": op["op"], "returned": None,
+              "threw": {"name": "HarnessError", "code": "ERR_HARNESS_UNKNOWN_OP", "message": message}})
+
+
+async def server_async_dispose(op: Json, env: OpEnv) -> None:
+    """server[Symbol.asyncDispose]() (the reference's async_dispose); its settling is the
+    server event "dispose_cb" (env.callback("server", "dispose"))."""
+    server, done = env.receivers["server"], env.callback("server", "dispose")
+
+    async def settle(pending: Awaitable[Any]) -> None:
+        try:
+            await pending
+            done()
+        except Exception as exc:  # noqa: BLE001 - a rejection is data
+            done(exc)
+
+    def call() -> Any:
+        returned = server.async_dispose()
+        if inspect.isawaitable(returned):
+            env.tasks.append(asyncio.ensure_future(settle(returned)))
+            return {}  # what a Promise encodes as
+        return encode_return(returned, server)
+
+    _recorded(op, env, call)

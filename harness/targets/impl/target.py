@@ -25,9 +25,10 @@ from harness.targets.impl.executor import empty_client_observations, run_client
 from harness.targets.impl.fault_hooks import Fault, FaultContext, FaultUnavailable, load
 from harness.targets.impl.front import DEFAULT_SLOTS, Front, Routing
 from harness.targets.impl.server import ServerSession, finish_servers, start_servers
+from harness.vocabulary import timing
 
-DEFAULT_GRACE_S = 2.0
-CLOSE_S = 1.5  # finish_servers may spend this long closing servers after the deadline
+DEFAULT_GRACE_S = timing("reply_grace_ms") / 1000
+CLOSE_S = timing("server_close_ms") / 1000  # finish_servers may take this long after the deadline
 
 
 class ImplTarget:
@@ -73,7 +74,7 @@ class ImplTarget:
 
     def run(self, scenario: Json, exchange: Exchange | None) -> Observations:
         # The runner has checked kind and capabilities.
-        timeout_s = float(scenario.get("timeout_ms") or 5000) / 1000
+        timeout_s = float(scenario.get("timeout_ms") or timing("default_timeout_ms")) / 1000
         if self.fault is not None:
             scenario = self.fault.on_scenario(copy.deepcopy(scenario))
         with self._lock:
@@ -139,6 +140,9 @@ class ImplTarget:
         except concurrent.futures.TimeoutError:
             return {"status": "timeout", "detail": self._wedged(front, "starting the servers", waited)}
         routing = front.current
+        if session.obs["status"] != "ok":
+            # Nothing was started (a scenario the vocabulary refuses): there is nothing to send to.
+            return {**(self._finish(front, session, CLOSE_S + self.grace_s) or session.obs), "wire": {"responses": []}}
         try:
             # Every server slot is reachable even if listen failed: requests then go to
             # the port key the server asked for (SCENARIO.md, workerd bridge routing).

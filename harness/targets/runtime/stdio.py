@@ -24,15 +24,15 @@ from harness.observations import Observations, WireRecord, from_target
 from harness.targets.base import Exchange, Json, Profile, TargetCrashed, TargetUnavailable
 from harness.targets.runtime import DRIVERS
 from harness.targets.runtime.process import ProcessTarget, RuntimeProcess
+from harness.vocabulary import timing
 
 DRIVER = DRIVERS / "stdio_driver.mjs"
 
-DEFAULT_TIMEOUT_MS = 5000
 # Extra seconds the harness waits for a reply beyond the scenario's own timeout_ms
 # (which the executor enforces itself, answering "timeout" with partial observations).
-DEFAULT_GRACE_S = 2.0
+DEFAULT_GRACE_S = timing("reply_grace_ms") / 1000
 # finish_servers may spend up to this long closing servers after the scenario deadline.
-SERVER_CLOSE_S = 1.5
+SERVER_CLOSE_S = timing("server_close_ms") / 1000
 START_TIMEOUT_S = 30.0
 
 _EOF = object()
@@ -188,7 +188,7 @@ class StdioTarget(ProcessTarget[DriverProcess]):
 
     def run(self, scenario: Json, exchange: Exchange | None) -> Observations:
         sid = str(scenario.get("id", "?"))
-        timeout_s = float(scenario.get("timeout_ms") or DEFAULT_TIMEOUT_MS) / 1000.0
+        timeout_s = float(scenario.get("timeout_ms") or timing("default_timeout_ms")) / 1000.0
         with self._lock:
             if scenario.get("kind") == "client":
                 return from_target(self._run_client(scenario, sid, timeout_s))
@@ -250,7 +250,7 @@ class StdioTarget(ProcessTarget[DriverProcess]):
         obs, failed = self._ask(proc, sid, {"cmd": "finish_servers"}, "finish_servers", waited)
         if obs is None:
             return {**failed, "wire": wire}
-        if skipped_exchange:
+        if skipped_exchange and obs.get("status", "ok") == "ok":
             note = "no requests sent: a server did not start (see servers[].listen_error)"
             obs["detail"] = f"{obs['detail']}; {note}" if obs.get("detail") else note
         obs["wire"] = wire

@@ -3,8 +3,8 @@
 The config is written into a scratch directory together with the JavaScript modules it
 embeds, laid out as they are under harness/drivers/ (worker wrapper at
 ``workerd/worker.mjs``, the shared executor at ``executor.mjs``, plus any module either
-imports by a relative path), so relative imports resolve the same way in workerd as on
-disk.
+imports by a relative path, such as ``vocabulary.json``), so relative imports resolve the
+same way in workerd as on disk.
 
 Sockets carry no address: the target passes already-listening sockets with
 ``--socket-fd NAME=FD`` (see :func:`serve_args`), so no port is ever raced for.
@@ -89,6 +89,11 @@ def _collect_modules(wrapper: Path, executor: Path) -> dict[str, Path]:
     return modules
 
 
+def _module_type(name: str) -> str:
+    """The capnp module kind: vocabulary.json is a json module, the rest ES modules."""
+    return "json" if name.endswith(".json") else "esModule"
+
+
 def render(
     modules: Sequence[str],
     *,
@@ -98,7 +103,7 @@ def render(
 ) -> str:
     """The text of config.capnp for module names laid out next to it (first is main)."""
     module_lines = ",\n".join(
-        f"    (name = {_text(m)}, esModule = embed {_text(m)})" for m in modules
+        f"    (name = {_text(m)}, {_module_type(m)} = embed {_text(m)})" for m in modules
     )
     services = [f"    (name = {_text(SERVICE)}, worker = .harnessWorker)"]
     if network_allow is not None:
