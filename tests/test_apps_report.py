@@ -56,4 +56,5 @@ def test_markdown_has_how_apps_ran_and_the_notes_table(tmp_path: Path) -> None:
     assert "workerd runs the apps at compatibility date 2025-09-15 with flags nodejs_compat" in md
     notes = md[md.index("## Notes on the apps"):]
     assert "`server.status.reason-from-status-codes`" in notes and "|           2 |" in notes
-    assert "see <code>server.status.reason-from-status-codes</code>" in (tmp_path / "matrix.html").read_text()
+    html = (tmp_path / "matrix.html").read_text()
+    assert "<h2>Real applications</h2>" in html and "<td>server.status.reason-from-status-codes</td>" in html

@@ -155,7 +155,7 @@ def test_summary_and_every_format_show_the_causes(tmp_path: Path) -> None:
     assert "## Causes" in md and "status text is 'unknown' (`status-text-unknown`)" in md
     assert "  - `specs/demo.yaml:12`: status-text-unknown: observed\n    ```yaml\n    - at: x\n      equals: 1" in md
     html = (tmp_path / "matrix.html").read_text()
-    assert "<h2>Causes</h2>" in html and "<pre>- at: x\n  equals: 1</pre>" in html
+    assert '<h2 id="causes">Causes</h2>' in html and '"yaml": "- at: x\\n  equals: 1"' in html
     causes = json.loads((tmp_path / "matrix.json").read_text())["causes"]["workerd"]
     assert causes[0]["id"] == "status-text-unknown" and causes[0]["class"] == "fixable"
     suite = ET.fromstring((tmp_path / "matrix.junit.xml").read_text()).find("testsuite[@name='workerd']")

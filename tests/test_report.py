@@ -45,7 +45,7 @@ def test_every_renderer(tmp_path: Path) -> None:
     assert len(paths) == len(RENDERERS)
     md = (tmp_path / "matrix.md").read_text()
     assert "## server" in md and "| `b.two`" in md and "reproduce: `python -m harness replay x.json`" in md
-    assert "<td style=\"background:#f7c6c6\">" in (tmp_path / "matrix.html").read_text()
+    assert 'data-status="FAIL" style="background:#f7c6c6">' in (tmp_path / "matrix.html").read_text()
     assert json.loads((tmp_path / "matrix.json").read_text())["features"]["server"][0]["cells"]["impl"] == "FAIL"
     suites = ET.fromstring((tmp_path / "matrix.junit.xml").read_text())
     impl = suites.find("testsuite[@name='impl']")

@@ -104,6 +104,15 @@ class Outcome:
     observed: Any = None  # what a failing check saw (its shape names an automatic cause)
 
 
+OBSERVED = ": observed "  # splits a failing check's message into what was expected and what was seen
+
+
+def expected_observed(message: str) -> tuple[str, str]:
+    """A failure message (check below) as (expected, observed); ("", message) for any other text."""
+    expected, sep, observed = message.partition(OBSERVED)
+    return (expected, observed) if sep else ("", message)
+
+
 def short(value: Any, limit: int = 300) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -131,4 +140,4 @@ def check(assertion: Mapping[str, Any], given: Mapping[str, Any], views: Any) ->
     if CHECKS[name](actual, expected):
         return Outcome(True, "")
     because = f" ({assertion['because']})" if "because" in assertion else ""
-    return Outcome(False, f"{subject} {name} {short(expected)}: observed {short(actual)}{because}", actual)
+    return Outcome(False, f"{subject} {name} {short(expected)}{OBSERVED}{short(actual)}{because}", actual)
