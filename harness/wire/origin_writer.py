@@ -58,6 +58,17 @@ def _no_body_status(status: Any) -> bool:
     return 100 <= code < 200 or code in (204, 304)
 
 
+def interim_heads(spec: Json) -> list[bytes]:
+    """The 1xx heads a `respond` action writes before the final response."""
+    heads = []
+    for info in spec.get("interim") or []:
+        status = info.get("status", 100)
+        reason = info["reason"] if "reason" in info else default_reason(status)
+        line = status_line(info.get("version", spec.get("version", "1.1")), status, reason)
+        heads.append(message_head(line, info.get("headers") or []))
+    return heads
+
+
 async def write_response(spec: Json, rec: RequestRecord, out: Output) -> bool:
     """Answer `rec` as `spec` says; True if the connection may carry another request."""
     action = spec.get("action", "respond")
@@ -65,11 +76,8 @@ async def write_response(spec: Json, rec: RequestRecord, out: Output) -> bool:
         return False
     if action == "respond":
         # Interim responses go out before the body is awaited so 100-continue can work.
-        for info in spec.get("interim") or []:
-            status = info.get("status", 100)
-            reason = info["reason"] if "reason" in info else default_reason(status)
-            line = status_line(info.get("version", spec.get("version", "1.1")), status, reason)
-            await out.send(message_head(line, info.get("headers") or []))
+        for head in interim_heads(spec):
+            await out.send(head)
     if spec.get("read_body", True):
         await rec.body_done.wait()
     if action == "raw":
@@ -78,7 +86,10 @@ async def write_response(spec: Json, rec: RequestRecord, out: Output) -> bool:
     return await _write_final(spec, rec, out)
 
 
-async def _write_final(spec: Json, rec: RequestRecord, out: Output) -> bool:
+def final_parts(spec: Json, method: str) -> tuple[list[tuple[float, bytes]], bool]:
+    """What the final response writes to a request of `method`: (delay in seconds, bytes)
+    parts, the head first, and whether the connection then closes whatever the heads say
+    (`close_after_body_bytes` reached)."""
     version = str(spec.get("version", "1.1"))
     status = spec.get("status", 200)
     reason = spec["reason"] if "reason" in spec else default_reason(status)
@@ -94,18 +105,15 @@ async def _write_final(spec: Json, rec: RequestRecord, out: Output) -> bool:
         fields.append(["Content-Length", str(sum(len(d) for _, d in plan))])
     if framing == "chunked" and not no_body_status and not has_field(fields, "transfer-encoding"):
         fields.append(["Transfer-Encoding", "chunked"])
-    if not await out.send(message_head(status_line(version, status, reason), fields)):
-        return False
+    parts: list[tuple[float, bytes]] = [(0.0, message_head(status_line(version, status, reason), fields))]
     # With HTTP framing, a HEAD/204/304 answer carries no body, as any server would do;
     # "close" and "as-is" write the script literally.
-    if framing in ("content-length", "chunked") and (no_body_status or rec.head.method == "HEAD"):
-        return _keep_alive(version, fields, framing, rec)
+    if framing in ("content-length", "chunked") and (no_body_status or method == "HEAD"):
+        return parts, False
     chunked = framing == "chunked"
     limit = spec.get("close_after_body_bytes")
     sent = 0
     for delay, data in plan:
-        if delay:
-            await asyncio.sleep(delay)
         if limit is not None and sent + len(data) >= limit:
             part = data[: max(limit - sent, 0)]
             if chunked and part:
@@ -114,26 +122,40 @@ async def _write_final(spec: Json, rec: RequestRecord, out: Output) -> bool:
                     + part
                     + (b"\r\n" if len(part) == len(data) else b"")
                 )
-            await out.send(part)
-            return False
-        if not await out.send(encode_chunk(data) if chunked else data):
-            return False
+            return [*parts, (delay, part)], True
+        parts.append((delay, encode_chunk(data) if chunked else data))
         sent += len(data)
     if limit is not None and sent >= limit:
-        return False
-    if chunked and not await out.send(encode_last_chunk(spec.get("trailers"))):
-        return False
-    return _keep_alive(version, fields, framing, rec)
+        return parts, True
+    if chunked:
+        parts.append((0.0, encode_last_chunk(spec.get("trailers"))))
+    return parts, False
 
 
-def _keep_alive(version: str, fields: list[Any], framing: str, rec: RequestRecord) -> bool:
-    """Keep the connection unless the response or the request says it ends (RFC 9112 9.3)."""
-    if framing == "close":
+async def _write_final(spec: Json, rec: RequestRecord, out: Output) -> bool:
+    parts, closes = final_parts(spec, rec.head.method)
+    for delay, data in parts:
+        if delay:
+            await asyncio.sleep(delay)
+        if not await out.send(data):
+            return False
+    if closes:
         return False
-    ours = field_tokens(_as_text_fields(fields), "connection")
+    return _keep_alive(spec, rec)
+
+
+def response_keeps(spec: Json) -> bool:
+    """The response's side of the keep-alive rule (RFC 9112 9.3): it does not end the connection."""
+    version = str(spec.get("version", "1.1"))
+    ours = field_tokens(_as_text_fields(list(spec.get("headers") or [])), "connection")
+    if spec.get("framing", "content-length") == "close" or "close" in ours:
+        return False
+    return not (version == "1.0" and "keep-alive" not in ours)
+
+
+def _keep_alive(spec: Json, rec: RequestRecord) -> bool:
+    """Keep the connection unless the response or the request says it ends."""
+    if not response_keeps(spec):
+        return False
     theirs = field_tokens(rec.head.fields, "connection")
-    if "close" in ours or "close" in theirs:
-        return False
-    if version == "1.0" and "keep-alive" not in ours:
-        return False
-    return not (rec.head.version == "1.0" and "keep-alive" not in theirs)
+    return "close" not in theirs and not (rec.head.version == "1.0" and "keep-alive" not in theirs)
