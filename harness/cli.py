@@ -1,4 +1,4 @@
-"""python -m harness: lint, run, report, replay, gate, targets, apps, faults, coverage."""
+"""python -m harness: lint, run, report, replay, repro, gate, targets, apps, faults, coverage."""
 
 from __future__ import annotations
 
@@ -375,8 +375,11 @@ def main(argv: list[str] | None = None) -> int:
     cov.add_argument("--min-api", type=_fraction, help="exit 1 when the api surface fraction is below this")
     cov.add_argument("--min-node-tests", type=_fraction,
                      help="exit 1 when the covered fraction of applicable Node test files is below this")
+    from harness import repro_cli
+
+    repro_cli.add_parser(sub)
     args = p.parse_args(argv)
-    handler = {"lint": cmd_lint, "run": cmd_run, "report": cmd_report, "replay": cmd_replay,
+    handler = {"repro": repro_cli.cmd_repro, "lint": cmd_lint, "run": cmd_run, "report": cmd_report, "replay": cmd_replay,
                "gate": cmd_gate, "targets": cmd_targets, "apps": cmd_apps, "faults": cmd_faults,
                "coverage": cmd_coverage}[args.cmd]
     return handler(args)

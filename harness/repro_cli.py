@@ -1,0 +1,64 @@
+"""`python -m harness repro REPRO.json --script OUT`: a repro file as a standalone script
+(harness/standalone/): OUT.mjs for node, bun, deno (and workerd's scenarios, run on those),
+OUT.py for impl."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+SUFFIX = {"impl": ".py"}  # every other target: .mjs
+
+
+class BadRepro(Exception):
+    pass
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("repro", help="write a repro file's example as a script that runs with no harness")
+    p.add_argument("file", help="a repro file (reports/<dir>/repro/<target>/<behavior>.json)")
+    p.add_argument("--script", required=True, metavar="OUT", help="the script to write (.mjs, or .py for impl)")
+    p.add_argument("--target", help="the target whose script to write (default: the repro file's)")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        repro = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadRepro(f"{path}: no such repro file (the runner writes them under "
+                       f"reports/<dir>/repro/<target>/ for every cell that is not PASS)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRepro(f"{path}: not a JSON repro file ({exc})") from None
+    if not isinstance(repro, dict) or "behavior" not in repro or "scenario" not in repro:
+        raise BadRepro(f"{path}: not a repro file (no behavior and scenario keys)")
+    if not isinstance(repro["scenario"], dict) or repro["scenario"].get("kind") not in ("client", "server"):
+        kind = repro["scenario"].get("kind") if isinstance(repro["scenario"], dict) else None
+        raise BadRepro(f"{path}: no client or server scenario to write (scenario kind {kind!r}; "
+                       f"status {repro.get('status')}: {repro.get('message')})")
+    return repro
+
+
+def cmd_repro(args: argparse.Namespace) -> int:
+    from harness.standalone import mjs, py
+
+    out = Path(args.script)
+    try:
+        repro = _read(Path(args.file))
+        target = args.target or str(repro.get("target"))
+        suffix = SUFFIX.get(target, ".mjs")
+        if out.suffix != suffix:
+            raise BadRepro(f"{out}: a script for {target} is a {suffix} file")
+    except BadRepro as exc:
+        print(f"repro: {exc}", file=sys.stderr)
+        return 2
+    command = shlex.join(["python", "-m", "harness", "repro", args.file, "--script", args.script]
+                         + (["--target", args.target] if args.target else []))
+    text = py.script(repro, command, out.name) if suffix == ".py" else mjs.script(repro, command)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
