@@ -14,6 +14,12 @@ from typing import Any
 SUFFIX = {"impl": ".py"}  # every other target: .mjs
 
 
+def script_command(repro_file: str, target: str, behavior: str) -> str:
+    """The command that writes a cell's repro file as a standalone script (the explorer shows it)."""
+    return shlex.join(["python", "-m", "harness", "repro", repro_file,
+                       "--script", f"{behavior}{SUFFIX.get(target, '.mjs')}"])
+
+
 class BadRepro(Exception):
     pass
 

@@ -89,6 +89,8 @@ def test_filter_open_a_cell_and_escape(browser: webdriver.Browser, pytestconfig:
                   "request.headers contains ['X-CamelCase',", "observed on impl",
                   "request header names go out lower-cased (class fetch)",
                   "python -m harness replay reports/latest/repro/impl/client.headers.case-preserved-on-wire.json",
+                  "python -m harness repro reports/latest/repro/impl/client.headers.case-preserved-on-wire.json "
+                  "--script client.headers.case-preserved-on-wire.py",
                   f"'x-camelcase', '{HOSTILE}-x'"):
         assert shown in text, shown
     assert browser.text(browser.find("#detail .expected")).startswith("expected (the spec)\n- at: request.headers")

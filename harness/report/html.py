@@ -15,6 +15,7 @@ from typing import Any
 from harness.report import causes as causing
 from harness.report.apps import compatibility, how_they_ran, note_groups
 from harness.report.matrix import Matrix, cell_text
+from harness.repro_cli import script_command
 from harness.spec.assertions import expected_observed
 from harness.status import STATUS, TABLE
 
@@ -127,8 +128,11 @@ def _payload(m: Matrix, keys: dict[tuple[str, str], int]) -> str:
                              "observed": expected_observed(f["message"])[1]} for f in rec.get("failures") or []]
                 causes = [{"id": c, "title": classes.get((t, c), (c, ""))[0], "class": classes.get((t, c), ("", ""))[1]}
                           for c in rec.get("causes") or []]
+                repro = list(rec.get("repro") or [])
+                if rec.get("repro_file"):
+                    repro.append(script_command(rec["repro_file"], t, row.behavior))
                 cells[keys[row.behavior, t]] = {**rec, "label": cell_text(rec), "failures": failures,
-                                                "causes": causes}
+                                                "causes": causes, "repro": repro}
     data = {"statuses": {s.name: {"label": s.label, "colour": s.colour, "meaning": s.meaning} for s in TABLE},
             "cells": cells}
     # Inside <script> only `<` can end the island early: JSON's own escape keeps it data.
