@@ -80,8 +80,10 @@ def _causes(m: Matrix, keys: dict[tuple[str, str], int]) -> str:
            f"from Node that explains them, most cells first. Class: {legend}.</p>"]
     for target, rows in m.causes.items():
         body = "".join(
-            f'<tr data-target="{escape(target)}"><td>{escape(r.title)}<br><code>{escape(r.id)}</code>'
-            f"{'' if r.declared else '<br>e.g. ' + escape(r.example)}</td><td>{escape(r.cls)}</td>"
+            f'<tr data-target="{escape(target)}"><td>'
+            + (f"{escape(r.title)}<br><code>{escape(r.id)}</code>" if r.declared
+               else f"<code>{escape(r.id)}</code><br>e.g. {escape(r.example)}")
+            + f"</td><td>{escape(r.cls)}</td>"
             f"<td>{'<code>' + escape(r.subject) + '</code>' if r.subject else '-'}</td>"
             f"<td>{len(r.cells)}: "
             + ", ".join(f'<button type="button" class="link" data-cell="{keys[b, target]}">{escape(b)}</button>'
