@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 TIMES = {"t", "t_head", "ms", "elapsed_ms"}
+# a Date header ticks between the two runs being compared
+HTTP_DATE = re.compile(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT")
 
 
 def ports(obs: dict[str, Any]) -> set[int]:
@@ -17,7 +20,7 @@ def ports(obs: dict[str, Any]) -> set[int]:
 def _text(text: str, seen: set[int]) -> str:
     for port in seen:
         text = text.replace(str(port), "PORT")
-    return text
+    return HTTP_DATE.sub("DATE", text)
 
 
 def normalise(value: Any, seen: set[int]) -> Any:
