@@ -19,6 +19,7 @@ RENDERERS: dict[str, tuple[str, Callable[[Matrix], str]]] = {
 
 def render_all(doc: dict[str, Any], out_dir: Path, formats: list[str] | None = None) -> list[Path]:
     matrix = build(doc)
+    out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for fmt in formats or list(RENDERERS):
         filename, fn = RENDERERS[fmt]
