@@ -239,6 +239,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         return 2
     base_dir = Path(args.baselines)
     if not args.update:
+        _baselines_exist(args.target or sorted({r["target"] for r in doc["results"]}), base_dir)
         gate = Gate(args.target, base_dir, print)
         gate.on_run(RunFinished(doc))
         return gate.exit_code

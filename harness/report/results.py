@@ -79,7 +79,9 @@ def _json_file(path: Path, what: str, hint: str) -> dict[str, Any]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        cut = " (truncated?)" if text.strip() and exc.pos >= len(text.rstrip()) else ""
+        # JSON that stops early: cut where it reached the end, or inside a string
+        ends = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated")
+        cut = " (truncated?)" if text.lstrip()[:1] in ("{", "[") and ends else ""
         raise ResultsError(f"{path}: the {what} file is not JSON{cut}: {exc}; {hint}") from None
     if not isinstance(doc, dict):
         raise ResultsError(f"{path}: the {what} file holds a JSON {type(doc).__name__}, not an object; {hint}")
