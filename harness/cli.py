@@ -1,4 +1,7 @@
-"""python -m harness: lint, run, report, replay, repro, gate, targets, apps, faults, coverage."""
+"""python -m harness: lint, run, report, replay, repro, gate, diff, targets, apps, faults, coverage.
+
+Bad input (harness/errors.py BadInput, a malformed spec) is refused by main(): one
+paragraph on stderr, exit code 2, no traceback."""
 
 from __future__ import annotations
 
@@ -10,14 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from harness import profiles
+from harness.errors import BadInput, paragraph
 from harness.status import DEFAULT_RERUNS
+from harness.watchdog import SCENARIO_TIMEOUT_HELP, SCENARIO_TIMEOUT_S
 
 ROOT = Path.cwd()
 
 
 def _load(specs: str, cases: str) -> list[Any]:
+    from harness.inputs import check_specs_dir
     from harness.spec import load_all
 
+    check_specs_dir(Path(specs))
     return load_all(Path(specs), Path(cases))
 
 
@@ -100,6 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hypothesis import settings
 
     from harness.events import Dispatcher
+    from harness.inputs import check_fault, check_targets
     from harness.report.handlers import Gate, Progress, ReportWriter, Summary
     from harness.runner import Session
     from harness.status import STATUS, Outcome
@@ -107,8 +115,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     behaviors = [b for b in _load(args.specs, args.cases) if not args.k or args.k in b.id]
     targets = args.target or [registry.default_target()]
-    if not _targets_ok(targets):
-        return 2
+    check_targets(targets)
+    check_fault(args.fault)
+    if args.gate:
+        _baselines_exist(targets, Path(args.baselines))
     profiles.register()
     settings.load_profile(args.profile)
     gate = Gate(targets, Path(args.baselines), print) if args.gate else None
@@ -117,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     session = Session(targets, session_seed=args.seed or random.getrandbits(32),
                       base_settings=settings.default, fault=args.fault, report_dir=Path(args.report_dir),
                       oracle=args.oracle, log=_stderr, events=Dispatcher(handlers),
-                      causes=_causes(args.specs), reruns=args.reruns)
+                      causes=_causes(args.specs), reruns=args.reruns, scenario_timeout=args.scenario_timeout)
     try:
         for target in targets:
             for b in behaviors:
@@ -126,8 +136,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         session.close()
         raise
     doc = session.finish(args.profile)
+    if gate is not None and gate.exit_code:
+        return gate.exit_code
     failed = any(STATUS[r["status"]].outcome is Outcome.FAILED for r in doc["results"])
-    return 1 if failed or (gate is not None and not gate.ok) else 0
+    return 1 if failed else 0
+
+
+def _baselines_exist(targets: list[str], base_dir: Path) -> None:
+    from harness.report.gate import baseline_path
+
+    for target in targets:
+        if not baseline_path(base_dir, target).is_file():
+            raise BadInput(f"no baseline for {target} at {baseline_path(base_dir, target)}: run without --gate, "
+                           f"or accept a run with `python -m harness gate --update --target {target}`")
 
 
 def _stderr(line: str) -> None:
@@ -146,23 +167,17 @@ def _targets_ok(names: list[str]) -> bool:
     return True
 
 
-def _read_results(path: str) -> dict[str, Any] | None:
-    """The results document, or None after saying on stderr why it cannot be read."""
-    from harness.report.results import ResultsError, read
+def _read_results(path: str) -> dict[str, Any]:
+    """The results document (ResultsError, bad input, when it cannot be used)."""
+    from harness.report.results import read
 
-    try:
-        return read(Path(path))
-    except ResultsError as exc:
-        print(exc, file=sys.stderr)
-        return None
+    return read(Path(path))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.report.render import RENDERERS, render_all
 
     doc = _read_results(args.results)
-    if doc is None:
-        return 1
     formats = args.format.split(",") if args.format else list(RENDERERS)
     out = Path(args.out) if args.out else Path(args.results).parent
     for path in render_all(doc, out, formats):
@@ -172,17 +187,19 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Rerun the exact example of a repro file (written for every non-PASS cell)."""
+    from harness.inputs import check_fault
+    from harness.report.results import read_repro
     from harness.runner import Session
     from harness.scenario import from_json
     from harness.status import STATUS
     from harness.verdict import verdict
 
-    rec = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    rec = read_repro(Path(args.file))
     behaviors = {b.id: b for b in _load(args.specs, args.cases)}
     behavior = behaviors.get(rec["behavior"])
     if behavior is None:
-        print(f"behavior {rec['behavior']} is not in {args.specs}", file=sys.stderr)
-        return 1
+        raise BadInput(f"{args.file}: behavior {rec['behavior']} is not in {args.specs}; "
+                       f"replay it with the specs it was run with (--specs DIR)")
     if rec.get("inputs") is None:
         print(f"{args.file}: no example was recorded ({rec.get('status')}: {rec.get('message')}); "
               f"rerun the cell with pytest instead", file=sys.stderr)
@@ -190,6 +207,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     target_name = args.target or rec["target"]
     if not _targets_ok([target_name]):
         return 2
+    check_fault(args.fault)
     causes = _causes(args.specs)
     session = Session([target_name], session_seed=rec.get("session_seed", 0),
                       fault=args.fault if args.fault is not None else rec.get("fault"), causes=causes)
@@ -217,15 +235,14 @@ def cmd_gate(args: argparse.Namespace) -> int:
     from harness.report.handlers import Gate
 
     doc = _read_results(args.results)
-    if doc is None:
-        return 2
     if not _targets_ok(args.target or []):  # a name makes a baseline's file name
         return 2
     base_dir = Path(args.baselines)
     if not args.update:
-        gate = Gate(args.target, base_dir, print, require_baselines=True)
+        _baselines_exist(args.target or sorted({r["target"] for r in doc["results"]}), base_dir)
+        gate = Gate(args.target, base_dir, print)
         gate.on_run(RunFinished(doc))
-        return 0 if gate.ok else 1
+        return gate.exit_code
     base_dir.mkdir(parents=True, exist_ok=True)
     for target in args.target or sorted({r["target"] for r in doc["results"]}):
         path = gating.baseline_path(base_dir, target)
@@ -234,6 +251,15 @@ def cmd_gate(args: argparse.Namespace) -> int:
         path.write_text(json.dumps(baseline, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {path}")
     return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from harness.report import diff
+
+    cells = diff.diff(_read_results(args.old), _read_results(args.new))
+    for line in diff.lines(cells):
+        print(line)
+    return 1 if cells else 0
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
@@ -340,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--report-dir", default="reports/latest")
     r.add_argument("--gate", action="store_true", help="compare with the baselines; exit 1 on a regression")
     r.add_argument("--baselines", default="reports/baselines")
+    r.add_argument("--scenario-timeout", type=float, default=SCENARIO_TIMEOUT_S, metavar="S",
+                   help=SCENARIO_TIMEOUT_HELP)
     r.add_argument("--reruns", type=int, default=DEFAULT_RERUNS, metavar="N",
                    help=f"run a failing example N more times; unless it fails every time the cell is FLAKY "
                         f"(default {DEFAULT_RERUNS})")
@@ -359,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--update", action="store_true", help="write the baselines from the results")
     g.add_argument("--merge", action="store_true",
                    help="with --update: keep the statuses already accepted too (behaviors that vary)")
+    d = sub.add_parser("diff", help="cells that changed between two results files (exit 1 if any)")
+    d.add_argument("old")
+    d.add_argument("new")
     t = sub.add_parser("targets", help="list or install targets")
     t.add_argument("action", choices=["list", "install"])
     t.add_argument("names", nargs="*", help="default: every target (list: also workerd@DATE[+flag...])")
@@ -379,7 +410,21 @@ def main(argv: list[str] | None = None) -> int:
 
     repro_cli.add_parser(sub)
     args = p.parse_args(argv)
-    handler = {"repro": repro_cli.cmd_repro, "lint": cmd_lint, "run": cmd_run, "report": cmd_report, "replay": cmd_replay,
-               "gate": cmd_gate, "targets": cmd_targets, "apps": cmd_apps, "faults": cmd_faults,
+    handler = {"lint": cmd_lint, "run": cmd_run, "report": cmd_report, "replay": cmd_replay,
+               "repro": repro_cli.cmd_repro, "gate": cmd_gate, "diff": cmd_diff, "targets": cmd_targets,
+               "apps": cmd_apps, "faults": cmd_faults,
                "coverage": cmd_coverage}[args.cmd]
-    return handler(args)
+    try:
+        return handler(args)
+    except Exception as exc:
+        if not _refused(exc):
+            raise
+        print(f"python -m harness {args.cmd}: {paragraph(str(exc))}", file=sys.stderr)
+        return 2
+
+
+def _refused(exc: Exception) -> bool:
+    """Bad input: a BadInput (results, repro and baseline files, names) or a malformed spec."""
+    from harness.spec import SpecError
+
+    return isinstance(exc, BadInput | SpecError)

@@ -23,7 +23,9 @@ import pytest
 from hypothesis import settings
 
 from harness import profiles
+from harness.errors import BadInput, paragraph
 from harness.events import Dispatcher, Handler
+from harness.inputs import check_fault, check_targets
 from harness.report.handlers import Gate, ReportWriter, Summary
 from harness.runner import CellResult, Session, repro_commands
 from harness.scenario import to_json
@@ -32,6 +34,7 @@ from harness.spec.causes import CAUSES_FILE, load_causes
 from harness.spec.loader import NOT_BEHAVIOR_FILES, attach_cases
 from harness.status import DEFAULT_RERUNS, STATUS, Kind, Outcome
 from harness.targets import registry
+from harness.watchdog import SCENARIO_TIMEOUT_HELP, SCENARIO_TIMEOUT_S
 
 BASELINE_TARGET = "node"
 profiles.register()  # before Hypothesis's own plugin loads --hypothesis-profile
@@ -62,6 +65,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="how a finding (FAIL/TIMEOUT/CRASH) on a non-baseline target is reported")
     group.addoption("--gate", action="store_true",
                     help="fail the run if a target regressed against reports/baselines/<target>.json")
+    group.addoption("--scenario-timeout", type=float, default=SCENARIO_TIMEOUT_S, metavar="S",
+                    help=SCENARIO_TIMEOUT_HELP)
     group.addoption("--reruns", type=int, default=DEFAULT_RERUNS, metavar="N",
                     help=f"run a failing example N more times; unless it fails every time the cell is "
                          f"FLAKY (default {DEFAULT_RERUNS})")
@@ -71,10 +76,21 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("hypothesis_profile", None):
         settings.load_profile(profiles.DEFAULT)
     config.addinivalue_line("markers", "node_http: a node:http behavior item")
-    try:  # a bad target name (workerd@<bad date>) stops the run before anything starts
-        registry.check(config.getoption("target") or [])
-    except registry.BadTarget as exc:
-        pytest.exit(str(exc), returncode=2)
+    try:  # a bad target or fault name stops the run before anything starts (exit 2, as the CLI)
+        targets = config.getoption("target") or []
+        check_targets(targets)
+        check_fault(config.getoption("fault"))
+        if config.getoption("gate"):
+            for target in targets or [registry.default_target()]:
+                if not (_baselines(config) / f"{target}.json").is_file():
+                    raise BadInput(f"no baseline for {target} in {_baselines(config)}: run without --gate, or "
+                                   f"accept a run with `python -m harness gate --update --target {target}`")
+    except BadInput as exc:
+        pytest.exit(paragraph(str(exc)), returncode=2)
+
+
+def _baselines(config: pytest.Config) -> Path:
+    return Path(config.rootpath) / "reports" / "baselines"
 
 
 def _state(config: pytest.Config) -> RunState:
@@ -102,13 +118,14 @@ def _new_state(config: pytest.Config) -> RunState:
     except SpecError as exc:
         raise pytest.UsageError(f"malformed causes file: {exc}") from None
     summary: list[str] = []
-    gate = Gate(targets, root / "reports" / "baselines", summary.append) if config.getoption("gate") else None
+    gate = Gate(targets, _baselines(config), summary.append) if config.getoption("gate") else None
     handlers: list[Handler] = [Summary(summary.append), ReportWriter(report_dir, summary.append)]
     session = Session(targets, session_seed=session_seed, base_settings=settings.default,
                       fault=config.getoption("fault"), report_dir=report_dir,
                       oracle=config.getoption("oracle"), log=log,
                       events=Dispatcher([*handlers, *([gate] if gate else [])]),
-                      causes=causes, reruns=config.getoption("reruns"))
+                      causes=causes, reruns=config.getoption("reruns"),
+                      scenario_timeout=config.getoption("scenario_timeout"))
     return RunState(session, gate, summary)
 
 
@@ -226,9 +243,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(STATE, None)
     if state is None or not state.session.records:
         return
-    state.session.finish(session.config.getoption("hypothesis_profile", None) or profiles.DEFAULT)
-    if state.gate is not None and not state.gate.ok:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    state.session.finish(session.config.getoption("hypothesis_profile", None) or profiles.DEFAULT,
+                         complete=exitstatus != pytest.ExitCode.INTERRUPTED)
+    if state.gate is not None and state.gate.exit_code:  # 1 regressed, 2 cannot be judged, as `gate`
+        session.exitstatus = state.gate.exit_code
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -5,11 +5,12 @@ OUT.py for impl."""
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
-import sys
 from pathlib import Path
 from typing import Any
+
+from harness.errors import BadInput
+from harness.report import results
 
 SUFFIX = {"impl": ".py"}  # every other target: .mjs
 
@@ -20,7 +21,7 @@ def script_command(repro_file: str, target: str, behavior: str) -> str:
                        "--script", f"{behavior}{SUFFIX.get(target, '.mjs')}"])
 
 
-class BadRepro(Exception):
+class BadRepro(BadInput):
     pass
 
 
@@ -32,17 +33,10 @@ def add_parser(sub: Any) -> None:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        repro = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadRepro(f"{path}: no such repro file (the runner writes them under "
-                       f"reports/<dir>/repro/<target>/ for every cell that is not PASS)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRepro(f"{path}: not a JSON repro file ({exc})") from None
-    if not isinstance(repro, dict) or "behavior" not in repro or "scenario" not in repro:
-        raise BadRepro(f"{path}: not a repro file (no behavior and scenario keys)")
-    if not isinstance(repro["scenario"], dict) or repro["scenario"].get("kind") not in ("client", "server"):
-        kind = repro["scenario"].get("kind") if isinstance(repro["scenario"], dict) else None
+    repro = results.read_repro(path)  # missing, not JSON, not a repro file: ResultsError
+    scenario = repro.get("scenario")
+    if not isinstance(scenario, dict) or scenario.get("kind") not in ("client", "server"):
+        kind = scenario.get("kind") if isinstance(scenario, dict) else None
         raise BadRepro(f"{path}: no client or server scenario to write (scenario kind {kind!r}; "
                        f"status {repro.get('status')}: {repro.get('message')})")
     return repro
@@ -52,15 +46,11 @@ def cmd_repro(args: argparse.Namespace) -> int:
     from harness.standalone import mjs, py
 
     out = Path(args.script)
-    try:
-        repro = _read(Path(args.file))
-        target = args.target or str(repro.get("target"))
-        suffix = SUFFIX.get(target, ".mjs")
-        if out.suffix != suffix:
-            raise BadRepro(f"{out}: a script for {target} is a {suffix} file")
-    except BadRepro as exc:
-        print(f"repro: {exc}", file=sys.stderr)
-        return 2
+    repro = _read(Path(args.file))  # BadInput: main() prints it and exits 2
+    target = args.target or str(repro.get("target"))
+    suffix = SUFFIX.get(target, ".mjs")
+    if out.suffix != suffix:
+        raise BadRepro(f"{out}: a script for {target} is a {suffix} file")
     command = shlex.join(["python", "-m", "harness", "repro", args.file, "--script", args.script]
                          + (["--target", args.target] if args.target else []))
     text = py.script(repro, command, out.name) if suffix == ".py" else mjs.script(repro, command)

@@ -33,6 +33,7 @@ from harness.targets import registry
 from harness.targets.base import Target, TargetCrashed, TargetUnavailable
 from harness.verdict import Verdict, verdict, worst
 from harness.vocabulary import timing
+from harness.watchdog import SCENARIO_TIMEOUT_S, ScenarioTimeout, within
 
 if TYPE_CHECKING:  # the wire starts a loop thread on import of its users only: imported lazily
     from harness.apps.run import AppRunner
@@ -93,6 +94,9 @@ def not_run(kind: str, status: RunStatus, detail: str) -> Observations:
             "body": {"$bytes": ""}, "chunks": [], "props": {}, "more": [], "agents": {}}
 
 
+REPRO_SCHEMA = "node-http-conformance/repro/v1"  # of the files _write_repro writes
+
+
 def derive_seed(session_seed: int, behavior_id: str) -> int:
     digest = hashlib.sha256(f"{session_seed}:{behavior_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
@@ -102,7 +106,8 @@ class Session:
     def __init__(self, targets: list[str], *, session_seed: int, base_settings: settings | None = None,
                  fault: str | None = None, report_dir: Path | None = None, oracle: str | None = None,
                  log: Callable[[str], None] | None = None, events: Dispatcher | None = None,
-                 causes: Mapping[str, Cause] | None = None, reruns: int = DEFAULT_RERUNS) -> None:
+                 causes: Mapping[str, Cause] | None = None, reruns: int = DEFAULT_RERUNS,
+                 scenario_timeout: float = SCENARIO_TIMEOUT_S) -> None:
         self.target_names = targets
         self.session_seed = session_seed
         self.base_settings = base_settings or settings()
@@ -111,6 +116,7 @@ class Session:
         self.oracle = oracle
         self.causes = dict(causes or {})  # specs/causes.yaml
         self.reruns = reruns
+        self.scenario_timeout = scenario_timeout  # harness/watchdog.py
         self.log = log or (lambda _msg: None)
         self.events = events or Dispatcher()
         self.records: list[Record] = []  # of the cells run through run_cell_and_emit
@@ -219,11 +225,13 @@ class Session:
 
         return self._guarded(target, scenario, exchange)
 
-    @staticmethod
-    def _guarded(target: Target, scenario: Json, exchange: Any) -> Observations:
+    def _guarded(self, target: Target, scenario: Json, exchange: Any) -> Observations:
         obs: Observations
         try:
-            obs = target.run(scenario, exchange)
+            obs = within(self.scenario_timeout, lambda: target.run(scenario, exchange),
+                         getattr(target, "abandon", None), f"{target.name} scenario {scenario.get('id')}")
+        except ScenarioTimeout as exc:
+            obs = {"status": "timeout", "detail": str(exc)}
         except TargetCrashed as exc:
             obs = {"status": "crash", "detail": str(exc)}
         except TargetUnavailable as exc:
@@ -366,12 +374,13 @@ class Session:
         self.events.emit(CellFinished(cell, rec))
         return cell
 
-    def finish(self, hypothesis_profile: str) -> Document:
-        """Stop the targets, then hand the results document to the handlers."""
+    def finish(self, hypothesis_profile: str, complete: bool = True) -> Document:
+        """Stop the targets, then hand the results document to the handlers
+        (complete=False: the run was interrupted, some cells never ran)."""
         from harness.report.results import document
 
         self.close()
-        doc = document(self, self.records, hypothesis_profile)
+        doc = document(self, self.records, hypothesis_profile, complete)
         self.events.emit(RunFinished(doc))
         return doc
 
@@ -394,7 +403,7 @@ class Session:
         path.parent.mkdir(parents=True, exist_ok=True)
         ex = cell.example
         record = {
-            "behavior": cell.behavior.id, "spec": cell.behavior.location, "target": cell.target,
+            "schema": REPRO_SCHEMA, "behavior": cell.behavior.id, "spec": cell.behavior.location, "target": cell.target,
             "fault": self.fault if registry.injects_faults(cell.target) else None, "seed": cell.seed,
             "session_seed": self.session_seed, "status": cell.status, "message": cell.message,
             "causes": cell.causes, "failures": failures(cell), "reruns": cell.reruns,

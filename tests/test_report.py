@@ -72,13 +72,13 @@ def test_cli_report_and_gate(tmp_path: Path, capsys: Any) -> None:
     baselines = tmp_path / "baselines"
     assert main(["gate", "--results", str(results), "--baselines", str(baselines), "--update"]) == 0
     assert main(["gate", "--results", str(results), "--baselines", str(baselines)]) == 0
-    results.write_text(json.dumps(doc(rec("a.one", "impl", "ERROR"))))
-    assert main(["gate", "--results", str(results), "--baselines", str(baselines), "--target", "impl"]) == 1
+    results.write_text(json.dumps(doc(rec("a.one", "impl", "ERROR"))))  # ERROR: the run cannot be judged
+    assert main(["gate", "--results", str(results), "--baselines", str(baselines), "--target", "impl"]) == 2
     assert "regression: a.one: PASS -> ERROR" in capsys.readouterr().out
 
 
 def test_cli_report_missing_results(tmp_path: Path, capsys: Any) -> None:
-    assert main(["report", "--results", str(tmp_path / "nope.json")]) == 1
+    assert main(["report", "--results", str(tmp_path / "nope.json")]) == 2
     assert "run the suite first" in capsys.readouterr().err
 
 

@@ -62,10 +62,19 @@ let session = null;
 let pending = 0;
 let stdinEnded = false;
 
+// A late error of the scenario that just ended (a socket destroyed at its end can emit on a
+// later tick) must not be pinned on the next one: before a scenario starts, two turns of
+// the event loop let such errors arrive while no scenario runs; the process handlers below
+// then only log them ("0 scenario(s) running").
+async function settle() {
+  for (let i = 0; i < 2; i += 1) await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 async function dispatch(msg) {
   const id = msg.id;
   switch (msg.cmd) {
     case 'client':
+      await settle();
       return { id, ...(await runClient(http, msg.scenario)) };
     case 'start_servers': {
       if (session) {
@@ -75,6 +84,7 @@ async function dispatch(msg) {
         session = null;
         await finishServers(stale);
       }
+      await settle();
       session = await startServers(http, msg.scenario, listen);
       return { id, addresses: session.addresses, status: session.obs.status, detail: session.obs.detail };
     }

@@ -13,6 +13,7 @@ from typing import Any
 from tabulate import tabulate
 
 from harness.report.matrix import Matrix
+from harness.report.md_text import code, text
 
 APP_FEATURE = "apps."  # app behaviors' features are apps.<app>
 
@@ -79,7 +80,8 @@ def markdown_servers(meta: dict[str, Any]) -> list[str]:
     return ["## Real applications", "",
             "Each app is served once per target for the whole run; for an app, Node's answer to the "
             "same requests is the expected one (README, \"Real applications\").", "",
-            tabulate(rows, headers=["app", "target", "runs as", "start"], tablefmt="github"), "",
+            tabulate([[text(c, 300) for c in row] for row in rows], headers=["app", "target", "runs as", "start"],
+                     tablefmt="github"), "",
             *compatibility(meta), ""]
 
 
@@ -87,7 +89,8 @@ def markdown_notes(m: Matrix) -> list[str]:
     groups = note_groups(m)
     if not groups:
         return []
-    rows = [[g.app, g.target, f"`{g.subject}`", len(g.behaviors), "; ".join(g.examples)] for g in groups]
+    rows = [[text(g.app), text(g.target), code(g.subject), len(g.behaviors), text("; ".join(g.examples), 2000)]
+            for g in groups]
     return ["## Notes on the apps", "",
             "Differences that leave an app's answer the same (status code, body, header values), "
             "by the micro-behavior whose subject they are; `behaviors` counts the app behaviors that saw one.", "",

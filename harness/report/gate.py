@@ -3,10 +3,14 @@
 A baseline (reports/baselines/<target>.json) maps behavior id -> accepted status (or a
 list of statuses, for a behavior known to vary between runs: `gate --update --merge`). The
 gate fails on a regression: a behavior whose status is now worse than the baseline
-(PASS -> FAIL, UNSUPPORTED -> FAIL, PASS -> FLAKY, anything -> ERROR/CRASH/TIMEOUT), or a
-required behavior missing from the run. Worse is the status table's severity
+(PASS -> FAIL, UNSUPPORTED -> FAIL, PASS -> FLAKY, anything -> ERROR/CRASH/TIMEOUT). Worse is the status table's severity
 (harness/status.py): FLAKY ranks between the conforming statuses and FAIL. An improvement (FAIL -> PASS) passes but is reported as
 news, so the baseline can be tightened with `python -m harness gate --update`.
+
+Exit codes (the `gate` command and `pytest --gate` alike, :func:`exit_code`): 0 nothing
+regressed; 1 a regression; 2 the run cannot be judged (:func:`unusable`): a target missing
+from it, ERROR cells, an interrupted run, a run that lacks behaviors of the baseline (a
+partial run), or no baseline.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.errors import BadInput
 from harness.status import STATUS, Kind
 from harness.verdict import worst
 
@@ -48,21 +53,33 @@ class GateReport:
 
 def baseline_from(doc: dict[str, Any], target: str, previous: dict[str, Any] | None = None) -> dict[str, Any]:
     """The statuses of this run; with `previous`, a behavior whose status changed keeps
-    both (listed), so a behavior that varies between runs does not flap the gate."""
+    both (listed), so a behavior that varies between runs does not flap the gate, and a
+    behavior accepted before but absent from this run (a -k slice, a shard) keeps its entry."""
     statuses: dict[str, Any] = {r["behavior"]: r["status"] for r in doc["results"] if r["target"] == target}
     for bid, old in (previous or {}).get("statuses", {}).items():
-        if bid in statuses:
-            merged = sorted(set(old if isinstance(old, list) else [old]) | {statuses[bid]})
-            statuses[bid] = merged[0] if len(merged) == 1 else merged
+        accepted = set(old if isinstance(old, list) else [old])
+        merged = sorted(accepted | {statuses[bid]}) if bid in statuses else sorted(accepted)
+        statuses[bid] = merged[0] if len(merged) == 1 else merged
     version = doc.get("targets", {}).get(target, {}).get("version")
     return {"schema": BASELINE_SCHEMA, "target": target, "target_version": version,
             "statuses": dict(sorted(statuses.items()))}
 
 
+class BaselineError(BadInput, ValueError):
+    """A baseline file that cannot be read; the message says which and what to do."""
+
+
 def load_baseline(path: Path) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    if doc.get("schema") != BASELINE_SCHEMA:
-        raise ValueError(f"{path}: not a baseline (schema {doc.get('schema')!r})")
+    hint = "fix it or write it again with `python -m harness gate --update`"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot read the baseline ({exc.strerror}); {hint}") from None
+    except ValueError as exc:
+        raise BaselineError(f"{path}: the baseline is not JSON ({exc}); {hint}") from None
+    if not isinstance(doc, dict) or doc.get("schema") != BASELINE_SCHEMA or not isinstance(doc.get("statuses"), dict):
+        schema = doc.get("schema") if isinstance(doc, dict) else None
+        raise BaselineError(f"{path}: not a baseline (schema {schema!r}, expected {BASELINE_SCHEMA!r}); {hint}")
     return doc
 
 
@@ -103,3 +120,36 @@ def gate(doc: dict[str, Any], baseline: dict[str, Any]) -> GateReport:
             report.improvements.append(f"{bid}: {shown} -> {status}")
     report.new = sorted(set(now) - set(baseline["statuses"]))
     return report
+
+
+def unusable(doc: dict[str, Any], targets: list[str], reports: list[GateReport]) -> list[str]:
+    """Why this run cannot be gated (empty: it can): each reason one line."""
+    reasons = []
+    if doc.get("complete") is False:
+        reasons.append("the run was interrupted before every cell ran; run it again to the end")
+    ran: dict[str, set[str]] = {}
+    for r in doc["results"]:
+        ran.setdefault(r["target"], set()).add(r["behavior"])
+    for target in targets:
+        if target not in ran:
+            reasons.append(f"target {target} is missing from the run (it ran: {', '.join(sorted(ran)) or 'nothing'})")
+        errors = [r for r in doc["results"] if r["target"] == target and STATUS[r["status"]].kind is Kind.ERROR]
+        if errors:
+            first = errors[0]
+            reasons.append(f"{len(errors)} ERROR cell(s) on {target}, e.g. {first['behavior']}: "
+                           f"{' '.join(str(first['message']).split())[:300]}")
+    for report in reports:
+        if report.no_baseline is not None:
+            reasons.append(f"no baseline for {report.target} at {report.no_baseline} "
+                           f"(create one with `python -m harness gate --update --target {report.target}`)")
+        elif report.missing and report.target in ran:
+            reasons.append(f"{len(report.missing)} baselined behavior(s) of {report.target} missing from the run "
+                           f"(a partial run?), e.g. {', '.join(report.missing[:3])}")
+    return reasons
+
+
+def exit_code(reports: list[GateReport], reasons: list[str]) -> int:
+    """0 nothing regressed, 1 a regression, 2 the run cannot be judged."""
+    if reasons:
+        return 2
+    return 1 if any(r.regressions for r in reports) else 0

@@ -83,25 +83,38 @@ class ReportWriter(Handler):
 
 
 class Gate(Handler):
-    """The run against reports/baselines/<target>.json. A target without a baseline fails
-    only when `require_baselines` (the `gate` command); a run just says it was not gated."""
+    """The run against reports/baselines/<target>.json, with the gate's exit code
+    (harness/report/gate.py: 0 nothing regressed, 1 a regression, 2 the run cannot be judged,
+    a missing baseline included), the same for `pytest --gate`, `run --gate` and `gate`."""
 
-    def __init__(self, targets: list[str] | None, base_dir: Path, say: Say, *,
-                 require_baselines: bool = False) -> None:
+    def __init__(self, targets: list[str] | None, base_dir: Path, say: Say) -> None:
         self.targets = targets
         self.base_dir = base_dir
         self.say = say
-        self.require_baselines = require_baselines
         self.reports: list[gating.GateReport] = []
+        self.reasons: list[str] = []  # why the run cannot be judged
+        self.ran = False
 
     def on_run(self, event: RunFinished) -> None:
         doc = event.document
+        self.ran = True
         targets = self.targets or sorted({r["target"] for r in doc["results"]})
-        self.reports = gating.gate_all(doc, targets, self.base_dir)
+        try:
+            self.reports = gating.gate_all(doc, targets, self.base_dir)
+        except gating.BaselineError as exc:
+            self.reports, self.reasons = [], [str(exc)]
+        else:
+            self.reasons = gating.unusable(doc, targets, self.reports)
         for report in self.reports:
             for line in report.lines():
                 self.say(line)
+        for reason in self.reasons:
+            self.say(f"gate: the run cannot be judged: {reason}")
+
+    @property
+    def exit_code(self) -> int:
+        return gating.exit_code(self.reports, self.reasons) if self.ran else 2
 
     @property
     def ok(self) -> bool:
-        return all(r.ok or (r.no_baseline is not None and not self.require_baselines) for r in self.reports)
+        return self.exit_code == 0

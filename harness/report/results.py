@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.runner import CellResult, Session, failures, repro_commands
+from harness.errors import BadInput
+from harness.runner import REPRO_SCHEMA, CellResult, Session, failures, repro_commands
 from harness.scenario import to_json
 from harness.status import STATUS, Kind
 from harness.targets import registry
@@ -35,7 +36,8 @@ def record(cell: CellResult, session: Session, profile: str | None) -> dict[str,
     }
 
 
-def document(session: Session, records: list[dict[str, Any]], hypothesis_profile: str) -> dict[str, Any]:
+def document(session: Session, records: list[dict[str, Any]], hypothesis_profile: str,
+             complete: bool = True) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC)
     named = {cid for rec in records for cid in rec.get("causes") or []}
     started = dt.datetime.fromtimestamp(session.started, dt.UTC)
@@ -44,6 +46,7 @@ def document(session: Session, records: list[dict[str, Any]], hypothesis_profile
         "started": started.isoformat(timespec="seconds"), "finished": now.isoformat(timespec="seconds"),
         "wall_s": round((now - started).total_seconds(), 2), "session_seed": session.session_seed,
         "hypothesis_profile": hypothesis_profile, "fault": session.fault, "oracle": session.oracle,
+        "complete": complete,  # False: the run was interrupted (the gate refuses to judge it)
         "targets": {name: {"kind": registry.info(name).kind, **info}
                     for name, info in session.versions().items()},
         "apps": session.apps_info(),  # how each app ran on each target (None: no app ran)
@@ -61,17 +64,52 @@ def write(doc: dict[str, Any], report_dir: Path) -> Path:
     return path
 
 
-class ResultsError(Exception):
-    pass
+class ResultsError(BadInput):
+    """A results or repro file that cannot be used (missing, truncated, not JSON, another
+    schema); every command that reads one exits 2 with this message (harness/cli.py)."""
+
+
+def _json_file(path: Path, what: str, hint: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such {what} file ({hint})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: the {what} file cannot be read ({exc}); {hint}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # JSON that stops early: cut where it reached the end, or inside a string
+        ends = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated")
+        cut = " (truncated?)" if text.lstrip()[:1] in ("{", "[") and ends else ""
+        raise ResultsError(f"{path}: the {what} file is not JSON{cut}: {exc}; {hint}") from None
+    if not isinstance(doc, dict):
+        raise ResultsError(f"{path}: the {what} file holds a JSON {type(doc).__name__}, not an object; {hint}")
+    return doc
 
 
 def read(path: Path) -> dict[str, Any]:
-    try:
-        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: no such results file (run the suite first: pytest --target=impl)") from None
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path}: not JSON ({exc})") from None
+    """The results document at path, or ResultsError saying why it cannot be used."""
+    hint = "run the suite first: pytest --target=impl, or pass the results.json of a run"
+    doc = _json_file(path, "results", hint)
     if doc.get("schema") != SCHEMA:
-        raise ResultsError(f"{path}: schema {doc.get('schema')!r}, expected {SCHEMA!r}")
+        raise ResultsError(f"{path}: schema {doc.get('schema')!r}, expected {SCHEMA!r}: written by another "
+                           f"harness version or not a results file; run the suite again with this one")
+    records = doc.get("results")
+    if not isinstance(records, list) or not all(
+            isinstance(r, dict) and {"behavior", "target", "status"} <= r.keys() and r["status"] in STATUS
+            for r in records):
+        raise ResultsError(f"{path}: its 'results' is not a list of cells with behavior, target and a known "
+                           f"status; {hint}")
     return doc
+
+
+def read_repro(path: Path) -> dict[str, Any]:
+    """A repro file (reports/latest/repro/<target>/<behavior>.json), or ResultsError."""
+    hint = "pass a file from reports/latest/repro/<target>/ written by a run of this harness"
+    rec = _json_file(path, "repro", hint)
+    schema = rec.get("schema", REPRO_SCHEMA)  # files written before the field existed lack it
+    if schema != REPRO_SCHEMA or not {"behavior", "target", "inputs"} <= rec.keys():
+        raise ResultsError(f"{path}: not a repro file of schema {REPRO_SCHEMA!r} (schema {schema!r}, "
+                           f"keys {sorted(rec)[:8]}); {hint}")
+    return rec

@@ -226,6 +226,19 @@ class ProcessTarget(Generic[P]):
             if locked:
                 self._lock.release()
 
+    @property
+    def pid(self) -> int | None:
+        """The running process's id (None before start or after it died and was reaped)."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.alive() else None
+
+    def abandon(self) -> None:
+        """Kill the running process without waiting for the scenario that holds the lock
+        (the runner's watchdog, harness/watchdog.py); that scenario ends as a crash."""
+        proc = self._proc
+        if proc is not None:
+            proc.kill()
+
     def _ensure(self) -> P:
         """The running process; a fresh one if there is none or it died."""
         if self._proc is not None and self._proc.alive():

@@ -162,7 +162,8 @@ class StdioTarget(ProcessTarget[DriverProcess]):
             proc.kill()
             tail = proc.log.tail()
             raise TargetUnavailable(
-                f"{self.name}: the driver did not start ({e}): {' '.join(self.argv(binary))}"
+                f"{self.name}: the driver did not start ({e}): {' '.join(self.argv(binary))};"
+                f" if the runtime is broken, install it again: `{self.install_hint()}`"
                 + (f"\n--- stderr tail ---\n{tail}" if tail else "")
             ) from None
         self._version = str(reply.get("version"))
