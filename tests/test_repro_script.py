@@ -69,7 +69,7 @@ def test_the_py_prints_what_impl_recorded(tmp_path: Path) -> None:
     same(json.loads(ran.stdout), json.loads(repro.read_text())["observations"])
 
 
-@pytest.mark.parametrize("content,said", [(None, "no such repro file"), ("{not json", "not a JSON repro file"),
+@pytest.mark.parametrize("content,said", [(None, "no such repro file"), ("{not json", "the repro file is not JSON"),
                                           ('{"a": 1}', "not a repro file")])
 def test_bad_input_is_a_clear_error_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                content: str | None, said: str) -> None:
