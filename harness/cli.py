@@ -106,10 +106,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     """The suite without pytest: same runner and handlers, progress on stderr, reports at the end."""
     from hypothesis import settings
 
-    from harness.events import Dispatcher
+    from harness.events import Dispatcher, Handler
     from harness.inputs import check_fault, check_targets
     from harness.report.handlers import Gate, Progress, ReportWriter, Summary
     from harness.runner import Session
+    from harness.spec.record import CaseRecorder
     from harness.status import STATUS, Outcome
     from harness.targets import registry
 
@@ -122,8 +123,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     profiles.register()
     settings.load_profile(args.profile)
     gate = Gate(targets, Path(args.baselines), print) if args.gate else None
-    handlers = [Progress(len(behaviors) * len(targets), _stderr), Summary(_stderr),
-                ReportWriter(Path(args.report_dir), print), *([gate] if gate else [])]
+    handlers: list[Handler] = [Progress(len(behaviors) * len(targets), _stderr), Summary(_stderr),
+                               ReportWriter(Path(args.report_dir), print), *([gate] if gate else [])]
+    if args.record_cases:
+        handlers.append(CaseRecorder(Path(args.record_cases), _stderr, args.fault))
     session = Session(targets, session_seed=args.seed or random.getrandbits(32),
                       base_settings=settings.default, fault=args.fault, report_dir=Path(args.report_dir),
                       oracle=args.oracle, log=_stderr, events=Dispatcher(handlers),
@@ -368,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--baselines", default="reports/baselines")
     r.add_argument("--scenario-timeout", type=float, default=SCENARIO_TIMEOUT_S, metavar="S",
                    help=SCENARIO_TIMEOUT_HELP)
+    r.add_argument("--record-cases", nargs="?", const="cases", metavar="DIR",
+                   help="append each finding's generated example to DIR/<spec file> as a named case (default: cases)")
     r.add_argument("--reruns", type=int, default=DEFAULT_RERUNS, metavar="N",
                    help=f"run a failing example N more times; unless it fails every time the cell is FLAKY "
                         f"(default {DEFAULT_RERUNS})")

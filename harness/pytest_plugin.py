@@ -8,7 +8,8 @@ feature. A cell's status gives the item's outcome through harness/status.py (REA
 failure text names each failing `expect` entry by file:line, with its YAML and its cause.
 The run's events go to the shared handlers (harness/report/handlers.py):
 results.json and the matrix under --report-dir, and with --gate, a comparison with
-reports/baselines/<target>.json that fails the run on regression.
+reports/baselines/<target>.json that fails the run on regression; with --record-cases, each
+finding's generated example appended to the cases (harness/spec/record.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from harness.scenario import to_json
 from harness.spec import Behavior, Case, SpecError, load_case_file, load_spec_file
 from harness.spec.causes import CAUSES_FILE, load_causes
 from harness.spec.loader import NOT_BEHAVIOR_FILES, attach_cases
+from harness.spec.record import CaseRecorder
 from harness.status import DEFAULT_RERUNS, STATUS, Kind, Outcome
 from harness.targets import registry
 from harness.watchdog import SCENARIO_TIMEOUT_HELP, SCENARIO_TIMEOUT_S
@@ -67,6 +69,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="fail the run if a target regressed against reports/baselines/<target>.json")
     group.addoption("--scenario-timeout", type=float, default=SCENARIO_TIMEOUT_S, metavar="S",
                     help=SCENARIO_TIMEOUT_HELP)
+    group.addoption("--record-cases", nargs="?", const="cases", default=None, metavar="DIR",
+                    help="append each finding's generated example to DIR/<spec file> as a named case "
+                         "(default DIR: cases)")
     group.addoption("--reruns", type=int, default=DEFAULT_RERUNS, metavar="N",
                     help=f"run a failing example N more times; unless it fails every time the cell is "
                          f"FLAKY (default {DEFAULT_RERUNS})")
@@ -120,6 +125,8 @@ def _new_state(config: pytest.Config) -> RunState:
     summary: list[str] = []
     gate = Gate(targets, _baselines(config), summary.append) if config.getoption("gate") else None
     handlers: list[Handler] = [Summary(summary.append), ReportWriter(report_dir, summary.append)]
+    if config.getoption("record_cases"):
+        handlers.append(CaseRecorder(root / config.getoption("record_cases"), log, config.getoption("fault")))
     session = Session(targets, session_seed=session_seed, base_settings=settings.default,
                       fault=config.getoption("fault"), report_dir=report_dir,
                       oracle=config.getoption("oracle"), log=log,

@@ -1,8 +1,9 @@
 """Load and validate specs/*.yaml and cases/**/*.yaml.
 
 Four layers of checks, each failing with file:line, behavior id and what is wrong:
-YAML syntax (and duplicate keys), the JSON Schema (spec.schema.json, case.schema.json),
-the scenario vocabulary (harness/drivers/vocabulary.json: ops, their fields and argument
+YAML syntax (and duplicate keys), the JSON Schema (spec.schema.json, case.schema.json)
+on the file as written, then, on each behavior with its short forms expanded
+(harness/spec/defaults.py), the scenario vocabulary (harness/drivers/vocabulary.json: ops, their fields and argument
 counts, calls, timeout_ms; events and props named in `expect`), and cross-references
 (unique ids, $given names defined, operators known, strategies known, one check per
 assertion, cases naming real behaviors and all their inputs).
@@ -20,6 +21,7 @@ from typing import Any
 import jsonschema
 
 from harness.spec.assertions import CHECKS
+from harness.spec.defaults import ShortFormError, expand_behavior
 from harness.spec.expr import OPERATORS, operator_of, references
 from harness.spec.model import Behavior, Case, FetchBacked, Written
 from harness.spec.observed_names import assertion_problems
@@ -98,9 +100,13 @@ def load_spec_file(path: Path) -> list[Behavior]:
     doc = load_located(path)
     _schema_check(doc, "spec.schema.json")
     out: list[Behavior] = []
-    for i, raw in enumerate(doc.data["behaviors"]):
+    for i, written in enumerate(doc.data["behaviors"]):
         keys: list[Any] = ["behaviors", i]
-        bid = raw["id"]
+        bid = written["id"]
+        try:
+            raw = expand_behavior(written)  # short forms (harness/spec/defaults.py) -> the long form
+        except ShortFormError as exc:
+            raise SpecError(path, doc.line_of([*keys, *exc.keys]), exc.message, bid) from None
         given = raw.get("given") or {}
         names = set(given)
         for name, spec in given.items():
