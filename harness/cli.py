@@ -1,4 +1,4 @@
-"""python -m harness: lint, run, report, replay, gate, targets, apps, faults, coverage."""
+"""python -m harness: lint, run, merge, report, replay, gate, targets, apps, faults, coverage."""
 
 from __future__ import annotations
 
@@ -109,25 +109,53 @@ def cmd_run(args: argparse.Namespace) -> int:
     targets = args.target or [registry.default_target()]
     if not _targets_ok(targets):
         return 2
+    shard = _shard(args.shard, args.seed)
+    if shard is False:
+        return 2
+    cells = [(t, b) for t in targets for b in behaviors if shard is None or shard.holds(b.id, t)]
     profiles.register()
     settings.load_profile(args.profile)
     gate = Gate(targets, Path(args.baselines), print) if args.gate else None
-    handlers = [Progress(len(behaviors) * len(targets), _stderr), Summary(_stderr),
+    handlers = [Progress(len(cells), _stderr), Summary(_stderr),
                 ReportWriter(Path(args.report_dir), print), *([gate] if gate else [])]
     session = Session(targets, session_seed=args.seed or random.getrandbits(32),
                       base_settings=settings.default, fault=args.fault, report_dir=Path(args.report_dir),
                       oracle=args.oracle, log=_stderr, events=Dispatcher(handlers),
-                      causes=_causes(args.specs), reruns=args.reruns)
+                      causes=_causes(args.specs), reruns=args.reruns,
+                      shard=str(shard) if shard else None)
     try:
-        for target in targets:
-            for b in behaviors:
-                session.run_cell_and_emit(b, target)
+        for target, b in cells:
+            session.run_cell_and_emit(b, target)
     except BaseException:  # interrupted: stop the targets, write nothing
         session.close()
         raise
     doc = session.finish(args.profile)
     failed = any(STATUS[r["status"]].outcome is Outcome.FAILED for r in doc["results"])
     return 1 if failed or (gate is not None and not gate.ok) else 0
+
+
+def _shard(text: str | None, seed: int | None) -> Any:
+    """The Shard of `--shard K/N`, None without it, False after saying why it cannot run."""
+    from harness.shard import BadShard, Shard
+
+    if text is None:
+        return None
+    try:
+        shard = Shard.parse(text)
+    except BadShard as exc:
+        _stderr(str(exc))
+        return False
+    if seed is None:
+        _stderr(f"--shard {text} needs --seed N: the shards of one run must generate the same inputs "
+                f"(python -m harness merge refuses results of different seeds)")
+        return False
+    return shard
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from harness.report.merge import run
+
+    return run(args.results, Path(args.report_dir), print, _stderr)
 
 
 def _stderr(line: str) -> None:
@@ -343,6 +371,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--reruns", type=int, default=DEFAULT_RERUNS, metavar="N",
                    help=f"run a failing example N more times; unless it fails every time the cell is FLAKY "
                         f"(default {DEFAULT_RERUNS})")
+    r.add_argument("--shard", metavar="K/N", help="run the K-th of N deterministic parts of the cells "
+                   "(needs --seed; join the parts with: python -m harness merge)")
+    m = sub.add_parser("merge", help="join the results of shards or runs of other targets into one")
+    m.add_argument("results", nargs="+", help="results.json files of one run's parts (same seed and profile)")
+    m.add_argument("--report-dir", default="reports/latest", help="where results.json and every format go")
     rep = sub.add_parser("report", help="re-render the matrix from a results file")
     rep.add_argument("--results", default="reports/latest/results.json")
     rep.add_argument("--out")
@@ -376,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     cov.add_argument("--min-node-tests", type=_fraction,
                      help="exit 1 when the covered fraction of applicable Node test files is below this")
     args = p.parse_args(argv)
-    handler = {"lint": cmd_lint, "run": cmd_run, "report": cmd_report, "replay": cmd_replay,
+    handler = {"lint": cmd_lint, "run": cmd_run, "merge": cmd_merge, "report": cmd_report, "replay": cmd_replay,
                "gate": cmd_gate, "targets": cmd_targets, "apps": cmd_apps, "faults": cmd_faults,
                "coverage": cmd_coverage}[args.cmd]
     return handler(args)
