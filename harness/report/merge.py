@@ -4,7 +4,7 @@ Results merge only when they are parts of one run: the same schema, harness vers
 seed, Hypothesis profile and fault, the same version of each target, shards of one split
 (K/N with one N), and no cell (behavior, target) in two of them. Anything else is refused
 before a file is written. The merged records are in the order a serial run writes them
-(spec file, line, then target), so every renderer shows the same matrix.
+(spec file, line, behavior, then target), so every renderer shows the same matrix.
 """
 
 from __future__ import annotations
@@ -44,8 +44,10 @@ def merge(parts: Sequence[Part]) -> Document:
     _no_overlap(parts)
     targets = _targets(parts)
     column = {name: i for i, name in enumerate(targets)}
+    # behaviors written by one spec entry (an app behavior per app) keep the order the parts ran them in
+    ran = {b: i for i, b in enumerate(dict.fromkeys(rec["behavior"] for _, doc in parts for rec in doc["results"]))}
     records = sorted((rec for _, doc in parts for rec in doc["results"]),
-                     key=lambda r: (*_spec_position(r), column.get(r["target"], len(column))))
+                     key=lambda r: (*_spec_position(r), ran[r["behavior"]], column.get(r["target"], len(column))))
     first = parts[0][1]
     return {
         **{k: v for k, v in first.items() if k not in ("results", "targets", "apps", "causes")},
