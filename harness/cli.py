@@ -1,4 +1,4 @@
-"""python -m harness: lint, run, report, replay, repro, gate, diff, targets, apps, faults, coverage.
+"""python -m harness: lint, run, merge, report, replay, repro, gate, diff, targets, apps, faults, coverage.
 
 Bad input (harness/errors.py BadInput, a malformed spec) is refused by main(): one
 paragraph on stderr, exit code 2, no traceback."""
@@ -118,23 +118,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     targets = args.target or [registry.default_target()]
     check_targets(targets)
     check_fault(args.fault)
+    shard = _shard(args.shard, args.seed)
     if args.gate:
         _baselines_exist(targets, Path(args.baselines))
+    cells = [(t, b) for t in targets for b in behaviors if shard is None or shard.holds(b.id, t)]
     profiles.register()
     settings.load_profile(args.profile)
     gate = Gate(targets, Path(args.baselines), print) if args.gate else None
-    handlers: list[Handler] = [Progress(len(behaviors) * len(targets), _stderr), Summary(_stderr),
+    handlers: list[Handler] = [Progress(len(cells), _stderr), Summary(_stderr),
                                ReportWriter(Path(args.report_dir), print), *([gate] if gate else [])]
     if args.record_cases:
         handlers.append(CaseRecorder(Path(args.record_cases), _stderr, args.fault))
     session = Session(targets, session_seed=args.seed or random.getrandbits(32),
                       base_settings=settings.default, fault=args.fault, report_dir=Path(args.report_dir),
                       oracle=args.oracle, log=_stderr, events=Dispatcher(handlers),
-                      causes=_causes(args.specs), reruns=args.reruns, scenario_timeout=args.scenario_timeout)
+                      causes=_causes(args.specs), reruns=args.reruns, scenario_timeout=args.scenario_timeout,
+                      shard=str(shard) if shard else None)
     try:
-        for target in targets:
-            for b in behaviors:
-                session.run_cell_and_emit(b, target)
+        for target, b in cells:
+            session.run_cell_and_emit(b, target)
     except BaseException:  # interrupted: stop the targets, write nothing
         session.close()
         raise
@@ -152,6 +154,25 @@ def _baselines_exist(targets: list[str], base_dir: Path) -> None:
         if not baseline_path(base_dir, target).is_file():
             raise BadInput(f"no baseline for {target} at {baseline_path(base_dir, target)}: run without --gate, "
                            f"or accept a run with `python -m harness gate --update --target {target}`")
+
+
+def _shard(text: str | None, seed: int | None) -> Any:
+    """The Shard of `--shard K/N` (None without it); BadInput when it cannot run."""
+    from harness.shard import Shard
+
+    if text is None:
+        return None
+    shard = Shard.parse(text)
+    if seed is None:
+        raise BadInput(f"--shard {text} needs --seed N: the shards of one run must generate the same inputs "
+                       f"(python -m harness merge refuses results of different seeds)")
+    return shard
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from harness.report.merge import run
+
+    return run(args.results, Path(args.report_dir), print, _stderr)
 
 
 def _stderr(line: str) -> None:
@@ -376,6 +397,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--reruns", type=int, default=DEFAULT_RERUNS, metavar="N",
                    help=f"run a failing example N more times; unless it fails every time the cell is FLAKY "
                         f"(default {DEFAULT_RERUNS})")
+    r.add_argument("--shard", metavar="K/N", help="run the K-th of N deterministic parts of the cells "
+                   "(needs --seed; join the parts with: python -m harness merge)")
+    m = sub.add_parser("merge", help="join the results of shards or runs of other targets into one")
+    m.add_argument("results", nargs="+", help="results.json files of one run's parts (same seed and profile)")
+    m.add_argument("--report-dir", default="reports/latest", help="where results.json and every format go")
     rep = sub.add_parser("report", help="re-render the matrix from a results file")
     rep.add_argument("--results", default="reports/latest/results.json")
     rep.add_argument("--out")
@@ -415,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
 
     repro_cli.add_parser(sub)
     args = p.parse_args(argv)
-    handler = {"lint": cmd_lint, "run": cmd_run, "report": cmd_report, "replay": cmd_replay,
+    handler = {"lint": cmd_lint, "run": cmd_run, "merge": cmd_merge, "report": cmd_report, "replay": cmd_replay,
                "repro": repro_cli.cmd_repro, "gate": cmd_gate, "diff": cmd_diff, "targets": cmd_targets,
                "apps": cmd_apps, "faults": cmd_faults,
                "coverage": cmd_coverage}[args.cmd]

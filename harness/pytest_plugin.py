@@ -10,6 +10,12 @@ The run's events go to the shared handlers (harness/report/handlers.py):
 results.json and the matrix under --report-dir, and with --gate, a comparison with
 reports/baselines/<target>.json that fails the run on regression; with --record-cases, each
 finding's generated example appended to the cases (harness/spec/record.py).
+
+Under pytest-xdist (`pytest -n auto --dist loadgroup`) every item is in the xdist group of
+its target, so one worker runs a target's cells and starts its runtime once; each worker
+starts only the targets its items need and hands its records to the controller
+(harness/parallel.py), which writes the one results.json, matrix, summary and gate.
+`--shard K/N` keeps a deterministic 1/N of the cells (harness/shard.py).
 """
 
 from __future__ import annotations
@@ -23,13 +29,14 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from harness import profiles
+from harness import parallel, profiles
 from harness.errors import BadInput, paragraph
-from harness.events import Dispatcher, Handler
+from harness.events import Dispatcher, Handler, RunFinished
 from harness.inputs import check_fault, check_targets
 from harness.report.handlers import Gate, ReportWriter, Summary
 from harness.runner import CellResult, Session, repro_commands
 from harness.scenario import to_json
+from harness.shard import Shard
 from harness.spec import Behavior, Case, SpecError, load_case_file, load_spec_file
 from harness.spec.causes import CAUSES_FILE, load_causes
 from harness.spec.loader import NOT_BEHAVIOR_FILES, attach_cases
@@ -51,6 +58,7 @@ class RunState:
 
 
 STATE = pytest.StashKey[RunState]()
+SEED = pytest.StashKey[int]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,16 +83,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--reruns", type=int, default=DEFAULT_RERUNS, metavar="N",
                     help=f"run a failing example N more times; unless it fails every time the cell is "
                          f"FLAKY (default {DEFAULT_RERUNS})")
+    group.addoption("--shard", default=None, metavar="K/N",
+                    help="run the K-th of N deterministic parts of the cells (by behavior and target); "
+                         "needs --hypothesis-seed; join the parts with: python -m harness merge")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("hypothesis_profile", None):
         settings.load_profile(profiles.DEFAULT)
     config.addinivalue_line("markers", "node_http: a node:http behavior item")
-    try:  # a bad target or fault name stops the run before anything starts (exit 2, as the CLI)
+    try:  # bad input (target, fault, shard, baseline) stops the run before anything starts (exit 2, as the CLI)
         targets = config.getoption("target") or []
         check_targets(targets)
         check_fault(config.getoption("fault"))
+        shard = config.getoption("shard")
+        if shard is not None:
+            Shard.parse(shard)
+            if config.getoption("hypothesis_seed", None) in (None, ""):
+                raise BadInput(f"--shard {shard} needs --hypothesis-seed=N: the shards of one run must generate "
+                               f"the same inputs (python -m harness merge refuses results of different seeds)")
         if config.getoption("gate"):
             for target in targets or [registry.default_target()]:
                 if not (_baselines(config) / f"{target}.json").is_file():
@@ -92,6 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
                                    f"accept a run with `python -m harness gate --update --target {target}`")
     except BadInput as exc:
         pytest.exit(paragraph(str(exc)), returncode=2)
+    parallel.configure(config)
 
 
 def _baselines(config: pytest.Config) -> Path:
@@ -106,9 +124,19 @@ def _state(config: pytest.Config) -> RunState:
     return state
 
 
+def session_seed(config: pytest.Config) -> int:
+    """The run's seed: --hypothesis-seed, else one drawn once; an xdist worker takes the
+    controller's (harness/parallel.py), so every worker generates the inputs of a serial run."""
+    handed = parallel.handed_seed(config)
+    if handed is not None:
+        return handed
+    if SEED not in config.stash:
+        seed = config.getoption("hypothesis_seed", None)
+        config.stash[SEED] = int(seed) if seed not in (None, "") else random.getrandbits(32)
+    return config.stash[SEED]
+
+
 def _new_state(config: pytest.Config) -> RunState:
-    seed = config.getoption("hypothesis_seed", None)
-    session_seed = int(seed) if seed not in (None, "") else random.getrandbits(32)
     root = Path(config.rootpath)
     report_dir = root / config.getoption("report_dir")  # an absolute option wins over root
     targets = config.getoption("target") or [registry.default_target()]
@@ -127,12 +155,12 @@ def _new_state(config: pytest.Config) -> RunState:
     handlers: list[Handler] = [Summary(summary.append), ReportWriter(report_dir, summary.append)]
     if config.getoption("record_cases"):
         handlers.append(CaseRecorder(root / config.getoption("record_cases"), log, config.getoption("fault")))
-    session = Session(targets, session_seed=session_seed, base_settings=settings.default,
+    session = Session(targets, session_seed=session_seed(config), base_settings=settings.default,
                       fault=config.getoption("fault"), report_dir=report_dir,
                       oracle=config.getoption("oracle"), log=log,
                       events=Dispatcher([*handlers, *([gate] if gate else [])]),
                       causes=causes, reruns=config.getoption("reruns"),
-                      scenario_timeout=config.getoption("scenario_timeout"))
+                      scenario_timeout=config.getoption("scenario_timeout"), shard=config.getoption("shard"))
     return RunState(session, gate, summary)
 
 
@@ -166,6 +194,7 @@ class SpecFile(pytest.File):
                                                 behavior=behavior, target=target)
                 item.add_marker(behavior.feature.split(".")[0])  # apps.<app> -> apps (-k picks an app)
                 item.add_marker("node_http")
+                item.add_marker(pytest.mark.xdist_group(target))  # --dist loadgroup: a target per worker
                 yield item
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
@@ -246,12 +275,40 @@ class BehaviorItem(pytest.Item):
         return self.path, (self.behavior.line or 1) - 1, f"{self.behavior.id} [{self.target}]"
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    state = session.config.stash.get(STATE, None)
-    if state is None or not state.session.records:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--shard K/N: deselect the cells of the other shards."""
+    if config.getoption("shard") is None:
         return
-    state.session.finish(session.config.getoption("hypothesis_profile", None) or profiles.DEFAULT,
-                         complete=exitstatus != pytest.ExitCode.INTERRUPTED)
+    shard = Shard.parse(config.getoption("shard"))
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        other = isinstance(item, BehaviorItem) and not shard.holds(item.behavior.id, item.target)
+        (dropped if other else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    profile = config.getoption("hypothesis_profile", None) or profiles.DEFAULT
+    if parallel.is_worker(config):  # the controller writes the reports
+        state = config.stash.get(STATE, None)
+        if state is not None and state.session.records:
+            parallel.send(config, state.session, profile)
+        return
+    if parallel.is_controller(config):
+        doc = parallel.gathered(config)
+        if doc is None:
+            return
+        state = _state(config)
+        state.session.events.emit(RunFinished(doc))
+    else:
+        state = config.stash.get(STATE, None)
+        if state is None or not state.session.records:
+            return
+        state.session.finish(profile, complete=exitstatus != pytest.ExitCode.INTERRUPTED)
     if state.gate is not None and state.gate.exit_code:  # 1 regressed, 2 cannot be judged, as `gate`
         session.exitstatus = state.gate.exit_code
 

@@ -107,8 +107,9 @@ class Session:
                  fault: str | None = None, report_dir: Path | None = None, oracle: str | None = None,
                  log: Callable[[str], None] | None = None, events: Dispatcher | None = None,
                  causes: Mapping[str, Cause] | None = None, reruns: int = DEFAULT_RERUNS,
-                 scenario_timeout: float = SCENARIO_TIMEOUT_S) -> None:
+                 scenario_timeout: float = SCENARIO_TIMEOUT_S, shard: str | None = None) -> None:
         self.target_names = targets
+        self.shard = shard  # "K/N" when this run holds one shard of the cells (harness/shard.py)
         self.session_seed = session_seed
         self.base_settings = base_settings or settings()
         self.fault = fault

@@ -127,6 +127,10 @@ def unusable(doc: dict[str, Any], targets: list[str], reports: list[GateReport])
     reasons = []
     if doc.get("complete") is False:
         reasons.append("the run was interrupted before every cell ran; run it again to the end")
+    if doc.get("shards_missing") or doc.get("shard"):
+        missing = ", ".join(map(str, doc.get("shards_missing") or [])) or "the others"
+        reasons.append(f"the results hold shard {doc.get('shard')} of a run, not all of it (missing: {missing}); "
+                       f"merge every shard first: python -m harness merge A/results.json B/results.json ...")
     ran: dict[str, set[str]] = {}
     for r in doc["results"]:
         ran.setdefault(r["target"], set()).add(r["behavior"])

@@ -47,6 +47,7 @@ def document(session: Session, records: list[dict[str, Any]], hypothesis_profile
         "wall_s": round((now - started).total_seconds(), 2), "session_seed": session.session_seed,
         "hypothesis_profile": hypothesis_profile, "fault": session.fault, "oracle": session.oracle,
         "complete": complete,  # False: the run was interrupted (the gate refuses to judge it)
+        "shard": session.shard,  # "K/N": this run holds 1/N of the cells (harness/shard.py)
         "targets": {name: {"kind": registry.info(name).kind, **info}
                     for name, info in session.versions().items()},
         "apps": session.apps_info(),  # how each app ran on each target (None: no app ran)

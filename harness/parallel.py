@@ -1,0 +1,84 @@
+"""pytest-xdist: the workers run cells, the controller writes one run's reports.
+
+The controller draws the run's seed once and hands it to every worker (`workerinput`), so
+a worker generates the inputs a serial run would (a cell's seed comes from the session
+seed and the behavior, never from the worker). Each worker starts the targets its items
+need, and at its end sends its results document through `workeroutput`; the controller
+merges them (harness/report/merge.py) into the document the handlers get: results.json,
+every format, the summary and the gate, once.
+
+The hooks below are xdist's (optional: without xdist they are never called).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from harness.events import Document
+from harness.report.merge import MergeError, merge
+from harness.report.results import document
+from harness.runner import Session
+
+SEED_KEY = "node_http_session_seed"
+RESULTS_KEY = "node_http_results"
+GATHERED = pytest.StashKey[list[tuple[str, Document]]]()
+
+
+def configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "xdist_group(name): run on the xdist worker of this group "
+                                       "(the harness puts each item in its target's group)")
+    if not is_worker(config):  # xdist calls these on its controller only
+        config.pluginmanager.register(_ControllerHooks(config), "node-http-xdist-controller")
+
+
+def is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def is_controller(config: pytest.Config) -> bool:
+    return config.pluginmanager.has_plugin("dsession")  # xdist's, registered on -n N (N > 0)
+
+
+def handed_seed(config: pytest.Config) -> int | None:
+    """The controller's seed, on a worker."""
+    seed = getattr(config, "workerinput", {}).get(SEED_KEY)
+    return int(seed) if seed is not None else None
+
+
+def send(config: pytest.Config, session: Session, hypothesis_profile: str) -> None:
+    """On a worker: stop its targets and hand its results to the controller."""
+    session.close()
+    doc = document(session, session.records, hypothesis_profile)
+    config.workeroutput[RESULTS_KEY] = json.dumps(doc, default=str)  # type: ignore[attr-defined]
+
+
+def gathered(config: pytest.Config) -> Document | None:
+    """On the controller: the run's results document, merged from its workers' (None: no cell ran)."""
+    parts = config.stash.get(GATHERED, [])
+    if not parts:
+        return None
+    try:
+        return merge(sorted(parts, key=lambda part: part[0]))  # gw0, gw1, ...: the same on every run
+    except MergeError as exc:  # the workers of one run always agree: a harness bug
+        raise pytest.UsageError(f"cannot merge the xdist workers' results: {exc}") from None
+
+
+class _ControllerHooks:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        from harness.pytest_plugin import session_seed
+
+        node.workerinput[SEED_KEY] = session_seed(self.config)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        output = getattr(node, "workeroutput", None) or {}
+        if RESULTS_KEY in output:
+            worker = str(getattr(node, "gateway", None) and node.gateway.id or "worker")
+            self.config.stash.setdefault(GATHERED, []).append((worker, json.loads(output[RESULTS_KEY])))

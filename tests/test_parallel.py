@@ -1,0 +1,151 @@
+"""Past one process: `pytest -n 2`, `--shard K/N` and `python -m harness merge` give the
+statuses and examples of a serial run with the same seed; a merge of parts that are not one
+run is refused (exit 2, a message, nothing written).
+
+The runs are real (impl and node, the behaviors of specs/methods.yaml, the dev profile), in
+subprocesses, as a user types them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.report.merge import MergeError, merge
+from harness.report.results import SCHEMA
+from harness.shard import BadShard, Shard
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = "20261126"
+# the behaviors of specs/methods.yaml: only that file is collected (pytest), or loaded and
+# picked by id (python -m harness run -k methods.)
+SLICE = ["specs/methods.yaml", "--target=impl", "--target=node", "--hypothesis-profile=dev",
+         f"--hypothesis-seed={SEED}", "-q", "-p", "no:cacheprovider"]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def _pytest(report_dir: Path, *extra: str) -> dict[str, Any]:
+    done = _run("-m", "pytest", *SLICE, *extra, f"--report-dir={report_dir}")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
+
+
+def _cells(doc: dict[str, Any]) -> list[tuple[str, str, str, int, str]]:
+    """What must not depend on how the run was split: per cell, in order, its status, the
+    number of examples run and the example shown."""
+    return [(r["behavior"], r["target"], r["status"], r["examples_run"], json.dumps(r["example"]))
+            for r in doc["results"]]
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return _pytest(tmp_path_factory.mktemp("serial"))
+
+
+def test_xdist_run_equals_serial_run(serial: dict[str, Any], tmp_path: Path) -> None:
+    pytest.importorskip("xdist")
+    doc = _pytest(tmp_path, "-n", "2", "--dist", "loadgroup")
+    assert len(doc["results"]) == 22
+    assert _cells(doc) == _cells(serial)
+    # loadgroup: one worker per target, so each runtime started once
+    assert {name: t["processes_started"] for name, t in doc["targets"].items()} == {"impl": 1, "node": 1}
+    for fmt in ("matrix.md", "matrix.html", "matrix.json", "matrix.junit.xml"):
+        assert (tmp_path / fmt).is_file()
+
+
+def test_two_shards_merged_equal_one_run(serial: dict[str, Any], tmp_path: Path) -> None:
+    # one shard through pytest, the other through `python -m harness run`: the merge must not care
+    first = _pytest(tmp_path / "1", "--shard", "1/2")
+    done = _run("-m", "harness", "run", "--target", "impl", "--target", "node", "-k", "methods.",
+                "--profile", "dev", "--seed", SEED, "--shard", "2/2", "--report-dir", str(tmp_path / "2"))
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    assert first["shard"] == "1/2" and 0 < len(first["results"]) < 22
+    done = _run("-m", "harness", "merge", str(tmp_path / "1" / "results.json"),
+                str(tmp_path / "2" / "results.json"), "--report-dir", str(tmp_path / "merged"))
+    assert done.returncode == 0, done.stderr
+    merged = json.loads((tmp_path / "merged" / "results.json").read_text(encoding="utf-8"))
+    assert _cells(merged) == _cells(serial)
+    assert merged["shard"] is None  # every shard of the split is there
+    assert (tmp_path / "merged" / "matrix.html").is_file()
+    for rec in merged["results"]:  # repro files come along, and the replay commands point at them
+        if rec["repro_file"]:
+            assert Path(rec["repro_file"]).is_absolute() or (ROOT / rec["repro_file"]).is_file()
+            assert str(tmp_path / "merged" / "repro") in str(Path(rec["repro_file"]).resolve())
+
+
+def test_shards_split_every_cell_once() -> None:
+    cells = [(f"b{i}", t) for i in range(200) for t in ("impl", "node", "workerd@2025-09-15")]
+    shards = [Shard(k, 3) for k in (1, 2, 3)]
+    owners = [[s for s in shards if s.holds(b, t)] for b, t in cells]
+    assert all(len(o) == 1 for o in owners)
+    assert all(sum(1 for o in owners if o[0] == s) > 150 for s in shards)  # roughly even
+    assert str(Shard.parse("2/3")) == "2/3"
+    for bad in ("0/2", "3/2", "1/0", "a/b", "1"):
+        with pytest.raises(BadShard):
+            Shard.parse(bad)
+
+
+def _doc(seed: int, cells: list[tuple[str, str]], shard: str | None = None) -> dict[str, Any]:
+    """A small results document, as a run writes it."""
+    return {
+        "schema": SCHEMA, "harness_version": "0.1.0", "started": "2026-01-01T00:00:00+00:00",
+        "finished": "2026-01-01T00:00:10+00:00", "wall_s": 10.0, "session_seed": seed,
+        "hypothesis_profile": "ci", "fault": None, "oracle": None, "shard": shard, "apps": None, "causes": {},
+        "targets": {t: {"kind": "runtime", "started": True, "wall_s": 1.0, "version": "1", "profile": "node",
+                        "processes_started": 1} for t in dict.fromkeys(t for _, t in cells)},
+        "results": [{"behavior": b, "title": b, "catalogue": [], "feature": "methods", "level": "required",
+                     "target": t, "profile": "node", "status": "PASS", "message": "", "example": None,
+                     "repro": [], "repro_file": None, "examples_run": 1, "statuses": {"PASS": 1},
+                     "spec": f"specs/methods.yaml:{ord(b[-1])}", "seed": 1, "wall_s": 0.1, "differences": [],
+                     "causes": [], "failures": [], "reruns": [], "notes": []} for b, t in cells],
+    }
+
+
+def test_merge_orders_cells_as_a_serial_run_and_sums_the_targets() -> None:
+    a = _doc(7, [("m.b", "node"), ("m.a", "node")], shard="1/2")
+    b = _doc(7, [("m.a", "impl")], shard="2/2")
+    doc = merge([("b", b), ("a", a)])
+    assert [(r["behavior"], r["target"]) for r in doc["results"]] == [("m.a", "impl"), ("m.a", "node"),
+                                                                      ("m.b", "node")]
+    assert doc["shard"] is None and list(doc["targets"]) == ["impl", "node"]
+    partial = merge([("a", a)])
+    assert partial["shard"] == "1/2" and partial["shards_missing"] == [2]
+
+
+@pytest.mark.parametrize("second, refusal", [
+    (_doc(8, [("m.b", "node")]), "different seeds"),
+    (_doc(7, [("m.a", "node")]), "overlapping results"),
+    ({**_doc(7, [("m.b", "node")]), "hypothesis_profile": "dev"}, "different Hypothesis profiles"),
+    ({**_doc(7, [("m.b", "node")]), "harness_version": "0.2.0"}, "different harness versions"),
+    (_doc(7, [("m.b", "node")], shard="2/3"), "different shard splits"),
+])
+def test_merge_refuses_parts_of_different_runs(second: dict[str, Any], refusal: str) -> None:
+    with pytest.raises(MergeError, match=refusal):
+        merge([("a", _doc(7, [("m.a", "node")], shard="1/2")), ("b", second)])
+
+
+@pytest.mark.parametrize("second_seed, cells, refusal", [
+    (8, [("m.b", "node")], "different seeds"),
+    (7, [("m.a", "node")], "overlapping results"),
+])
+def test_merge_command_refuses_with_exit_2_and_writes_nothing(
+        tmp_path: Path, second_seed: int, cells: list[tuple[str, str]], refusal: str) -> None:
+    paths = []
+    for name, doc in (("a", _doc(7, [("m.a", "node")])), ("b", _doc(second_seed, cells))):
+        path = tmp_path / name / "results.json"
+        path.parent.mkdir()
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        paths.append(str(path))
+    done = _run("-m", "harness", "merge", *paths, "--report-dir", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert refusal in done.stderr and "nothing written" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
