@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import re
+from pathlib import Path
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -69,3 +72,32 @@ def test_check_input_reports_problems() -> None:
 def test_every_named_strategy_draws() -> None:
     for name, fn in S.NAMED.items():
         assert isinstance(fn(), st.SearchStrategy), name
+
+
+def test_a_seed_draws_the_same_inputs_whatever_modules_are_loaded(tmp_path: Path, monkeypatch: Any) -> None:
+    """Literals in loaded source (an edit to the harness, a module only xdist loads) must
+    not leak into what a seed draws: the gate compares runs of one seed."""
+    from hypothesis import Phase, given, seed, settings
+
+    from harness.strategies import compile_given
+
+    strategy = compile_given({"path": {"strategy": "url_path"}, "name": {"strategy": "header_name"}, "t": {"strategy": "text"}})
+
+    def draws() -> list[Any]:
+        out: list[Any] = []
+
+        @settings(max_examples=40, database=None, phases=[Phase.generate], deadline=None)
+        @seed(20261126)
+        @given(strategy)
+        def collect(inputs: dict[str, Any]) -> None:
+            out.append(inputs)
+
+        collect()
+        return out
+
+    before = draws()
+    literals = [f"/x{i}-literal" for i in range(300)] + [f"X-Literal-{i}" for i in range(300)]
+    (tmp_path / "literals_here.py").write_text(f"LITERALS = {literals!r}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("literals_here")
+    assert draws() == before
