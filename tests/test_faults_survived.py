@@ -147,10 +147,6 @@ behaviors:
     given: {}
     scenario:
       kind: client
-      client:
-        call: request
-        args: [{host: {$origin_host: true}, port: {$origin_port: true}, path: /}]
-        ops: [{op: end}]
       origin: {responses: [{status: 200, framing: content-length, body: [{data: abc, delay_ms: 2000}]}]}
     expect:
       - at: response.statusCode

@@ -33,12 +33,7 @@ behaviors:
     level: required
     catalogue: [demo]
     scenario:
-      kind: client
-      client:
-        call: request
-        args: [{host: {$origin_host: true}, port: {$origin_port: true}, path: /}]
-        ops: [{op: end}]
-      origin: {responses: [{status: 200, framing: content-length}]}
+      kind: client  # the defaults: GET / to a plain 200 origin
     expect:
       - at: response.statusCode
         equals: 200
@@ -96,7 +91,7 @@ def test_a_failure_that_does_not_come_back_is_flaky(monkeypatch: pytest.MonkeyPa
     # The failing run is what the repro file keeps, with the line that failed.
     repro = json.loads(Path(cell.repro_file or "").read_text())
     assert repro["status"] == "FLAKY" and repro["reruns"] == ["PASS", "PASS"]
-    assert repro["failures"][0]["spec"].endswith("demo.yaml:15") and repro["causes"] == ["response.statusCode = 499"]
+    assert repro["failures"][0]["spec"].endswith("demo.yaml:10") and repro["causes"] == ["response.statusCode = 499"]
 
 
 def test_a_failure_that_comes_back_every_time_stays_fail(monkeypatch: pytest.MonkeyPatch, behavior: Behavior,
@@ -108,7 +103,7 @@ def test_a_failure_that_comes_back_every_time_stays_fail(monkeypatch: pytest.Mon
     # pytest's failure text: the failing entry's file:line and YAML, as Tavern shows it.
     item = SimpleNamespace(behavior=behavior, target="always-wrong")
     text = BehaviorItem._describe(item, cell, SimpleNamespace(fault=None, session_seed=1))  # type: ignore[arg-type]
-    assert (f"{behavior.source}:15: cause response.statusCode = 499\n    - at: response.statusCode\n"
+    assert (f"{behavior.source}:10: cause response.statusCode = 499\n    - at: response.statusCode\n"
             "      equals: 200\n  expected/observed: response.statusCode equals 200: observed 499") in text
 
 
