@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from .errors import response_aborted
 from .fetch import Request
+from .outgoing_message import DEFAULT_HIGH_WATER_MARK
 from .readable import _END, Readable, header_views
 from .sockets import ServerSocket
 
@@ -63,6 +64,9 @@ class ServerIncomingMessage(Readable):
             server._port if server is not None else None, request.url.startswith("https:")
         )
         self.connection = self.socket
+        self.readable_high_water_mark: int = (
+            server.high_water_mark if server is not None else DEFAULT_HIGH_WATER_MARK
+        )
         self.complete = False
         self.aborted = False
         self.destroyed = False

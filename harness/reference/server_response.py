@@ -105,6 +105,8 @@ class ServerResponse(OutgoingMessage):
         self.send_date = True
         if server is not None:
             self.writable_high_water_mark = server.high_water_mark
+        if self.socket is not None:
+            self.socket.writable_high_water_mark = self.writable_high_water_mark
         self._reject_non_standard_body_writes = (
             bool(server.reject_non_standard_body_writes) if server is not None else False
         )
@@ -430,10 +432,10 @@ class ServerResponse(OutgoingMessage):
         self._loop.call_soon(self._emit_close)
 
     def destroy(self, error: BaseException | None = None) -> ServerResponse:
+        """The error goes to the socket, not to 'error' listeners (Node sets `errored`)."""
         if not self.destroyed and not self._closed:
+            self.errored = error if error is not None else UNDEFINED  # a plain assignment in Node
             self._fail(error if error is not None else response_aborted())
-            if error is not None and self.listener_count("error"):
-                self._loop.call_soon(self.emit, "error", error)
         return self
 
     def set_timeout(self, msecs: float, callback: Callback | None = None) -> ServerResponse:

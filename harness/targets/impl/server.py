@@ -130,7 +130,8 @@ async def _start_one(session: ServerSession, spec: Json, index: int, listen: Lis
     srec: Json = {"port": None, "address": None, "listen_error": None, "events": []}
     session.obs["servers"].append(srec)
     try:
-        args = [decode(spec.get("options") or {}, session.ctx)]
+        # Only a missing `options` means {}: a falsy one ([], "", 0) is passed on as given.
+        args = [decode(spec["options"] if "options" in spec else {}, session.ctx)]
         if session.fault is not None:
             args = session.fault.on_options(args)
         server = session.http.create_server(*args)
