@@ -164,6 +164,11 @@ class Server(EventEmitter):
         self.http_allow_half_open = False
         self._port: int | None = None
         self._in_flight = 0
+        self._responses: set[ServerResponse] = set()  # open responses: the live "connections"
+        # Node 24: a request without Content-Length or Transfer-Encoding comes already ended.
+        self.optimize_empty_requests = _bool_option(
+            opts, "optimize_empty_requests", "optimizeEmptyRequests", False
+        )
         self._closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._async_wrappers: dict[Listener, list[_AsyncListener]] = {}
@@ -290,7 +295,10 @@ class Server(EventEmitter):
             self.emit("close")
 
     def close_all_connections(self) -> None:
-        """No sockets to close: the fetch front end owns connections."""
+        """Cut every response still open: what was sent stays sent, the rest never comes
+        (the front end sees the body fail and drops the connection)."""
+        for res in list(self._responses):
+            res.destroy()
 
     def close_idle_connections(self) -> None:
         """No sockets to close: the fetch front end owns connections."""
@@ -342,6 +350,7 @@ class Server(EventEmitter):
         res = self.server_response(req, self)
         req.res = res
         self._in_flight += 1
+        self._responses.add(res)
         try:
             self._dispatch(req, res)
         except Exception as exc:
@@ -380,6 +389,7 @@ class Server(EventEmitter):
 
     def _response_closed(self, res: ServerResponse) -> None:
         self._in_flight -= 1
+        self._responses.discard(res)
         if self._closing and self._in_flight == 0:
             self._later(self._emit_close)
 

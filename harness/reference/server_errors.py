@@ -68,3 +68,7 @@ def socket_encoding_not_allowed() -> NodeError:
         "Changing the socket encoding is not allowed per RFC7230 Section 3.",
         "ERR_HTTP_SOCKET_ENCODING",
     )
+
+
+def trailer_invalid() -> NodeError:
+    return NodeError("Trailers are invalid with this transfer encoding", "ERR_HTTP_TRAILER_INVALID")

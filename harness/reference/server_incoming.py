@@ -76,6 +76,16 @@ class ServerIncomingMessage(Readable):
         self._body = request.body
         self._pump_task: asyncio.Task[None] | asyncio.Handle | None = None
         self._dumped = False
+        if (
+            server is not None
+            and server.optimize_empty_requests
+            and "content-length" not in self.headers
+            and "transfer-encoding" not in self.headers
+        ):
+            # optimizeEmptyRequests: no body stream at all, ended and destroyed from the
+            # start, so no 'data', 'end' or 'close' ever comes from it.
+            self.complete = self.readable_ended = self.destroyed = True
+            self._closed = True
 
     # ---- Readable API (the shared part is in readable.py) ---------------------------
 
@@ -103,6 +113,9 @@ class ServerIncomingMessage(Readable):
             if error is not None and self.listener_count("error"):
                 self.emit("error", error)
             self._emit_close()
+            if self.res is not None and not self.res.finished:
+                # The request's socket is the response's: destroying it ends the response.
+                self.res.destroy()
         return self
 
     async def _iterate(self) -> AsyncIterator[Any]:

@@ -59,6 +59,7 @@ class ServerSocket(StandInSocket):
         self.remote_port: int | None = None
         self.encrypted = True if encrypted else None
         self.writable_high_water_mark = DEFAULT_HIGH_WATER_MARK  # the response sets its own
+        self.bytes_written = 0  # what the response has handed over, head included
 
     def set_encoding(self, encoding: Any = None) -> Self:
         """Node's server forbids it: the socket carries HTTP framing, never text."""
