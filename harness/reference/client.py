@@ -101,6 +101,10 @@ class ClientRequest(OutgoingMessage):
         host, set_host, default_port = checked.host, checked.set_host, checked.default_port
 
         raw = opts.get("headers")
+        if isinstance(raw, dict):
+            for name, value in raw.items():
+                if isinstance(name, str) and name.lower() == "host" and isinstance(value, list | tuple):
+                    raise invalid_arg_type("options.headers.host", "string", value)
         if isinstance(raw, (list, tuple)):
             for name, value in header_pairs(raw):
                 self.append_header(name, value)
@@ -120,6 +124,8 @@ class ClientRequest(OutgoingMessage):
         self.aborted = False
         self.reused_socket = False
         self.max_headers_count: int | None = None
+        self._response_keeps_alive = True  # until a response says otherwise
+        self._req_timeout = False  # set_timeout (or options.timeout) asked for req 'timeout'
         self.res: IncomingMessage | None = None
         self.socket: FetchSocket | None = None
         self.connection: FetchSocket | None = None
@@ -201,8 +207,29 @@ class ClientRequest(OutgoingMessage):
         if callback is not None:
             self.once("timeout", callback)
         self.timeout = duration
+        self._req_timeout = True
         self._arm_timer()
         return self
+
+    def _set_response_timeout(self, msecs: float) -> None:
+        """res.set_timeout: the same idle timer, reported on the response."""
+        self.timeout = timer_duration(msecs, "msecs")
+        self._arm_timer()
+
+    @property
+    def should_keep_alive(self) -> bool:
+        """Node's `shouldKeepAlive`: the agent or a caller's Connection header decide, and a
+        response that ends the connection turns it false (fetch does not expose the
+        response's HTTP version, so a 1.0 response without Connection still counts as 1.1)."""
+        given = self._header_value("connection")
+        if given:
+            keep = CLOSE_TOKEN.search(given) is None
+        else:
+            agent = self.agent
+            keep = bool(getattr(agent, "keep_alive", False)) or math.isfinite(
+                getattr(agent, "max_sockets", math.inf)
+            )
+        return keep and self._response_keeps_alive
 
     def set_no_delay(self, no_delay: bool = True) -> None:
         """No-op: fetch owns the socket."""
@@ -225,12 +252,25 @@ class ClientRequest(OutgoingMessage):
         return self
 
     def abort(self) -> None:
-        """Deprecated in Node; kept: 'abort', then the same as destroy()."""
+        """Deprecated in Node; kept: 'abort', then the same as destroy(). Before the
+        request has a socket, Node 24 emits only 'close', then 'abort' (no 'error')."""
         if self.aborted:
             return
         self.aborted = True
+        if self.socket is None and not self.destroyed:
+            self.destroyed = True
+            self._close_queue()
+            if self._task is not None:
+                self._task.cancel()
+            self._loop.call_soon(self._close_unsent)
+            return
         self._loop.call_soon(self.emit, "abort")
         self.destroy()
+
+    def _close_unsent(self) -> None:
+        self._emit_close()
+        self._closed_event.set()
+        self.emit("abort")
 
     async def wait_closed(self) -> None:
         """Extra (not Node): wait until req 'close' and, if there is a response, res 'close'."""
@@ -349,8 +389,10 @@ class ClientRequest(OutgoingMessage):
             return
         res = IncomingMessage(self, response)
         self.res = res
-        if not self.emit("response", res):
+        if not self.listener_count("response"):
             res.resume()  # nobody listens: read and discard, as Node's _dump does
+        else:
+            self._invoke(self.emit, "response", res)
         try:
             await res._pump(self._touch)
         except FetchError:
@@ -381,16 +423,10 @@ class ClientRequest(OutgoingMessage):
         overrides it, and a response saying `Connection: close` ends it. fetch sends
         none of these Connection headers itself (see the README).
         """
-        given = self._header_value("connection")
-        if given:
-            keep = CLOSE_TOKEN.search(given) is None
-        else:
-            agent = self.agent
-            keep = bool(getattr(agent, "keep_alive", False)) or math.isfinite(
-                getattr(agent, "max_sockets", math.inf)
-            )
         answer = response.headers.get("connection")
-        return keep and not (answer and CLOSE_TOKEN.search(answer))
+        if answer and CLOSE_TOKEN.search(answer):
+            self._response_keeps_alive = False
+        return self.should_keep_alive
 
     def _parser_refusal(self, response: Response) -> NodeError | None:
         """The parse error Node's parser would have raised on this head, from what fetch shows.
@@ -555,8 +591,15 @@ class ClientRequest(OutgoingMessage):
 
     def _on_timeout(self) -> None:
         self._timer = None  # re-armed only by new activity, like a socket idle timeout
-        if not self._closed:
-            self.emit("timeout")
+        if self._closed:
+            return
+        # The socket's timeout reaches the response while it is being read, and the
+        # request when req.set_timeout (or options.timeout) asked for it.
+        res = self.res
+        if res is not None and not res.readable_ended:
+            self._invoke(res.emit, "timeout")
+        if self._req_timeout:
+            self._invoke(self.emit, "timeout")
 
     def _watch_signal(self) -> None:
         signal = self._signal

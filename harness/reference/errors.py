@@ -225,6 +225,10 @@ def method_not_implemented(method: str) -> NodeError:
     return NodeError(f"The {method} method is not implemented", "ERR_METHOD_NOT_IMPLEMENTED")
 
 
+def cannot_pipe() -> NodeError:
+    return NodeError("Cannot pipe, not readable", "ERR_STREAM_CANNOT_PIPE")
+
+
 def write_after_end() -> NodeError:
     return NodeError("write after end", "ERR_STREAM_WRITE_AFTER_END")
 

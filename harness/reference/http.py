@@ -8,6 +8,7 @@ bridge.py; both are looked up on first use, so the client side works on its own.
 
 from __future__ import annotations
 
+import math
 from importlib import import_module
 from typing import Any
 
@@ -15,7 +16,7 @@ from . import client as _client
 from .agent import Agent, HttpsAgent, global_agent
 from .client import ClientRequest, get, get_global_agent, request
 from .constants import MAX_HEADER_SIZE, METHODS, STATUS_CODES
-from .errors import UNDEFINED, AbortError, NodeError
+from .errors import UNDEFINED, AbortError, NodeError, invalid_arg_type, out_of_range
 from .incoming import IncomingMessage
 from .limitations import LIMITATIONS
 from .signals import AbortController, AbortSignal
@@ -23,6 +24,19 @@ from .sockets import FetchSocket
 from .validation import validate_header_name, validate_header_value
 
 max_header_size = MAX_HEADER_SIZE
+_max_idle_parsers = 1000  # Node's default pool size of idle HTTP parsers
+
+
+def set_max_idle_http_parsers(maximum: Any) -> None:
+    """Node's `http.setMaxIdleHTTPParsers(max)`: validated and kept (fetch has no parser pool)."""
+    global _max_idle_parsers
+    if isinstance(maximum, bool) or not isinstance(maximum, int | float):
+        raise invalid_arg_type("max", "number", maximum)
+    if maximum != maximum or maximum in (math.inf, -math.inf) or maximum != int(maximum):
+        raise out_of_range("max", "an integer", maximum)
+    if maximum < 1:
+        raise out_of_range("max", ">= 1", maximum)
+    _max_idle_parsers = int(maximum)
 
 
 def set_global_agent(agent: Agent) -> None:
@@ -63,6 +77,7 @@ __all__ = [
     "max_header_size",
     "request",
     "set_global_agent",
+    "set_max_idle_http_parsers",
     "validate_header_name",
     "validate_header_value",
 ]

@@ -38,9 +38,10 @@ class IncomingMessage(Readable):
         self.http_version_minor = 1
         # fetch has joined duplicates already (each Set-Cookie stays apart), so Node's
         # rules find nothing else to merge.
-        self.headers, self.raw_headers, self.headers_distinct = header_views(
-            response.headers.items(), False
-        )
+        items = list(response.headers.items())
+        if isinstance(req.max_headers_count, int) and req.max_headers_count > 0:
+            items = items[: req.max_headers_count]  # Node's parser hands over this many lines
+        self.headers, self.raw_headers, self.headers_distinct = header_views(items, False)
         # fetch drops trailers: these stay empty (declared limitation).
         self.trailers: dict[str, str] = {}
         self.raw_trailers: list[str] = []
@@ -51,6 +52,7 @@ class IncomingMessage(Readable):
         self.aborted = False
         self.destroyed = False
         self.readable_ended = False
+        self.errored: BaseException | None = None
         self._response = response
 
     # ---- Readable API (the shared part is in readable.py) ---------------------------
@@ -60,15 +62,25 @@ class IncomingMessage(Readable):
         self._update_want()
         return self
 
+    @property
+    def readable(self) -> bool:
+        """True until 'end' (or destroy), as a Node Readable's `readable`."""
+        return not self.readable_ended and not self.destroyed
+
     def destroy(self, error: BaseException | None = None) -> IncomingMessage:
         if not self.destroyed:
-            self.req._destroy_response(error)
+            if error is not None:
+                self.errored = error
+            # Cut off mid-body, the error also destroys the socket, so the request gets it.
+            self.req._destroy_response(error, req_error=None if self.complete else error)
         return self
 
     def set_timeout(
         self, msecs: float, callback: Callable[..., Any] | None = None
     ) -> IncomingMessage:
-        self.req.set_timeout(msecs, callback)
+        if callback is not None:
+            self.on("timeout", callback)
+        self.req._set_response_timeout(msecs)
         return self
 
     async def _iterate(self) -> AsyncIterator[Any]:
@@ -162,7 +174,7 @@ class IncomingMessage(Readable):
         self.readable_ended = True
         if self._iter_queue is not None:
             self._iter_queue.put_nowait(_END)
-        self.emit("end")
+        self.req._invoke(self.emit, "end")  # a listener's throw must not stop the exchange
 
     def _fail(self, error: NodeError) -> None:
         """The body broke off: let an iterator see the error."""

@@ -19,6 +19,7 @@ from .chunks import to_bytes
 from .errors import (
     UNDEFINED,
     NodeError,
+    cannot_pipe,
     headers_sent,
     invalid_arg_type,
     invalid_arg_value,
@@ -73,11 +74,13 @@ class OutgoingMessage(EventEmitter):
         self.finished = False
         self.writable_finished = False
         self.destroyed = False
+        self.errored: BaseException | None = None
         self._closed = False
         self.writable_high_water_mark = DEFAULT_HIGH_WATER_MARK
         self._buffered = 0  # bytes written and not yet taken by fetch
         self._need_drain = False
         self._end_callbacks: list[Callback] = []
+        self._corked = 0  # cork() levels; writes are never held back (fetch takes them)
 
     # ---- state ------------------------------------------------------------------
 
@@ -89,9 +92,9 @@ class OutgoingMessage(EventEmitter):
     def writable_ended(self) -> bool:
         return self.finished
 
-    @property
-    def writable(self) -> bool:
-        return not self.finished and not self.destroyed
+    # Node's legacy `writable`: set once, cleared by neither end() nor destroy().
+    writable = True
+    writable_object_mode = False
 
     @property
     def writable_length(self) -> int:
@@ -100,6 +103,10 @@ class OutgoingMessage(EventEmitter):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def writable_corked(self) -> int:
+        return self._corked
 
     # ---- header API -------------------------------------------------------------
 
@@ -224,14 +231,22 @@ class OutgoingMessage(EventEmitter):
                 else:
                     self._end_callbacks.append(callback)  # run before 'finish', as Node 24
             return self
+        self._corked = 0  # end() fully uncorks, as Node's does
         self._end(to_bytes(chunk, encoding) if has_chunk else None, callback)
         return self
 
     def cork(self) -> None:
-        """Writes are not batched: each write goes to fetch at once."""
+        """Counts a level in ``writable_corked``; writes still go to fetch at once (fetch
+        batches on its own, so holding them back would only delay them)."""
+        self._corked += 1
 
     def uncork(self) -> None:
-        """See cork()."""
+        if self._corked:
+            self._corked -= 1
+
+    def pipe(self, *_args: Any) -> None:
+        """An OutgoingMessage is not readable: Node emits 'error' instead of throwing."""
+        self.emit("error", cannot_pipe())
 
     def _write_body(self, data: bytes, callback: Callback | None) -> bool:
         """write() on a message still writable: send `data` on, return write()'s answer."""
@@ -271,6 +286,7 @@ class OutgoingMessage(EventEmitter):
 
     def _emit_finish(self) -> None:
         """Node 24 runs the end() callbacks before the 'finish' listeners."""
+        self._invoke(self.emit, "prefinish")
         callbacks, self._end_callbacks = self._end_callbacks, []
         for callback in callbacks:
             self._invoke(callback)

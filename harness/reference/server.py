@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -94,6 +95,20 @@ def _bool_option(opts: dict[str, Any], key: str, camel: str, default: bool) -> b
     return value
 
 
+def _int_option(opts: dict[str, Any], key: str, camel: str, default: Any) -> Any:
+    """A numeric option, checked as Node's validateInteger(value, name, 0) checks it."""
+    value = opts.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise invalid_arg_type(camel, "number", value)
+    if value != value or value in (math.inf, -math.inf) or value != int(value):
+        raise out_of_range(camel, "an integer", value)
+    if value < 0:
+        raise out_of_range(camel, ">= 0", value)
+    return int(value)
+
+
 class Server(EventEmitter):
     """http.Server on a port key instead of a socket."""
 
@@ -119,10 +134,13 @@ class Server(EventEmitter):
         self.require_host_header = _bool_option(
             opts, "require_host_header", "requireHostHeader", True
         )
-        hwm = opts.get("high_water_mark")
-        if hwm is not None and (isinstance(hwm, bool) or not isinstance(hwm, int | float)):
-            raise invalid_arg_type("options.highWaterMark", "number", hwm)
-        self.high_water_mark: int = int(hwm) if hwm and hwm > 0 else DEFAULT_HIGH_WATER_MARK
+        _bool_option(opts, "insecure_http_parser", "insecureHTTPParser", False)
+        hwm = _int_option(opts, "high_water_mark", "options.highWaterMark", None)
+        self.high_water_mark: int = hwm if hwm else DEFAULT_HIGH_WATER_MARK
+        self.max_header_size: int | None = _int_option(opts, "max_header_size", "maxHeaderSize", None)
+        self.connections_checking_interval: int = _int_option(
+            opts, "connections_checking_interval", "connectionsCheckingInterval", 30000
+        )
         unique = opts.get("unique_headers")
         if unique is not None and not isinstance(unique, list | tuple):
             raise invalid_arg_type("options.uniqueHeaders", "Array", unique)
@@ -133,10 +151,11 @@ class Server(EventEmitter):
         )
         # Node v20's defaults; kept for code that reads them, no effect on fetch.
         self.timeout: float = 0
-        self.keep_alive_timeout = opts.get("keep_alive_timeout", 5000)
-        self.request_timeout = opts.get("request_timeout", 300000)
-        self.headers_timeout = opts.get(
-            "headers_timeout", min(60000, self.request_timeout or 60000)
+        self.keep_alive_timeout = _int_option(opts, "keep_alive_timeout", "keepAliveTimeout", 5000)
+        self.keep_alive_timeout_buffer = 1000  # Node 24: added to keepAliveTimeout on the socket
+        self.request_timeout = _int_option(opts, "request_timeout", "requestTimeout", 300000)
+        self.headers_timeout = _int_option(
+            opts, "headers_timeout", "headersTimeout", min(60000, self.request_timeout)
         )
         if self.request_timeout and self.headers_timeout > self.request_timeout:
             raise out_of_range("headersTimeout", "<= requestTimeout", self.headers_timeout)
@@ -145,6 +164,11 @@ class Server(EventEmitter):
         self.http_allow_half_open = False
         self._port: int | None = None
         self._in_flight = 0
+        self._responses: set[ServerResponse] = set()  # open responses: the live "connections"
+        # Node 24: a request without Content-Length or Transfer-Encoding comes already ended.
+        self.optimize_empty_requests = _bool_option(
+            opts, "optimize_empty_requests", "optimizeEmptyRequests", False
+        )
         self._closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._async_wrappers: dict[Listener, list[_AsyncListener]] = {}
@@ -271,7 +295,10 @@ class Server(EventEmitter):
             self.emit("close")
 
     def close_all_connections(self) -> None:
-        """No sockets to close: the fetch front end owns connections."""
+        """Cut every response still open: what was sent stays sent, the rest never comes
+        (the front end sees the body fail and drops the connection)."""
+        for res in list(self._responses):
+            res.destroy()
 
     def close_idle_connections(self) -> None:
         """No sockets to close: the fetch front end owns connections."""
@@ -281,6 +308,21 @@ class Server(EventEmitter):
         if callback is not None:
             self.on("timeout", callback)
         return self
+
+    async def async_dispose(self) -> None:
+        """``server[Symbol.asyncDispose]()``: close(), settled by its callback."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def settle(error: BaseException | None = None, *_: Any) -> None:
+            if done.done():
+                return
+            if isinstance(error, BaseException):
+                done.set_exception(error)
+            else:
+                done.set_result(None)
+
+        self.close(settle)
+        await done
 
     def ref(self) -> Server:
         return self
@@ -308,6 +350,7 @@ class Server(EventEmitter):
         res = self.server_response(req, self)
         req.res = res
         self._in_flight += 1
+        self._responses.add(res)
         try:
             self._dispatch(req, res)
         except Exception as exc:
@@ -346,6 +389,7 @@ class Server(EventEmitter):
 
     def _response_closed(self, res: ServerResponse) -> None:
         self._in_flight -= 1
+        self._responses.discard(res)
         if self._closing and self._in_flight == 0:
             self._later(self._emit_close)
 

@@ -61,3 +61,14 @@ def server_not_found(port: int) -> NodeError:
         "ERR_INVALID_ARG_VALUE",
         port=port,
     )
+
+
+def socket_encoding_not_allowed() -> NodeError:
+    return NodeError(
+        "Changing the socket encoding is not allowed per RFC7230 Section 3.",
+        "ERR_HTTP_SOCKET_ENCODING",
+    )
+
+
+def trailer_invalid() -> NodeError:
+    return NodeError("Trailers are invalid with this transfer encoding", "ERR_HTTP_TRAILER_INVALID")

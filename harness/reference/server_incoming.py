@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from .errors import response_aborted
 from .fetch import Request
+from .outgoing_message import DEFAULT_HIGH_WATER_MARK
 from .readable import _END, Readable, header_views
 from .sockets import ServerSocket
 
@@ -63,6 +64,9 @@ class ServerIncomingMessage(Readable):
             server._port if server is not None else None, request.url.startswith("https:")
         )
         self.connection = self.socket
+        self.readable_high_water_mark: int = (
+            server.high_water_mark if server is not None else DEFAULT_HIGH_WATER_MARK
+        )
         self.complete = False
         self.aborted = False
         self.destroyed = False
@@ -72,6 +76,16 @@ class ServerIncomingMessage(Readable):
         self._body = request.body
         self._pump_task: asyncio.Task[None] | asyncio.Handle | None = None
         self._dumped = False
+        if (
+            server is not None
+            and server.optimize_empty_requests
+            and "content-length" not in self.headers
+            and "transfer-encoding" not in self.headers
+        ):
+            # optimizeEmptyRequests: no body stream at all, ended and destroyed from the
+            # start, so no 'data', 'end' or 'close' ever comes from it.
+            self.complete = self.readable_ended = self.destroyed = True
+            self._closed = True
 
     # ---- Readable API (the shared part is in readable.py) ---------------------------
 
@@ -99,6 +113,9 @@ class ServerIncomingMessage(Readable):
             if error is not None and self.listener_count("error"):
                 self.emit("error", error)
             self._emit_close()
+            if self.res is not None and not self.res.finished:
+                # The request's socket is the response's: destroying it ends the response.
+                self.res.destroy()
         return self
 
     async def _iterate(self) -> AsyncIterator[Any]:

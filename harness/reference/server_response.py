@@ -49,7 +49,12 @@ from .errors import (
 )
 from .fetch import Response
 from .outgoing_message import CLOSE_TOKEN, OutgoingMessage, header_pairs
-from .server_errors import body_not_allowed, content_length_mismatch, invalid_status_code
+from .server_errors import (
+    body_not_allowed,
+    content_length_mismatch,
+    invalid_status_code,
+    trailer_invalid,
+)
 from .validation import has_invalid_header_char, validate_header_name, validate_header_value
 
 if TYPE_CHECKING:
@@ -105,6 +110,8 @@ class ServerResponse(OutgoingMessage):
         self.send_date = True
         if server is not None:
             self.writable_high_water_mark = server.high_water_mark
+        if self.socket is not None:
+            self.socket.writable_high_water_mark = self.writable_high_water_mark
         self._reject_non_standard_body_writes = (
             bool(server.reject_non_standard_body_writes) if server is not None else False
         )
@@ -117,7 +124,9 @@ class ServerResponse(OutgoingMessage):
         self._chunked_declared = False
         self._bytes_written = 0
         self._bytes_queued = 0
-        self._chunks: deque[bytes] = deque()
+        # (bytes, what they count in writable_length: with chunked framing, size line and CRLFs)
+        self._chunks: deque[tuple[bytes, int]] = deque()
+        self._chunked = False  # the head leaves the length open: the body goes out chunked
         self._stream_error: BaseException | None = None
         self._wake = asyncio.Event()
         self._flushed = False
@@ -229,6 +238,16 @@ class ServerResponse(OutgoingMessage):
                 has_te = True
                 self._removed_transfer_encoding = False
                 self._chunked_declared = "chunked" in str(value).lower()
+        chunked = (
+            self._has_body
+            and not has_length
+            and self._content_length is None
+            and (self._chunked_declared if has_te else not self._removed_transfer_encoding)
+        )
+        if any(name.lower() == "trailer" for name, _ in lines) and not chunked:
+            # Trailers need chunked framing; nothing is stored, so the head can be fixed.
+            raise trailer_invalid()
+        self._chunked = bool(chunked)
         if self.send_date and not has_date:
             lines.append(("Date", utc_date()))
         if not has_connection and not self._removed_connection:
@@ -253,6 +272,11 @@ class ServerResponse(OutgoingMessage):
             # end(data) before any write: the whole length is known, so it is declared.
             lines.append(("Content-Length", str(self._content_length)))
         self._header = lines
+        if self.socket is not None:
+            # What Node's socket counts for the head: status line, header lines, blank line.
+            head = f"HTTP/1.1 {self.status_code} {self._status_message}\r\n"
+            head += "".join(f"{name}: {value}\r\n" for name, value in lines) + "\r\n"
+            self.socket.bytes_written += len(head.encode("latin-1", "replace"))
 
     def _implicit_header(self) -> None:
         self.write_head(self.status_code)
@@ -284,7 +308,7 @@ class ServerResponse(OutgoingMessage):
         if not self._has_body or self.status_code == 205:
             body = None
         elif self.finished:
-            body = b"".join(self._chunks)
+            body = b"".join(data for data, _ in self._chunks)
             self._chunks.clear()
             self._buffered = 0
         else:
@@ -307,8 +331,8 @@ class ServerResponse(OutgoingMessage):
         try:
             while True:
                 if self._chunks:
-                    chunk = self._chunks.popleft()
-                    self._buffered -= len(chunk)
+                    chunk, cost = self._chunks.popleft()
+                    self._buffered -= cost
                     if self._drain_due():
                         self._loop.call_soon(self._emit_drain)
                     yield chunk
@@ -349,16 +373,19 @@ class ServerResponse(OutgoingMessage):
         if self._declared_length is not None:
             # More than the declared Content-Length would break the fetch consumer's framing.
             data = data[: max(self._declared_length - self._bytes_queued, 0)]
+        cost = len(data) + (len(f"{len(data):x}") + 4 if self._chunked and data else 0)
+        if self.socket is not None:
+            self.socket.bytes_written += cost
         if data:
             self._bytes_queued += len(data)
-            self._chunks.append(data)
+            self._chunks.append((data, cost))
             self._wake.set()
         if not from_end:
             # end() flushes after marking the end, so a whole body goes out as bytes.
             self._flush_head()
         if callback is not None:
             self._loop.call_soon(callback)
-        return self._buffer(len(data))
+        return self._buffer(cost)
 
     def _end(self, data: bytes | None, callback: Callback | None) -> None:
         if data is not None:
@@ -430,10 +457,10 @@ class ServerResponse(OutgoingMessage):
         self._loop.call_soon(self._emit_close)
 
     def destroy(self, error: BaseException | None = None) -> ServerResponse:
+        """The error goes to the socket, not to 'error' listeners (Node sets `errored`)."""
         if not self.destroyed and not self._closed:
+            self.errored = error if error is not None else UNDEFINED  # a plain assignment in Node
             self._fail(error if error is not None else response_aborted())
-            if error is not None and self.listener_count("error"):
-                self._loop.call_soon(self.emit, "error", error)
         return self
 
     def set_timeout(self, msecs: float, callback: Callback | None = None) -> ServerResponse:

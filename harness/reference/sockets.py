@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any, Self
 
 from .events import EventEmitter
+from .outgoing_message import DEFAULT_HIGH_WATER_MARK
+from .server_errors import socket_encoding_not_allowed
 
 
 class StandInSocket(EventEmitter):
@@ -56,3 +58,9 @@ class ServerSocket(StandInSocket):
         self.remote_address: str | None = None
         self.remote_port: int | None = None
         self.encrypted = True if encrypted else None
+        self.writable_high_water_mark = DEFAULT_HIGH_WATER_MARK  # the response sets its own
+        self.bytes_written = 0  # what the response has handed over, head included
+
+    def set_encoding(self, encoding: Any = None) -> Self:
+        """Node's server forbids it: the socket carries HTTP framing, never text."""
+        raise socket_encoding_not_allowed()

@@ -272,12 +272,16 @@ class RequestRun:
         st.started = True
         call = c.get("call") or "request"
         signals_before = len(self.ctx.signals)
+        # The ops task is made first so that its first step runs before anything request()
+        # schedules: in Node the ops run synchronously, before the request's socket exists.
+        ops = asyncio.ensure_future(self.run_ops())
         try:
             args = decode(c.get("args") or [], self.ctx)
             if self.fault is not None:
                 args = self.fault.on_options(args)
             req = getattr(self.http, call)(*args)
         except Exception as exc:  # noqa: BLE001 - a synchronous throw is this request's whole observation
+            ops.cancel()
             self.obs["threw"] = error_record(exc)
             self._settle()
             return
@@ -287,7 +291,6 @@ class RequestRun:
         self.attach_req(req)
         self.env = OpEnv(self.http, self.rec, self.ctx, self.top, self.call, {"req": req},
                          lambda _receiver, method: self._callback(method), fired=st.fired, tasks=st.tasks)
-        ops = asyncio.ensure_future(self.run_ops())
         ended = self.rec.until(st.finished)
         both = asyncio.ensure_future(asyncio.gather(ops, ended))
         st.tasks.append(both)

@@ -130,7 +130,8 @@ async def _start_one(session: ServerSession, spec: Json, index: int, listen: Lis
     srec: Json = {"port": None, "address": None, "listen_error": None, "events": []}
     session.obs["servers"].append(srec)
     try:
-        args = [decode(spec.get("options") or {}, session.ctx)]
+        # Only a missing `options` means {}: a falsy one ([], "", 0) is passed on as given.
+        args = [decode(spec["options"] if "options" in spec else {}, session.ctx)]
         if session.fault is not None:
             args = session.fault.on_options(args)
         server = session.http.create_server(*args)
@@ -248,6 +249,18 @@ def _handle_request(session: ServerSession, index: int, ops: list[Json], req: An
             h.res_closed = True
         ev("res", name)
 
+    throws = bool(ops) and isinstance(ops[0], dict) and ops[0].get("op") == "throw"
+    if not throws:
+        # The ops task is made before the listeners go on, so that its first step runs
+        # before what they schedule (the body flowing): Node runs the ops synchronously.
+        assert session.ctx is not None
+        env = OpEnv(session.http, rec, session.ctx, session.obs, lambda call: _push(session, h, call),
+                    {"req": req, "res": res, "server": session.servers[index]},
+                    lambda receiver, method: (_server_callback(session, index, method) if receiver == "server"
+                                              else _callback(method, ev)),
+                    body_over=lambda: h.ended or h.req_gone, tasks=session.tasks, ev=ev)
+        session.tasks.append(asyncio.ensure_future(_run_handler(session, h, ops, env)))
+
     # The body is always collected, with this listener attached before the first op.
     req.on("data", on_data)
     for name in recorded_events("handler", "req"):
@@ -256,19 +269,12 @@ def _handle_request(session: ServerSession, index: int, ops: list[Json], req: An
     for name in recorded_events("handler", "res"):
         res.on(name, lambda *_a, _n=name: on_res_event(_n))
     res.on("error", lambda err=None, *_a: ev("res", "error", {"error": error_record(err)}))
-    if ops and isinstance(ops[0], dict) and ops[0].get("op") == "throw":
+    if throws:
         # A handler that throws: synchronously out of the 'request' listener, no other op runs.
         err = HandlerThrow(str(ops[0].get("message", "handler threw")))
         _push(session, h, {"op": "throw", "returned": None, "threw": error_record(err)})
         h.ops_done = True
         raise err
-    assert session.ctx is not None
-    env = OpEnv(session.http, rec, session.ctx, session.obs, lambda call: _push(session, h, call),
-                {"req": req, "res": res, "server": session.servers[index]},
-                lambda receiver, method: (_server_callback(session, index, method) if receiver == "server"
-                                          else _callback(method, ev)),
-                body_over=lambda: h.ended or h.req_gone, tasks=session.tasks, ev=ev)
-    session.tasks.append(asyncio.ensure_future(_run_handler(session, h, ops, env)))
 
 
 def _handle_tunnel_request(session: ServerSession, index: int, ops: list[Json], req: Any, socket: Any,

@@ -1,9 +1,9 @@
 """The lifecycle ops of a server handler (SCENARIO.md "Lifecycle ops"), as executor.mjs
 runs them: `res.on` (a recording listener for one more response event), `socket.get` /
 `socket.call` on req.socket, `socket.on` (a recording listener on req.socket), `same`
-(whether two objects reachable from req/res are one), `stream.finished` (the reference has
-no stream module: a missing function is what calling it throws), `throw` (anywhere but
-first) and `server.asyncDispose`. ops.SPECIAL_OPS lists them under their vocabulary names.
+(whether two objects reachable from req/res are one), `stream.finished` (node:stream's,
+which the reference does not have: done here on the response's events), `throw` (anywhere
+but first) and `server.asyncDispose`. ops.SPECIAL_OPS lists them under their vocabulary names.
 """
 
 from __future__ import annotations
@@ -79,8 +79,30 @@ async def same(op: Json, env: OpEnv) -> None:
 
 
 async def stream_finished(op: Json, env: OpEnv) -> None:
+    """stream.finished(res, cb), as Node's end-of-stream for a writable that emits 'close':
+    the callback once, after 'close' (ERR_STREAM_PREMATURE_CLOSE if it never finished),
+    or with the error of an 'error' event first. The reference is node:http only, so this
+    stand-in for node:stream lives here."""
+    res, ev = env.receivers["res"], _ev(env)
+    called = False
+
+    def callback(err: Any = None, *_a: Any) -> None:
+        nonlocal called
+        if not called:
+            called = True
+            ev("res", "finished_cb", {"error": error_record(err)} if err else None)
+
+    def on_close(*_a: Any) -> None:
+        premature = env.http.NodeError("Premature close", "ERR_STREAM_PREMATURE_CLOSE")
+        callback(None if res.writable_finished else premature)
+
     def call() -> Any:
-        raise AttributeError("the reference has no stream.finished")
+        if res.closed:
+            asyncio.get_running_loop().call_soon(on_close)
+        else:
+            res.on("close", on_close)
+            res.on("error", callback)
+        return UNDEF
 
     _recorded(op, env, call)
 
