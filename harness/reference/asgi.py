@@ -40,6 +40,7 @@ from types import TracebackType
 from typing import Any
 
 from .fetch import Headers, Request, Response
+from .server_errors import ConnectionDropped
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -108,6 +109,51 @@ def _has_body(method: str, headers: Headers) -> bool:
     return length is not None and length.strip() not in ("", "0")
 
 
+async def _disconnected(receive: Receive, request_body: _RequestBody | None) -> None:
+    """Returns once the client has gone away."""
+    # receive() is shared with the request body: only listen once that is done.
+    if request_body is not None:
+        await request_body.done.wait()
+        if request_body.disconnected:
+            return
+    while (await receive())["type"] != "http.disconnect":
+        await asyncio.sleep(0)  # never spin on a server that answers at once
+
+
+async def _respond_unless_gone(
+    pending: Awaitable[Response], receive: Receive, request_body: _RequestBody | None
+) -> Response | None:
+    """The handler's Response, or None if the client disconnected first: the handler is
+    then cancelled, which the server sees as the client aborting (Node's req 'aborted',
+    res 'close'), even while it sits idle between writes."""
+    handler = asyncio.ensure_future(pending)
+    watcher = asyncio.ensure_future(_disconnected(receive, request_body))
+    gone = False
+    try:
+        await asyncio.wait({handler, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone = not handler.done()
+        handler.cancel()  # a no-op once it is done
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        if gone:
+            with contextlib.suppress(asyncio.CancelledError):
+                await handler
+    return None if gone else handler.result()
+
+
+async def _drop_connection(send: Send) -> None:
+    """Close the connection without a response. ASGI has no message for it; uvicorn's
+    ``send`` is a method of the request cycle that holds the transport, so that is used.
+    Elsewhere the error goes up and the ASGI server answers 500."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None or not hasattr(transport, "abort"):
+        raise ConnectionDropped()
+    transport.abort()
+    await asyncio.sleep(0)  # the server learns of the lost connection before we return
+
+
 async def _send_stream(
     body: AsyncIterator[bytes], send: Send, receive: Receive, request_body: _RequestBody | None
 ) -> None:
@@ -127,19 +173,10 @@ async def _send_stream(
             if aclose is not None:
                 await aclose()
 
-    async def watch() -> None:
-        # receive() is shared with the request body: only listen once that is done.
-        if request_body is not None:
-            await request_body.done.wait()
-            if request_body.disconnected:
-                return
-        while (await receive())["type"] != "http.disconnect":
-            await asyncio.sleep(0)  # never spin on a server that answers at once
-
     # Two tasks per streamed response and none per chunk: the watcher cancels the pump
     # when the client goes away, which closes the body iterator (the server sees an abort).
     pump_task = asyncio.ensure_future(pump())
-    watch_task = asyncio.ensure_future(watch())
+    watch_task = asyncio.ensure_future(_disconnected(receive, request_body))
     try:
         await asyncio.wait({pump_task, watch_task}, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -191,7 +228,13 @@ def asgi_app(fetch_handler: FetchHandler) -> ASGIApp:
             body=request_body.__aiter__() if request_body is not None else None,
         )
 
-        response = await fetch_handler(request)
+        try:
+            response = await _respond_unless_gone(fetch_handler(request), receive, request_body)
+        except ConnectionDropped:
+            await _drop_connection(send)
+            return
+        if response is None:
+            return  # the client left first: nothing to send
 
         await send(
             {
