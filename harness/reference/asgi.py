@@ -120,27 +120,18 @@ async def _disconnected(receive: Receive, request_body: _RequestBody | None) -> 
         await asyncio.sleep(0)  # never spin on a server that answers at once
 
 
-async def _respond_unless_gone(
-    pending: Awaitable[Response], receive: Receive, request_body: _RequestBody | None
-) -> Response | None:
-    """The handler's Response, or None if the client disconnected first: the handler is
-    then cancelled, which the server sees as the client aborting (Node's req 'aborted',
-    res 'close'), even while it sits idle between writes."""
-    handler = asyncio.ensure_future(pending)
-    watcher = asyncio.ensure_future(_disconnected(receive, request_body))
-    gone = False
+async def _first_or_gone(work: asyncio.Future[Any], gone: asyncio.Future[None]) -> bool:
+    """Wait for ``work`` or the client leaving; if the client left first, cancel
+    ``work`` (what it was doing sees the client abort) and answer False."""
     try:
-        await asyncio.wait({handler, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        gone = not handler.done()
-        handler.cancel()  # a no-op once it is done
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
-        if gone:
+        cut = not work.done()
+        if cut:
+            work.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await handler
-    return None if gone else handler.result()
+                await work
+    return not cut
 
 
 async def _drop_connection(send: Send) -> None:
@@ -154,9 +145,7 @@ async def _drop_connection(send: Send) -> None:
     await asyncio.sleep(0)  # the server learns of the lost connection before we return
 
 
-async def _send_stream(
-    body: AsyncIterator[bytes], send: Send, receive: Receive, request_body: _RequestBody | None
-) -> None:
+async def _send_stream(body: AsyncIterator[bytes], send: Send, gone: asyncio.Future[None]) -> None:
     """Send each chunk as it comes; stop and close the body if the client disconnects."""
 
     async def pump() -> None:
@@ -173,20 +162,11 @@ async def _send_stream(
             if aclose is not None:
                 await aclose()
 
-    # Two tasks per streamed response and none per chunk: the watcher cancels the pump
+    # One task per streamed response and none per chunk: the watcher cancels the pump
     # when the client goes away, which closes the body iterator (the server sees an abort).
     pump_task = asyncio.ensure_future(pump())
-    watch_task = asyncio.ensure_future(_disconnected(receive, request_body))
-    try:
-        await asyncio.wait({pump_task, watch_task}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        if not pump_task.done():
-            pump_task.cancel()
-        watch_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watch_task
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump_task
+    if await _first_or_gone(pump_task, gone):
+        pump_task.result()  # a body that failed goes up: the ASGI server drops the connection
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
@@ -198,6 +178,37 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+async def _exchange(pending: Awaitable[Response], send: Send, gone: asyncio.Future[None]) -> None:
+    """Run the handler, then send its Response, unless the client leaves first."""
+    handler = asyncio.ensure_future(pending)
+    try:
+        if not await _first_or_gone(handler, gone):
+            return  # the client left first: nothing to send
+        response = handler.result()
+    except ConnectionDropped:
+        await _drop_connection(send)
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": [
+                (name.encode("latin-1"), value.encode("latin-1"))
+                for name, value in response.headers.raw_items()
+            ],
+        }
+    )
+    body = response.body
+    if body is None:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    elif isinstance(getattr(body, "_source", None), bytes) and not body.used:
+        # A Response made from bytes: one message, no more tasks (fetch.py keeps the bytes).
+        body.used = True
+        await send({"type": "http.response.body", "body": body._source, "more_body": False})
+    else:
+        await _send_stream(body, send, gone)
 
 
 def asgi_app(fetch_handler: FetchHandler) -> ASGIApp:
@@ -228,33 +239,16 @@ def asgi_app(fetch_handler: FetchHandler) -> ASGIApp:
             body=request_body.__aiter__() if request_body is not None else None,
         )
 
+        # One watcher for the whole exchange: a client leaving while the handler sits
+        # idle, or while the body streams, cancels what is under way (the server sees
+        # Node's client abort: req 'aborted', res 'close').
+        gone = asyncio.ensure_future(_disconnected(receive, request_body))
         try:
-            response = await _respond_unless_gone(fetch_handler(request), receive, request_body)
-        except ConnectionDropped:
-            await _drop_connection(send)
-            return
-        if response is None:
-            return  # the client left first: nothing to send
-
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": [
-                    (name.encode("latin-1"), value.encode("latin-1"))
-                    for name, value in response.headers.raw_items()
-                ],
-            }
-        )
-        body = response.body
-        if body is None:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        elif isinstance(getattr(body, "_source", None), bytes) and not body.used:
-            # A Response made from bytes: one message, no tasks (fetch.py keeps the bytes).
-            body.used = True
-            await send({"type": "http.response.body", "body": body._source, "more_body": False})
-        else:
-            await _send_stream(body, send, receive, request_body)
+            await _exchange(fetch_handler(request), send, gone)
+        finally:
+            gone.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gone
 
     return app
 
