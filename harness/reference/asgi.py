@@ -13,8 +13,9 @@ fetch ``Request`` and writes the fetch ``Response`` back out.
   HEAD and any request without ``Content-Length``/``Transfer-Encoding`` have no body.
 - The response is streamed: ``http.response.start`` as soon as the handler returned,
   then one ``http.response.body`` message (``more_body=True``) per chunk the body yields.
-  When the client goes away mid-stream the body iterator is closed, which the server
-  side sees as the client aborting.
+  When the client goes away while the handler runs, it is cancelled; mid-stream, the
+  body iterator is closed: the server side sees either as the client aborting. A
+  handler raising ``ConnectionDropped`` gets the connection closed with no reply.
 - ASGI has no reason phrase: the ASGI server writes its own (``Response.status_text`` is
   lost), and it frames the body itself (Content-Length when the Response carries one,
   else chunked).

@@ -19,7 +19,8 @@ on real sockets.
   that the body is cut off.
 - Options (camelCase or snake_case): ``IncomingMessage``, ``ServerResponse``,
   ``joinDuplicateHeaders``, ``rejectNonStandardBodyWrites``, ``uniqueHeaders``,
-  ``highWaterMark``; timeouts and ``requireHostHeader`` are kept but have no effect
+  ``highWaterMark``; the headers/request/keep-alive timeouts and ``requireHostHeader`` are
+  kept but have no effect; ``server.timeout`` is each request socket's idle timer
   (the fetch front end owns connections). No 'connection', 'clientError' or 'upgrade'
   event is ever emitted: the fetch front end handles parse errors and connections itself.
 - ``Expect`` as Node handles it for HTTP/1.1: ``100-continue`` goes to 'checkContinue'
