@@ -13,8 +13,9 @@ fetch ``Request`` and writes the fetch ``Response`` back out.
   HEAD and any request without ``Content-Length``/``Transfer-Encoding`` have no body.
 - The response is streamed: ``http.response.start`` as soon as the handler returned,
   then one ``http.response.body`` message (``more_body=True``) per chunk the body yields.
-  When the client goes away mid-stream the body iterator is closed, which the server
-  side sees as the client aborting.
+  When the client goes away while the handler runs, it is cancelled; mid-stream, the
+  body iterator is closed: the server side sees either as the client aborting. A
+  handler raising ``ConnectionDropped`` gets the connection closed with no reply.
 - ASGI has no reason phrase: the ASGI server writes its own (``Response.status_text`` is
   lost), and it frames the body itself (Content-Length when the Response carries one,
   else chunked).
@@ -40,6 +41,7 @@ from types import TracebackType
 from typing import Any
 
 from .fetch import Headers, Request, Response
+from .server_errors import ConnectionDropped
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -108,9 +110,43 @@ def _has_body(method: str, headers: Headers) -> bool:
     return length is not None and length.strip() not in ("", "0")
 
 
-async def _send_stream(
-    body: AsyncIterator[bytes], send: Send, receive: Receive, request_body: _RequestBody | None
-) -> None:
+async def _disconnected(receive: Receive, request_body: _RequestBody | None) -> None:
+    """Returns once the client has gone away."""
+    # receive() is shared with the request body: only listen once that is done.
+    if request_body is not None:
+        await request_body.done.wait()
+        if request_body.disconnected:
+            return
+    while (await receive())["type"] != "http.disconnect":
+        await asyncio.sleep(0)  # never spin on a server that answers at once
+
+
+async def _first_or_gone(work: asyncio.Future[Any], gone: asyncio.Future[None]) -> bool:
+    """Wait for ``work`` or the client leaving; if the client left first, cancel
+    ``work`` (what it was doing sees the client abort) and answer False."""
+    try:
+        await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        cut = not work.done()
+        if cut:
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+    return not cut
+
+
+async def _drop_connection(send: Send) -> None:
+    """Close the connection without a response. ASGI has no message for it; uvicorn's
+    ``send`` is a method of the request cycle that holds the transport, so that is used.
+    Elsewhere the error goes up and the ASGI server answers 500."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None or not hasattr(transport, "abort"):
+        raise ConnectionDropped()
+    transport.abort()
+    await asyncio.sleep(0)  # the server learns of the lost connection before we return
+
+
+async def _send_stream(body: AsyncIterator[bytes], send: Send, gone: asyncio.Future[None]) -> None:
     """Send each chunk as it comes; stop and close the body if the client disconnects."""
 
     async def pump() -> None:
@@ -127,29 +163,11 @@ async def _send_stream(
             if aclose is not None:
                 await aclose()
 
-    async def watch() -> None:
-        # receive() is shared with the request body: only listen once that is done.
-        if request_body is not None:
-            await request_body.done.wait()
-            if request_body.disconnected:
-                return
-        while (await receive())["type"] != "http.disconnect":
-            await asyncio.sleep(0)  # never spin on a server that answers at once
-
-    # Two tasks per streamed response and none per chunk: the watcher cancels the pump
+    # One task per streamed response and none per chunk: the watcher cancels the pump
     # when the client goes away, which closes the body iterator (the server sees an abort).
     pump_task = asyncio.ensure_future(pump())
-    watch_task = asyncio.ensure_future(watch())
-    try:
-        await asyncio.wait({pump_task, watch_task}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        if not pump_task.done():
-            pump_task.cancel()
-        watch_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watch_task
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump_task
+    if await _first_or_gone(pump_task, gone):
+        pump_task.result()  # a body that failed goes up: the ASGI server drops the connection
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:
@@ -161,6 +179,37 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+async def _exchange(pending: Awaitable[Response], send: Send, gone: asyncio.Future[None]) -> None:
+    """Run the handler, then send its Response, unless the client leaves first."""
+    handler = asyncio.ensure_future(pending)
+    try:
+        if not await _first_or_gone(handler, gone):
+            return  # the client left first: nothing to send
+        response = handler.result()
+    except ConnectionDropped:
+        await _drop_connection(send)
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": [
+                (name.encode("latin-1"), value.encode("latin-1"))
+                for name, value in response.headers.raw_items()
+            ],
+        }
+    )
+    body = response.body
+    if body is None:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    elif isinstance(getattr(body, "_source", None), bytes) and not body.used:
+        # A Response made from bytes: one message, no more tasks (fetch.py keeps the bytes).
+        body.used = True
+        await send({"type": "http.response.body", "body": body._source, "more_body": False})
+    else:
+        await _send_stream(body, send, gone)
 
 
 def asgi_app(fetch_handler: FetchHandler) -> ASGIApp:
@@ -191,27 +240,16 @@ def asgi_app(fetch_handler: FetchHandler) -> ASGIApp:
             body=request_body.__aiter__() if request_body is not None else None,
         )
 
-        response = await fetch_handler(request)
-
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": [
-                    (name.encode("latin-1"), value.encode("latin-1"))
-                    for name, value in response.headers.raw_items()
-                ],
-            }
-        )
-        body = response.body
-        if body is None:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        elif isinstance(getattr(body, "_source", None), bytes) and not body.used:
-            # A Response made from bytes: one message, no tasks (fetch.py keeps the bytes).
-            body.used = True
-            await send({"type": "http.response.body", "body": body._source, "more_body": False})
-        else:
-            await _send_stream(body, send, receive, request_body)
+        # One watcher for the whole exchange: a client leaving while the handler sits
+        # idle, or while the body streams, cancels what is under way (the server sees
+        # Node's client abort: req 'aborted', res 'close').
+        gone = asyncio.ensure_future(_disconnected(receive, request_body))
+        try:
+            await _exchange(fetch_handler(request), send, gone)
+        finally:
+            gone.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gone
 
     return app
 

@@ -19,7 +19,8 @@ on real sockets.
   that the body is cut off.
 - Options (camelCase or snake_case): ``IncomingMessage``, ``ServerResponse``,
   ``joinDuplicateHeaders``, ``rejectNonStandardBodyWrites``, ``uniqueHeaders``,
-  ``highWaterMark``; timeouts and ``requireHostHeader`` are kept but have no effect
+  ``highWaterMark``; the headers/request/keep-alive timeouts and ``requireHostHeader`` are
+  kept but have no effect; ``server.timeout`` is each request socket's idle timer
   (the fetch front end owns connections). No 'connection', 'clientError' or 'upgrade'
   event is ever emitted: the fetch front end handles parse errors and connections itself.
 - ``Expect`` as Node handles it for HTTP/1.1: ``100-continue`` goes to 'checkContinue'
@@ -49,7 +50,12 @@ from .fetch import Request, Response
 from .options import normalise_options
 from .outgoing_message import DEFAULT_HIGH_WATER_MARK, OutgoingMessage
 from .port_table import PORTS
-from .server_errors import address_in_use, server_already_listen, server_not_running
+from .server_errors import (
+    ConnectionDropped,
+    address_in_use,
+    server_already_listen,
+    server_not_running,
+)
 from .server_incoming import ServerIncomingMessage
 from .server_response import ServerResponse
 from .validation import valid_port
@@ -351,6 +357,12 @@ class Server(EventEmitter):
         req.res = res
         self._in_flight += 1
         self._responses.add(res)
+        # The socket's side of Node's connectionListener: its timer and what ends it.
+        socket = req.socket
+        socket.on("timeout", lambda *_: self._socket_timeout(req, res))
+        socket.on_destroy = res._connection_lost
+        if self.timeout:
+            socket.set_timeout(self.timeout)
         try:
             self._dispatch(req, res)
         except Exception as exc:
@@ -360,6 +372,8 @@ class Server(EventEmitter):
             return await res._fetch_response
         except asyncio.CancelledError:
             res._client_abort()
+            raise
+        except ConnectionDropped:
             raise
         except Exception:
             return Response(
@@ -387,7 +401,18 @@ class Server(EventEmitter):
             res.write_head(417)
             res.end()
 
+    def _socket_timeout(self, req: ServerIncomingMessage, res: ServerResponse) -> None:
+        """Node's socketOnTimeout: 'timeout' on the request (while its body is unread),
+        on the response (until it finished) and on the server; if none of them had a
+        listener, the connection is destroyed."""
+        on_req = not req.complete and req.emit("timeout", req.socket)
+        on_res = not res.writable_finished and res.emit("timeout", req.socket)
+        on_server = self.emit("timeout", req.socket)
+        if not (on_req or on_res or on_server):
+            req.socket.destroy()
+
     def _response_closed(self, res: ServerResponse) -> None:
+        res.socket._cancel_timer()  # the request is over: its connection is not watched
         self._in_flight -= 1
         self._responses.discard(res)
         if self._closing and self._in_flight == 0:

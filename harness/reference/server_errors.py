@@ -6,6 +6,14 @@ from typing import Any
 
 from .errors import NodeError, NodeRangeError, js_string
 
+
+class ConnectionDropped(Exception):
+    """Not a Node error: the server destroyed the connection before any response (a
+    socket timeout with nobody listening, ``req.socket.destroy()``). A fetch handler
+    raises it so that a front end able to close the connection does so without answering
+    (``asgi.py``); any other front end answers 500, as for a throwing handler."""
+
+
 # Linux errno for EADDRINUSE, as Node reports it in err.errno.
 _EADDRINUSE_ERRNO = -98
 

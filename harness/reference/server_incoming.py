@@ -102,8 +102,10 @@ class ServerIncomingMessage(Readable):
     def set_timeout(
         self, msecs: float, callback: Callable[..., Any] | None = None
     ) -> ServerIncomingMessage:
+        """Node's: the callback listens to 'timeout' here; the timer is the socket's."""
         if callback is not None:
-            self.once("timeout", callback)
+            self.on("timeout", callback)
+        self.socket.set_timeout(msecs)
         return self
 
     def destroy(self, error: BaseException | None = None) -> ServerIncomingMessage:
@@ -187,6 +189,7 @@ class ServerIncomingMessage(Readable):
                     if self.destroyed:
                         return
                     if data:
+                        self.socket._touch()
                         self._push(self._decoder.decode(data) if self._decoder else bytes(data))
                     await self._want.wait()
                     if self.destroyed:

@@ -50,6 +50,7 @@ from .errors import (
 from .fetch import Response
 from .outgoing_message import CLOSE_TOKEN, OutgoingMessage, header_pairs
 from .server_errors import (
+    ConnectionDropped,
     body_not_allowed,
     content_length_mismatch,
     invalid_status_code,
@@ -370,6 +371,8 @@ class ServerResponse(OutgoingMessage):
                 self._bytes_written + len(data), self._content_length or 0
             )
         self._bytes_written += len(data)
+        if self.socket is not None:
+            self.socket._touch()
         if self._declared_length is not None:
             # More than the declared Content-Length would break the fetch consumer's framing.
             data = data[: max(self._declared_length - self._bytes_queued, 0)]
@@ -440,6 +443,18 @@ class ServerResponse(OutgoingMessage):
         if self.server is not None:
             self.server._response_closed(self)
 
+    def _connection_lost(self) -> None:
+        """req.socket was destroyed: Node's close sequence for the request in flight, and
+        the connection goes without a reply (or with the body cut where it is)."""
+        if self._closed or self.writable_finished:
+            return
+        if not self._fetch_response.done():
+            self._fetch_response.set_exception(ConnectionDropped())
+        elif self._stream_error is None:
+            self._stream_error = ConnectionResetError("the server destroyed the connection")
+            self._wake.set()
+        self._client_abort()
+
     def _handler_failed(self, error: BaseException) -> None:
         """The 'request' listener raised: 500 if nothing was sent, else cut the body."""
         log.error("request listener raised", exc_info=error)
@@ -464,8 +479,11 @@ class ServerResponse(OutgoingMessage):
         return self
 
     def set_timeout(self, msecs: float, callback: Callback | None = None) -> ServerResponse:
+        """Node's: the callback listens to 'timeout' here; the timer is the socket's."""
         if callback is not None:
-            self.once("timeout", callback)
+            self.on("timeout", callback)
+        if self.socket is not None:
+            self.socket.set_timeout(msecs)
         return self
 
     # ---- declared limitations ----------------------------------------------------

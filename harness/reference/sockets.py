@@ -6,6 +6,7 @@ what each side knows: the client the origin it asked fetch for, the server its p
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, Self
 
@@ -60,6 +61,55 @@ class ServerSocket(StandInSocket):
         self.encrypted = True if encrypted else None
         self.writable_high_water_mark = DEFAULT_HIGH_WATER_MARK  # the response sets its own
         self.bytes_written = 0  # what the response has handed over, head included
+        self.timeout: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        # Set by the server: what destroying this socket does to the request in flight.
+        self.on_destroy: Callable[[], None] | None = None
+
+    # ---- the idle timer (net.Socket.setTimeout): body bytes in and out reset it -----
+
+    def set_timeout(self, msecs: float, callback: Callable[..., Any] | None = None) -> Self:
+        self._cancel_timer()
+        if msecs:
+            self.timeout = msecs
+            if callback is not None:
+                self.once("timeout", callback)
+            self._arm()
+        else:
+            self.timeout = None
+            if callback is not None:
+                self.off("timeout", callback)
+        return self
+
+    def _arm(self) -> None:
+        if self.timeout and not self.destroyed:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self.timeout / 1000, self._fire)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _touch(self) -> None:
+        """Activity on the connection: the idle timer starts over (a fired one too)."""
+        if self.timeout:
+            self._cancel_timer()
+            self._arm()
+
+    def _fire(self) -> None:
+        # Not re-armed here: the next activity on the connection does that.
+        self._timer = None
+        self.emit("timeout")
+
+    def destroy(self, error: BaseException | None = None) -> Self:
+        """The connection goes: the request in flight is aborted, no reply follows."""
+        if not self.destroyed:
+            self.destroyed = True
+            self._cancel_timer()
+            if self.on_destroy is not None:
+                self.on_destroy()
+        return self
 
     def set_encoding(self, encoding: Any = None) -> Self:
         """Node's server forbids it: the socket carries HTTP framing, never text."""

@@ -27,6 +27,7 @@ from harness.observations import Json
 from harness.reference import bridge
 from harness.reference.asgi import asgi_app
 from harness.reference.fetch import Request, Response, aclose_shared_client, shared_client
+from harness.reference.server_errors import ConnectionDropped
 from harness.targets.impl.recorder import record_uncaught
 from harness.targets.impl.server import ServerSession
 
@@ -202,6 +203,8 @@ class Front:
             if mode == "handleAsNodeRequest":
                 return await bridge.handle_as_node_request(port, request)
             return await bridge.http_server_handler(port)(request)
+        except ConnectionDropped:
+            raise  # the server destroyed the connection: asgi_app closes it unanswered
         except Exception as exc:  # noqa: BLE001 - workerd answers 500 when the bridge throws
             # Not a Node behaviour: the front end's answer when the bridge refused.
             note = f"bridge refused a request on slot {slot} for port {port!r}: {type(exc).__name__}: {exc}"
