@@ -96,7 +96,8 @@ class _StrictLoader(_SafeBase):  # type: ignore[misc]
                     None, None, f"duplicate key {key!r} (first at line {seen[key]})", key_node.start_mark
                 )
             seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 def _compose_and_construct(text: str) -> tuple[yaml.Node | None, Any]:
