@@ -10,6 +10,7 @@
 //                                  observations
 //                    POST /finish  the raw client is done: finish the server scenario
 //                    POST /reset   abandon any server scenario, close its servers
+//                    POST /bench   body: bench spec; answers bench.mjs's timings (the bare loop)
 //                    GET  /ping
 //   bridge0..7     one socket per server slot. Raw requests from the harness's raw client
 //                  arrive here and are handed, untouched, to the Node-style server of that
@@ -35,6 +36,7 @@
 import http from 'node:http';
 import process from 'node:process';
 import { httpServerHandler, handleAsNodeRequest } from 'cloudflare:node';
+import { benchLoop } from '../bench.mjs';
 import { runClient, startServers, finishServers, recordUncaught } from '../executor.mjs';
 import { useVocabulary } from '../vocabulary.mjs';
 // A json module of the config (workerd refuses `with { type: 'json' }`, which the other
@@ -263,6 +265,16 @@ export const control = {
           if (!current) return json({ status: 'error', detail: 'no server scenario in progress' });
           current.finishRequested = true;
           return json({ status: 'ok' });
+        case '/bench': {
+          // The bare server exchange here is the bridge's own path: a Request handed to
+          // httpServerHandler, no socket (the isolate cannot connect to itself).
+          const viaHandler = async (_http, address) => {
+            const handler = httpServerHandler({ port: address.port });
+            const res = await handler.fetch(new Request('http://h/'));
+            await res.arrayBuffer();
+          };
+          return json(await benchLoop(http, await request.json(), viaHandler));
+        }
         case '/reset':
           await endCurrent();
           return json({ status: 'ok' });

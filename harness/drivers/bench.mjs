@@ -1,0 +1,73 @@
+// The bare loop of `python -m harness bench` (harness/bench/command.py): the exchanges of
+// the bench mix done by the runtime's own node:http, timed inside the runtime, with no
+// harness in between. Each exchange is timed alone (performance.now, milliseconds).
+//
+//   spec: {n, client: {host, port, header: [name, value]}, server: {body_b64, port}}
+//   answer: {client_ms: [...], server_ms: [...]}
+//
+// client: n times http.request GET to the harness's origin with one header, reading the
+// whole response; a fresh connection each time (agent: false), as a client scenario gets
+// a fresh origin. server: one http.createServer answering res.end(body), then n requests
+// from `serverExchange` (node/bun/deno: http.request over a fresh connection; workerd:
+// the wrapper hands the Request to httpServerHandler, the path its bridge takes).
+
+import { Buffer } from 'node:buffer';
+
+function clientGet(http, options) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(options, (res) => {
+      res.on('data', () => {});
+      res.on('end', resolve);
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function timed(n, once) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await once();
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+function listen(server, port) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server.address()));
+  });
+}
+
+// serverExchange(http, address) -> Promise: one request to the listening server.
+export function socketExchange(http, address) {
+  return clientGet(http, { host: '127.0.0.1', port: address.port, path: '/', agent: false, headers: { Host: 'h' } });
+}
+
+export async function benchLoop(http, spec, serverExchange = socketExchange) {
+  const { n, client, server } = spec;
+  const [name, value] = client.header;
+  const warm = Math.min(10, n);
+  const get = () => clientGet(http, { host: client.host, port: client.port, path: '/', agent: false,
+                                      headers: { [name]: value } });
+  await timed(warm, get);
+  const clientMs = await timed(n, get);
+
+  const body = Buffer.from(server.body_b64, 'base64');
+  const srv = http.createServer((req, res) => res.end(body));
+  try {
+    const address = await listen(srv, server.port ?? 0);
+    const ask = () => serverExchange(http, address);
+    await timed(warm, ask);
+    const serverMs = await timed(n, ask);
+    return { client_ms: clientMs, server_ms: serverMs };
+  } finally {
+    await new Promise((resolve) => {
+      srv.close(() => resolve());
+      srv.closeAllConnections?.();
+    });
+  }
+}
