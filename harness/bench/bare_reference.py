@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from http.client import HTTPConnection
 import time
 from collections.abc import Awaitable, Callable
+from http.client import HTTPConnection
 from typing import Any
 
 from harness.observations import Json
