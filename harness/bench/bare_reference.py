@@ -29,12 +29,16 @@ WARM = 10
 async def _get(options: dict[str, Any]) -> None:
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
+    def settle(err: BaseException | None = None) -> None:
+        if not done.done():
+            done.set_result(None) if err is None else done.set_exception(err)
+
     def on_response(res: http.IncomingMessage) -> None:
         res.on("data", lambda _chunk: None)
-        res.on("end", lambda: done.done() or done.set_result(None))
+        res.on("end", settle)
 
     req = http.request(options, on_response)
-    req.on("error", lambda err: done.done() or done.set_exception(err))
+    req.on("error", settle)
     req.end()
     await done
     await req.wait_closed()
