@@ -2,14 +2,14 @@
 // the bench mix done by the runtime's own node:http, timed inside the runtime, with no
 // harness in between. Each exchange is timed alone (performance.now, milliseconds).
 //
-//   spec: {n, client: {host, port, header: [name, value]}, server: {body_b64, port}}
-//   answer: {client_ms: [...], server_ms: [...]}
+//   spec: {n, client: {host, port, header: [name, value]}, server: {body_b64, port}, kinds?}
+//   answer: {client_ms: [...], server_ms: [...]} (the kinds asked; default both)
 //
 // client: n times http.request GET to the harness's origin with one header, reading the
 // whole response; a fresh connection each time (agent: false), as a client scenario gets
 // a fresh origin. server: one http.createServer answering res.end(body), then n requests
 // from `serverExchange` (node/bun/deno: http.request over a fresh connection; workerd:
-// the wrapper hands the Request to httpServerHandler, the path its bridge takes).
+// a fetch to its bridge socket, the path a raw request takes there).
 
 import { Buffer } from 'node:buffer';
 
@@ -38,32 +38,35 @@ async function timed(n, once) {
 function listen(server, port) {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server.address()));
+    server.listen(port, '127.0.0.1', () => resolve({ server, port: server.address().port }));
   });
 }
 
-// serverExchange(http, address) -> Promise: one request to the listening server.
+// serverExchange(http, {server, port}) -> Promise: one request to the listening server.
 export function socketExchange(http, address) {
   return clientGet(http, { host: '127.0.0.1', port: address.port, path: '/', agent: false, headers: { Host: 'h' } });
 }
 
 export async function benchLoop(http, spec, serverExchange = socketExchange) {
-  const { n, client, server } = spec;
-  const [name, value] = client.header;
+  const { n, client, server, kinds = ['client', 'server'] } = spec;
   const warm = Math.min(10, n);
-  const get = () => clientGet(http, { host: client.host, port: client.port, path: '/', agent: false,
-                                      headers: { [name]: value } });
-  await timed(warm, get);
-  const clientMs = await timed(n, get);
-
+  const out = {};
+  if (kinds.includes('client')) {
+    const [name, value] = client.header;
+    const get = () => clientGet(http, { host: client.host, port: client.port, path: '/', agent: false,
+                                        headers: { [name]: value } });
+    await timed(warm, get);
+    out.client_ms = await timed(n, get);
+  }
+  if (!kinds.includes('server')) return out;
   const body = Buffer.from(server.body_b64, 'base64');
   const srv = http.createServer((req, res) => res.end(body));
   try {
     const address = await listen(srv, server.port ?? 0);
     const ask = () => serverExchange(http, address);
     await timed(warm, ask);
-    const serverMs = await timed(n, ask);
-    return { client_ms: clientMs, server_ms: serverMs };
+    out.server_ms = await timed(n, ask);
+    return out;
   } finally {
     await new Promise((resolve) => {
       srv.close(() => resolve());

@@ -213,7 +213,8 @@ class WorkerdTarget(ProcessTarget[WorkerdProcess]):
     def bench_loop(self, spec: Json, timeout_s: float) -> Json:
         """drivers/bench.mjs's bare loop inside workerd (python -m harness bench)."""
         with self._lock:
-            return self._post(self._ensure(), "bench", "/bench", spec, timeout_s)
+            proc = self._ensure()
+            return self._post(proc, "bench", "/bench", {**spec, "bridges": proc.bridges()}, timeout_s)
 
     # -- the process -----------------------------------------------------------------
 

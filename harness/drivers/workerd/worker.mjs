@@ -191,6 +191,26 @@ async function serverScenario({ scenario, bridges }, send) {
   }
 }
 
+// The bare loop (drivers/bench.mjs). Its server exchange takes the path a raw request
+// takes: a fetch from here to bridge slot 0's socket, routed to the bench's server as the
+// only server of a stand-in scenario.
+async function benchScenario(spec) {
+  await endCurrent();
+  const [host, port] = spec.bridges[0];
+  const viaBridge = async (_http, address) => {
+    const created = [];
+    current = { scenario: { servers: [{}] }, queues: [[]], arrived: [0], created, executor: null };
+    created.push(address.server);
+    const res = await fetch(`http://${host}:${port}/`);
+    await res.arrayBuffer();
+  };
+  try {
+    return await benchLoop(http, spec, viaBridge);
+  } finally {
+    current = null;
+  }
+}
+
 function streamLines(work) {
   const { readable, writable } = new TransformStream();
   const writer = writable.getWriter();
@@ -265,16 +285,8 @@ export const control = {
           if (!current) return json({ status: 'error', detail: 'no server scenario in progress' });
           current.finishRequested = true;
           return json({ status: 'ok' });
-        case '/bench': {
-          // The bare server exchange here is the bridge's own path: a Request handed to
-          // httpServerHandler, no socket (the isolate cannot connect to itself).
-          const viaHandler = async (_http, address) => {
-            const handler = httpServerHandler({ port: address.port });
-            const res = await handler.fetch(new Request('http://h/'));
-            await res.arrayBuffer();
-          };
-          return json(await benchLoop(http, await request.json(), viaHandler));
-        }
+        case '/bench':
+          return json(await benchScenario(await request.json()));
         case '/reset':
           await endCurrent();
           return json({ status: 'ok' });
