@@ -2,9 +2,10 @@
 with the Python reference directly, no harness in between (same spec, same answer shape).
 
 client: reference http.request GET with one header to the harness's origin, a fresh
-connection each time (agent: False), the whole body read. server: a reference
-createServer answering res.end(body) behind the ASGI bridge and uvicorn, as the impl
-target serves it, asked over a fresh connection each time.
+connection each time (agent: False), the whole body read. server: each round a reference
+createServer answering res.end(body), listening on a port key and reached through the
+ASGI bridge behind one uvicorn, as the impl target serves it, asked over a fresh
+connection, then closed.
 """
 
 from __future__ import annotations
@@ -73,25 +74,30 @@ def _client_ms(spec: Json) -> list[float]:
 
 def _server_ms(spec: Json) -> list[float]:
     body = base64.b64decode(spec["server"]["body_b64"])
-    server = create_server(lambda req, res: res.end(body))
-    server.listen(0)
+    current: list[Any] = [None]  # the ASGI app of this round's server, behind one uvicorn
 
-    def ask(port: int, i: int) -> None:
-        conn = HTTPConnection("127.0.0.1", port)
-        conn.request("GET", "/", headers={"Host": "h"})
-        conn.getresponse().read()
-        conn.close()
+    async def front_app(scope: Any, receive: Any, send: Any) -> None:
+        await current[0](scope, receive, send)
 
-    try:
-        with UvicornThread(asgi_app(http_server_handler(server))) as front:
-            out: list[float] = []
-            for i in range(min(WARM, spec["n"]) + spec["n"]):
-                t0 = time.perf_counter()
-                ask(front.port, i)
-                out.append((time.perf_counter() - t0) * 1000)
-            return out[min(WARM, spec["n"]):]
-    finally:
-        server.close()
+    def scenario(port: int) -> None:
+        server = create_server(lambda req, res: res.end(body))
+        server.listen(0)
+        current[0] = asgi_app(http_server_handler(server))
+        try:
+            conn = HTTPConnection("127.0.0.1", port)
+            conn.request("GET", "/", headers={"Host": "h"})
+            conn.getresponse().read()
+            conn.close()
+        finally:
+            server.close()
+
+    with UvicornThread(front_app) as front:
+        out: list[float] = []
+        for _ in range(min(WARM, spec["n"]) + spec["n"]):
+            t0 = time.perf_counter()
+            scenario(front.port)
+            out.append((time.perf_counter() - t0) * 1000)
+        return out[min(WARM, spec["n"]):]
 
 
 def bench_loop(spec: Json) -> Json:

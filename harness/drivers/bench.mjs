@@ -7,9 +7,10 @@
 //
 // client: n times http.request GET to the harness's origin with one header, reading the
 // whole response; a fresh connection each time (agent: false), as a client scenario gets
-// a fresh origin. server: one http.createServer answering res.end(body), then n requests
-// from `serverExchange` (node/bun/deno: http.request over a fresh connection; workerd:
-// a fetch to its bridge socket, the path a raw request takes there).
+// a fresh origin. server: n times what a server scenario does: http.createServer
+// answering res.end(body), listen, one request from `serverExchange` (node/bun/deno:
+// http.request over a fresh connection; workerd: a fetch to its bridge socket, the path a
+// raw request takes there), close.
 
 import { Buffer } from 'node:buffer';
 
@@ -60,17 +61,22 @@ export async function benchLoop(http, spec, serverExchange = socketExchange) {
   }
   if (!kinds.includes('server')) return out;
   const body = Buffer.from(server.body_b64, 'base64');
-  const srv = http.createServer((req, res) => res.end(body));
-  try {
-    const address = await listen(srv, server.port ?? 0);
-    const ask = () => serverExchange(http, address);
-    await timed(warm, ask);
-    out.server_ms = await timed(n, ask);
-    return out;
-  } finally {
-    await new Promise((resolve) => {
-      srv.close(() => resolve());
-      srv.closeAllConnections?.();
-    });
-  }
+  const scenario = async () => {
+    const srv = http.createServer((req, res) => res.end(body));
+    try {
+      await serverExchange(http, await listen(srv, server.port ?? 0));
+    } finally {
+      await close(srv);
+    }
+  };
+  await timed(warm, scenario);
+  out.server_ms = await timed(n, scenario);
+  return out;
+}
+
+function close(server) {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections?.();
+  });
 }
