@@ -24,8 +24,6 @@ from harness.reference.bridge import http_server_handler
 from harness.reference.fetch import aclose_shared_client
 from harness.reference.server import create_server
 
-WARM = 10
-
 
 async def _get(options: dict[str, Any]) -> None:
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -64,7 +62,7 @@ def _client_ms(spec: Json) -> list[float]:
                         "agent": False, "headers": {name: value}})
 
         try:
-            await _timed(min(WARM, spec["n"]), get)
+            await _timed(spec["warm"], get)
             return await _timed(spec["n"], get)
         finally:
             await aclose_shared_client()
@@ -93,11 +91,11 @@ def _server_ms(spec: Json) -> list[float]:
 
     with UvicornThread(front_app) as front:
         out: list[float] = []
-        for _ in range(min(WARM, spec["n"]) + spec["n"]):
+        for _ in range(spec["warm"] + spec["n"]):
             t0 = time.perf_counter()
             scenario(front.port)
             out.append((time.perf_counter() - t0) * 1000)
-        return out[min(WARM, spec["n"]):]
+        return out[spec["warm"]:]
 
 
 def bench_loop(spec: Json) -> Json:

@@ -26,6 +26,7 @@ from harness.spec.model import Behavior
 # with one generated header to a 200 origin; a GET answered by res.end(body)).
 MIX = {"client": "client.headers.case-preserved-on-wire", "server": "server.create-listen"}
 SEED = 20261126  # inputs are drawn from this seed, so runs compare
+WARM = 10  # untimed rounds before the bare loop's timed ones
 BARE_TIMEOUT_S = 120.0
 
 
@@ -117,7 +118,7 @@ def _bare(target: Any, spec: Json) -> Json:
     for kind in ("client", "server"):
         t0 = time.perf_counter()
         _ask_bare(target, {**spec, "kinds": [kind]})
-        out[f"{kind}_ms"] = [(time.perf_counter() - t0) * 1000 / (spec["n"] + min(10, spec["n"]))]
+        out[f"{kind}_ms"] = [(time.perf_counter() - t0) * 1000 / (spec["n"] + spec["warm"])]
     return out
 
 
@@ -137,7 +138,7 @@ def bench_target(session: Any, name: str, mix: dict[str, Behavior], n: int) -> l
     client, server = inputs["client"][0], inputs["server"][0]  # the bare loop repeats the first example
     responses = build(mix["client"], client, "bench.origin")["origin"]["responses"]
     with session.wire.origin(responses) as origin:
-        spec: Json = {"n": n, "client": {"host": "127.0.0.1", "port": origin.port,
+        spec: Json = {"n": n, "warm": min(WARM, n), "client": {"host": "127.0.0.1", "port": origin.port,
                                          "header": [client["name"], client["value"]]},
                       "server": {"body_b64": base64.b64encode(server["body"]).decode(),
                                  "port": WORKERD_PORT_KEY if name.startswith("workerd") else 0}}
@@ -157,6 +158,9 @@ def run(names: list[str], n: int, specs: Path, cases: Path, out: Callable[[str],
     t0 = time.perf_counter()
     behaviors = {b.id: b for b in load_all(specs, cases)}
     spec_s = time.perf_counter() - t0
+    missing = sorted(set(MIX.values()) - set(behaviors))
+    if missing:
+        raise BenchError(f"the bench mix names behaviors {specs} does not hold: {', '.join(missing)}")
     mix = {kind: behaviors[bid] for kind, bid in MIX.items()}
     worst: tuple[float, str] | None = None
     session = Session(names, session_seed=SEED)

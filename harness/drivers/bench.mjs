@@ -2,7 +2,7 @@
 // the bench mix done by the runtime's own node:http, timed inside the runtime, with no
 // harness in between. Each exchange is timed alone (performance.now, milliseconds).
 //
-//   spec: {n, client: {host, port, header: [name, value]}, server: {body_b64, port}, kinds?}
+//   spec: {n, warm, client: {host, port, header: [name, value]}, server: {body_b64, port}, kinds?}
 //   answer: {client_ms: [...], server_ms: [...]} (the kinds asked; default both)
 //
 // client: n times http.request GET to the harness's origin with one header, reading the
@@ -49,8 +49,7 @@ export function socketExchange(http, address) {
 }
 
 export async function benchLoop(http, spec, serverExchange = socketExchange) {
-  const { n, client, server, kinds = ['client', 'server'] } = spec;
-  const warm = Math.min(10, n);
+  const { n, warm, client, server, kinds = ['client', 'server'] } = spec;
   const out = {};
   if (kinds.includes('client')) {
     const [name, value] = client.header;
