@@ -34,6 +34,23 @@ from harness.targets.base import Target, TargetCrashed, TargetUnavailable
 from harness.verdict import Verdict, verdict, worst
 from harness.vocabulary import timing
 
+
+def _inputs_from_seed_and_spec_only() -> None:
+    """Hypothesis (since 6.13x) also draws literals it finds in every loaded module of the
+    project, so any edit to the harness's own code changed the inputs a seed generates,
+    and a CLI run (which loads cli.py) generated other inputs than a pytest run. The
+    inputs of a seed must depend on the seed and the spec only: that pool stays empty."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # a Hypothesis without it draws no local constants anyway
+        return
+    if callable(getattr(providers, "_get_local_constants", None)) and hasattr(providers, "Constants"):
+        empty = providers.Constants()
+        providers._get_local_constants = lambda: empty
+
+
+_inputs_from_seed_and_spec_only()
+
 if TYPE_CHECKING:  # the wire starts a loop thread on import of its users only: imported lazily
     from harness.apps.run import AppRunner
     from harness.verdict import Note
