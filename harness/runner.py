@@ -36,7 +36,7 @@ from harness.vocabulary import timing
 
 
 def _inputs_from_seed_and_spec_only() -> None:
-    """Hypothesis (since 6.13x) also draws literals it finds in every loaded module of the
+    """Hypothesis (6.155 here) also draws literals it finds in every loaded module of the
     project, so any edit to the harness's own code changed the inputs a seed generates,
     and a CLI run (which loads cli.py) generated other inputs than a pytest run. The
     inputs of a seed must depend on the seed and the spec only: that pool stays empty."""
