@@ -1,4 +1,4 @@
-"""python -m harness: lint, run, merge, report, replay, repro, gate, diff, targets, apps, faults, coverage.
+"""python -m harness: lint, run, merge, report, replay, repro, gate, diff, targets, apps, faults, coverage, bench.
 
 Bad input (harness/errors.py BadInput, a malformed spec) is refused by main(): one
 paragraph on stderr, exit code 2, no traceback."""
@@ -372,6 +372,27 @@ def cmd_faults(args: argparse.Namespace) -> int:
     return 1 if missing else 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from harness.bench.command import BenchError, run
+    from harness.targets import registry
+    from harness.targets.base import TargetUnavailable
+
+    names = list(registry.TARGETS) if args.all else args.target
+    if not names:
+        _stderr("bench: name a target (--target T, repeatable) or --all")
+        return 2
+    if args.n < 1:
+        _stderr(f"bench: --n must be at least 1, got {args.n}")
+        return 2
+    if not _targets_ok(names):
+        return 2
+    try:
+        return run(names, args.n, Path(args.specs), Path(args.cases), print)
+    except (BenchError, TargetUnavailable) as exc:
+        _stderr(f"bench: {exc}")
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     p.add_argument("--specs", default="specs")
@@ -440,11 +461,15 @@ def main(argv: list[str] | None = None) -> int:
     from harness import repro_cli
 
     repro_cli.add_parser(sub)
+    be = sub.add_parser("bench", help="per-example cost through the harness vs the bare exchange in the runtime")
+    be.add_argument("--target", action="append")
+    be.add_argument("--all", action="store_true", help="every target")
+    be.add_argument("--n", type=int, default=200, help="examples of each kind per target (default 200)")
     args = p.parse_args(argv)
     handler = {"lint": cmd_lint, "run": cmd_run, "merge": cmd_merge, "report": cmd_report, "replay": cmd_replay,
                "repro": repro_cli.cmd_repro, "gate": cmd_gate, "diff": cmd_diff, "targets": cmd_targets,
                "apps": cmd_apps, "faults": cmd_faults,
-               "coverage": cmd_coverage}[args.cmd]
+               "coverage": cmd_coverage, "bench": cmd_bench}[args.cmd]
     try:
         return handler(args)
     except Exception as exc:

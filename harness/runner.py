@@ -215,8 +215,7 @@ class Session:
             try:
                 obs = self._guarded(target, bind_origin(scenario, origin.port), None)
             finally:
-                recording = origin.recording()
-                origin.close()
+                recording = origin.finish()
             obs["wire"] = recording
             obs["ctx"] = {"origin_host": "127.0.0.1", "origin_port": origin.port}
             return obs

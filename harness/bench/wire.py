@@ -1,6 +1,6 @@
 """Per-scenario cost of the wire: `python -m harness.bench.wire [rounds]`.
 
-- origin: origin() + one GET from a plain socket + recording() + close()
+- origin: origin() + one GET from a plain socket + finish() (recording and close)
 - exchange: exchange() of one GET against a trivial local server (a keep-alive origin)
 """
 
@@ -25,8 +25,7 @@ def _origin_round_trip(wire: Wire) -> None:
         while len(got) < len(RESPONSE):
             got += s.recv(4096)
     assert got == RESPONSE, got
-    assert len(origin.recording()["requests"]) == 1
-    origin.close()
+    assert len(origin.finish()["requests"]) == 1
 
 
 def _measure(fn: Callable[[], None], rounds: int) -> list[float]:
@@ -51,7 +50,7 @@ def main(argv: list[str]) -> None:
     rounds = int(argv[0]) if argv else 300
     with Wire() as wire:
         _report(
-            "origin()+GET+recording()+close()", _measure(lambda: _origin_round_trip(wire), rounds)
+            "origin()+GET+finish()", _measure(lambda: _origin_round_trip(wire), rounds)
         )
         with wire.origin([{"body": ["hello"]}]) as server:
             request = [{"method": "GET", "target": "/", "headers": [["Host", "x"]]}]

@@ -1319,6 +1319,12 @@ function handleClientError(session, serverIndex, srec, ops, err, socket) {
  * Wait until every handler has run its ops and its response closed (or the scenario
  * deadline passed), then close the servers; returns server observations (without "wire").
  */
+// One event-loop turn (ms 0) or a timer: what finishing waits for trailing 'close' events.
+function settle(ms) {
+  if (ms > 0 || typeof setImmediate !== 'function') return new Promise((r) => setTimeout(r, ms));
+  return new Promise((r) => setImmediate(r));
+}
+
 export async function finishServers(session) {
   const { obs, rec } = session;
   if (!rec) return obs;
@@ -1350,7 +1356,7 @@ export async function finishServers(session) {
       }
     }));
     await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, timing('close_wait_ms')))]);
-    await new Promise((r) => setTimeout(r, timing('settle_ms')));
+    await settle(timing('settle_ms'));
   } catch (e) {
     obs.status = 'error';
     obs.detail = `executor error: ${describe(e)}`;

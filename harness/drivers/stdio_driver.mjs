@@ -5,6 +5,7 @@
 //   in:  {"id": n, "cmd": "start_servers", "scenario": {...}}
 //                                                         out: {"id": n, "addresses": [[host, port] | null, ...]}
 //   in:  {"id": n, "cmd": "finish_servers"}              out: {"id": n, ...server observations}
+//   in:  {"id": n, "cmd": "bench", "spec": {...}}       out: {"id": n, ...bench.mjs's timings}
 //   in:  {"id": n, "cmd": "version"}                     out: {"id": n, "runtime": "node", "version": "24.21.0", "node": "24.21.0"}
 //   any failure of the driver itself:                    out: {"id": n, "error": "..."}
 //
@@ -13,6 +14,7 @@
 
 import * as http from 'node:http';
 import process from 'node:process';
+import { benchLoop } from './bench.mjs';
 import { finishServers, recordUncaught, runClient, startServers } from './executor.mjs';
 import { useVocabulary } from './vocabulary.mjs';
 import vocabulary from './vocabulary.json' with { type: 'json' };
@@ -96,6 +98,8 @@ async function dispatch(msg) {
     }
     case 'version':
       return { id, ...runtimeInfo() };
+    case 'bench':
+      return { id, ...(await benchLoop(http, msg.spec)) };
     default:
       return { id, error: `unknown command ${JSON.stringify(msg.cmd)}` };
   }

@@ -21,6 +21,7 @@ from typing import Any
 import jsonschema
 
 from harness.spec.assertions import CHECKS
+from harness.spec.cache import cached
 from harness.spec.defaults import ShortFormError, expand_behavior
 from harness.spec.expr import OPERATORS, operator_of, references
 from harness.spec.model import Behavior, Case, FetchBacked, Written
@@ -95,6 +96,10 @@ def _check_refs(doc: Located, keys: list[Any], expr: Any, names: set[str], bid: 
 
 
 def load_spec_file(path: Path) -> list[Behavior]:
+    return cached("spec", path, _load_spec_file)
+
+
+def _load_spec_file(path: Path) -> list[Behavior]:
     from harness.strategies import check_input  # strategies import the spec model, not the reverse
 
     doc = load_located(path)
@@ -172,6 +177,10 @@ def _written(doc: Located, keys: list[Any], entries: list[Any]) -> tuple[Written
 
 
 def load_case_file(path: Path) -> list[Case]:
+    return cached("case", path, _load_case_file)
+
+
+def _load_case_file(path: Path) -> list[Case]:
     doc = load_located(path)
     _schema_check(doc, "case.schema.json")
     return [

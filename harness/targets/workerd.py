@@ -210,6 +210,12 @@ class WorkerdTarget(ProcessTarget[WorkerdProcess]):
                 return {"status": "error", "detail": "server scenario run without an exchange callback"}
             return from_target(self._run_server(proc, sid, scenario, exchange))
 
+    def bench_loop(self, spec: Json, timeout_s: float) -> Json:
+        """drivers/bench.mjs's bare loop inside workerd (python -m harness bench)."""
+        with self._lock:
+            proc = self._ensure()
+            return self._post(proc, "bench", "/bench", {**spec, "bridges": proc.bridges()}, timeout_s)
+
     # -- the process -----------------------------------------------------------------
 
     def _launch(self, binary: Path) -> WorkerdProcess:

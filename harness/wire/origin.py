@@ -118,6 +118,14 @@ class OriginHandle:
         """What reached the origin so far, JSON-ready (SCENARIO.md "What the origin records")."""
         return cast(WireRecord, self._wire.call(_snapshot(self._server)))
 
+    def finish(self) -> WireRecord:
+        """recording(), then close(), in one trip to the wire loop (a scenario's end)."""
+        if self._closed:
+            return self.recording()
+        self._closed = True
+        self._wire.forget(self)
+        return cast(WireRecord, self._wire.call(_snapshot_and_close(self._server)))
+
     def close(self) -> None:
         """Close the listener and every connection it accepted. Idempotent."""
         if not self._closed:
@@ -137,3 +145,9 @@ async def _snapshot(server: OriginServer) -> Json:
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     return server.snapshot()
+
+
+async def _snapshot_and_close(server: OriginServer) -> Json:
+    record = await _snapshot(server)
+    await server.close()
+    return record

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from harness.vocabulary import timing
+
 from .chunked import ChunkedDecoder
 from .clock import Clock
 from .heads import (
@@ -18,8 +20,6 @@ from .heads import (
 from .response_record import ResponseRecord
 
 READ_SIZE = 65536
-# How long to wait for the server to close after a response that announced it would.
-CLOSE_WAIT_S = 0.5
 
 
 class Connection:
@@ -206,10 +206,10 @@ async def _read_tunnel(conn: Connection, rec: ResponseRecord) -> None:
 
 
 async def _await_close(conn: Connection) -> None:
-    """Wait (briefly) for the FIN a `Connection: close` response promised."""
+    """Wait (briefly: fin_wait_ms) for the FIN a `Connection: close` response promised."""
     try:
         while not conn.buf and not conn.eof:
-            data = await asyncio.wait_for(conn.read(), CLOSE_WAIT_S)
+            data = await asyncio.wait_for(conn.read(), timing("fin_wait_ms") / 1000)
             conn.buf += data
     except TimeoutError:
         pass

@@ -10,6 +10,7 @@
 //                                  observations
 //                    POST /finish  the raw client is done: finish the server scenario
 //                    POST /reset   abandon any server scenario, close its servers
+//                    POST /bench   body: bench spec; answers bench.mjs's timings (the bare loop)
 //                    GET  /ping
 //   bridge0..7     one socket per server slot. Raw requests from the harness's raw client
 //                  arrive here and are handed, untouched, to the Node-style server of that
@@ -35,6 +36,7 @@
 import http from 'node:http';
 import process from 'node:process';
 import { httpServerHandler, handleAsNodeRequest } from 'cloudflare:node';
+import { benchLoop } from '../bench.mjs';
 import { runClient, startServers, finishServers, recordUncaught } from '../executor.mjs';
 import { useVocabulary } from '../vocabulary.mjs';
 // A json module of the config (workerd refuses `with { type: 'json' }`, which the other
@@ -189,6 +191,26 @@ async function serverScenario({ scenario, bridges }, send) {
   }
 }
 
+// The bare loop (drivers/bench.mjs). Its server exchange takes the path a raw request
+// takes: a fetch from here to bridge slot 0's socket, routed to the bench's server as the
+// only server of a stand-in scenario.
+async function benchScenario(spec) {
+  await endCurrent();
+  const [host, port] = spec.bridges[0];
+  const viaBridge = async (_http, address) => {
+    const created = [];
+    current = { scenario: { servers: [{}] }, queues: [[]], arrived: [0], created, executor: null };
+    created.push(address.server);
+    const res = await fetch(`http://${host}:${port}/`);
+    await res.arrayBuffer();
+  };
+  try {
+    return await benchLoop(http, spec, viaBridge);
+  } finally {
+    current = null;
+  }
+}
+
 function streamLines(work) {
   const { readable, writable } = new TransformStream();
   const writer = writable.getWriter();
@@ -263,6 +285,8 @@ export const control = {
           if (!current) return json({ status: 'error', detail: 'no server scenario in progress' });
           current.finishRequested = true;
           return json({ status: 'ok' });
+        case '/bench':
+          return json(await benchScenario(await request.json()));
         case '/reset':
           await endCurrent();
           return json({ status: 'ok' });

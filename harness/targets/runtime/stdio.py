@@ -185,6 +185,11 @@ class StdioTarget(ProcessTarget[DriverProcess]):
             + (f"\n--- stderr tail ---\n{tail}" if tail else "")
         )
 
+    def bench_loop(self, spec: Json, timeout_s: float) -> Json:
+        """drivers/bench.mjs's bare loop in this runtime (python -m harness bench)."""
+        with self._lock:
+            return self._ensure().request({"cmd": "bench", "spec": spec}, timeout=timeout_s)
+
     # -- running scenarios (the runner has checked kind and capabilities)
 
     def run(self, scenario: Json, exchange: Exchange | None) -> Observations:

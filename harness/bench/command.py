@@ -1,0 +1,183 @@
+"""`python -m harness bench`: what the harness costs per example over the bare exchange.
+
+For each target, in one run: (a) the bare loop, drivers/bench.mjs inside the runtime
+(impl: harness/bench/bare_reference.py on the reference), timed inside the runtime; (b) the
+same exchanges as examples of real behaviors (MIX) through the harness (Session.run_example:
+scenario built, origin made, target run, verdict), each timed alone, less the delays its
+scenario asks for. Per target and kind it prints the medians, their ratio (b)/(a) and
+examples per second, then the target's start-up time and the spec-loading time; last,
+`bench: worst ratio R on TARGET`. Timing is never a test: this command only reports.
+"""
+
+from __future__ import annotations
+
+import base64
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.observations import Json
+from harness.spec.model import Behavior
+
+# The mix: one client and one server behavior whose exchange the bare loop repeats (a GET
+# with one generated header to a 200 origin; a GET answered by res.end(body)).
+MIX = {"client": "client.headers.case-preserved-on-wire", "server": "server.create-listen"}
+SEED = 20261126  # inputs are drawn from this seed, so runs compare
+WARM = 10  # untimed rounds before the bare loop's timed ones
+BARE_TIMEOUT_S = 120.0
+
+
+@dataclass
+class Kind:
+    """One kind of the mix on one target: per-example milliseconds, bare and through the harness."""
+
+    name: str
+    bare_ms: list[float]
+    harness_ms: list[float]
+
+    @property
+    def bare(self) -> float:
+        return statistics.median(self.bare_ms)
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.harness_ms) / max(self.bare, 1e-3)
+
+    def line(self) -> str:
+        harness = statistics.median(self.harness_ms)
+        per_s = len(self.harness_ms) / (sum(self.harness_ms) / 1000)
+        how = "medians" if len(self.bare_ms) > 1 else "bare: the mean of one timed loop"
+        return (f"  {self.name:<6} bare {self.bare:6.2f} ms  harness {harness:6.2f} ms  ratio {self.ratio:5.2f}"
+                f"  {per_s:6.0f} examples/s  ({how}, n={len(self.harness_ms)})")
+
+
+def asked_delay_ms(node: Any) -> float:
+    """The waits a scenario asks for: `wait` ops' ms and every delay_ms / pause_ms in it."""
+    if isinstance(node, list):
+        return sum(asked_delay_ms(x) for x in node)
+    if not isinstance(node, dict):
+        return 0.0
+    own = sum(float(node[k]) for k in ("delay_ms", "pause_ms") if isinstance(node.get(k), int | float))
+    if node.get("op") == "wait" and isinstance(node.get("ms"), int | float):
+        own += float(node["ms"])
+    return own + sum(asked_delay_ms(v) for v in node.values() if isinstance(v, dict | list))
+
+
+def draw_inputs(behavior: Behavior, n: int) -> list[Mapping[str, Any]]:
+    """n inputs of the behavior from Hypothesis (seeded), cycled if it draws fewer."""
+    from hypothesis import HealthCheck, Phase, given, seed, settings
+
+    from harness.strategies import compile_given
+
+    drawn: list[Mapping[str, Any]] = []
+
+    @settings(max_examples=n, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @seed(SEED)
+    @given(compile_given(behavior.given))
+    def collect(inputs: dict[str, Any]) -> None:
+        drawn.append(inputs)
+
+    collect()
+    return [drawn[i % len(drawn)] for i in range(n)]
+
+
+def _through_harness(session: Any, target: Any, behavior: Behavior, inputs: list[Mapping[str, Any]]) -> list[float]:
+    out = []
+    for i, given in enumerate(inputs):
+        t0 = time.perf_counter()
+        example = session.run_example(behavior, target, given, "bench", i)
+        spent = (time.perf_counter() - t0) * 1000 - asked_delay_ms(example.scenario)
+        if example.observations.get("status") != "ok":
+            raise BenchError(f"{behavior.id} on {target.name} did not run: "
+                             f"{example.observations.get('status')}: {example.observations.get('detail')}")
+        out.append(spent)
+    return out
+
+
+class BenchError(Exception):
+    """A target could not run the bench (not installed, a scenario that did not run)."""
+
+
+def _bare(target: Any, spec: Json) -> Json:
+    if target.name == "impl":
+        from harness.bench.bare_reference import bench_loop
+
+        result: Json = bench_loop(spec)
+        return result
+    if not hasattr(target, "bench_loop"):
+        raise BenchError(f"{target.name} has no bare loop")
+    if not target.name.startswith("workerd"):
+        return _ask_bare(target, spec)
+    # workerd's clock stands still between I/O (a Spectre mitigation) and ticks in whole ms:
+    # each kind's loop is one request, timed from here, its cost spread over its exchanges.
+    out: Json = {}
+    for kind in ("client", "server"):
+        t0 = time.perf_counter()
+        _ask_bare(target, {**spec, "kinds": [kind]})
+        out[f"{kind}_ms"] = [(time.perf_counter() - t0) * 1000 / (spec["n"] + spec["warm"])]
+    return out
+
+
+def _ask_bare(target: Any, spec: Json) -> Json:
+    reply: Json = target.bench_loop(spec, BARE_TIMEOUT_S)
+    if "error" in reply or reply.get("status", "ok") != "ok":
+        raise BenchError(f"{target.name}: the bare loop failed: {reply.get('error') or reply.get('detail')}")
+    return reply
+
+
+def bench_target(session: Any, name: str, mix: dict[str, Behavior], n: int) -> list[Kind]:
+    """The mix on one (started) target: bare, then through the harness."""
+    from harness.scenario import build
+
+    target = session.target(name)
+    inputs = {kind: draw_inputs(b, n) for kind, b in mix.items()}
+    client, server = inputs["client"][0], inputs["server"][0]  # the bare loop repeats the first example
+    responses = build(mix["client"], client, "bench.origin")["origin"]["responses"]
+    with session.wire.origin(responses) as origin:
+        spec: Json = {"n": n, "warm": min(WARM, n), "client": {"host": "127.0.0.1", "port": origin.port,
+                                         "header": [client["name"], client["value"]]},
+                      "server": {"body_b64": base64.b64encode(server["body"]).decode(),
+                                 "port": WORKERD_PORT_KEY if name.startswith("workerd") else 0}}
+        bare = _bare(target, spec)
+    kinds = [Kind(kind, bare[f"{kind}_ms"], _through_harness(session, target, mix[kind], inputs[kind]))
+             for kind in ("client", "server")]
+    return kinds
+
+
+WORKERD_PORT_KEY = 48611  # workerd's servers listen on port-table keys, not sockets
+
+
+def run(names: list[str], n: int, specs: Path, cases: Path, out: Callable[[str], None]) -> int:
+    from harness.runner import Session
+    from harness.spec import load_all
+
+    t0 = time.perf_counter()
+    behaviors = {b.id: b for b in load_all(specs, cases)}
+    spec_s = time.perf_counter() - t0
+    missing = sorted(set(MIX.values()) - set(behaviors))
+    if missing:
+        raise BenchError(f"the bench mix names behaviors {specs} does not hold: {', '.join(missing)}")
+    mix = {kind: behaviors[bid] for kind, bid in MIX.items()}
+    worst: tuple[float, str] | None = None
+    session = Session(names, session_seed=SEED)
+    try:
+        for name in names:
+            t1 = time.perf_counter()
+            session.target(name)
+            started_s = time.perf_counter() - t1
+            kinds = bench_target(session, name, mix, n)
+            out(f"{name} ({session.target(name).version()}): start-up {started_s:.2f} s, "
+                f"spec loading {spec_s:.2f} s")
+            for kind in kinds:
+                out(kind.line())
+                if worst is None or kind.ratio > worst[0]:
+                    worst = (kind.ratio, name)
+    finally:
+        session.close()
+    if worst is not None:
+        out(f"bench: worst ratio {worst[0]:.2f} on {worst[1]}")
+    return 0
