@@ -14,6 +14,7 @@ from typing import Any
 
 from harness import profiles
 from harness.errors import BadInput, paragraph
+from harness.inputs import check_fault, check_targets
 from harness.status import DEFAULT_RERUNS
 from harness.watchdog import SCENARIO_TIMEOUT_HELP, SCENARIO_TIMEOUT_S
 
@@ -107,7 +108,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from hypothesis import settings
 
     from harness.events import Dispatcher, Handler
-    from harness.inputs import check_fault, check_targets
     from harness.report.handlers import Gate, Progress, ReportWriter, Summary
     from harness.runner import Session
     from harness.spec.record import CaseRecorder
@@ -179,18 +179,6 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-def _targets_ok(names: list[str]) -> bool:
-    """Whether every target name can run (workerd@<date>+<flags> included); else say why."""
-    from harness.targets import registry
-
-    try:
-        registry.check(names)
-    except registry.BadTarget as exc:
-        _stderr(str(exc))
-        return False
-    return True
-
-
 def _read_results(path: str) -> dict[str, Any]:
     """The results document (ResultsError, bad input, when it cannot be used)."""
     from harness.report.results import read
@@ -211,7 +199,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Rerun the exact example of a repro file (written for every non-PASS cell)."""
-    from harness.inputs import check_fault
     from harness.report.results import read_repro
     from harness.runner import Session
     from harness.scenario import from_json
@@ -229,8 +216,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
               f"rerun the cell with pytest instead", file=sys.stderr)
         return 1
     target_name = args.target or rec["target"]
-    if not _targets_ok([target_name]):
-        return 2
+    check_targets([target_name], installed=False)
     check_fault(args.fault)
     causes = _causes(args.specs)
     session = Session([target_name], session_seed=rec.get("session_seed", 0),
@@ -259,8 +245,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
     from harness.report.handlers import Gate
 
     doc = _read_results(args.results)
-    if not _targets_ok(args.target or []):  # a name makes a baseline's file name
-        return 2
+    check_targets(args.target or [], installed=False)  # a name makes a baseline's file name
     base_dir = Path(args.baselines)
     if not args.update:
         _baselines_exist(args.target or sorted({r["target"] for r in doc["results"]}), base_dir)
@@ -300,8 +285,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
             print(f"install failed: {exc}", file=sys.stderr)
             return 1
         return 0
-    if not _targets_ok(args.names):
-        return 2
+    check_targets(args.names, installed=False)
     rows = []
     for name in args.names or registry.TARGETS:
         try:
@@ -384,8 +368,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.n < 1:
         _stderr(f"bench: --n must be at least 1, got {args.n}")
         return 2
-    if not _targets_ok(names):
-        return 2
+    check_targets(names, installed=False)
     try:
         return run(names, args.n, Path(args.specs), Path(args.cases), print)
     except (BenchError, TargetUnavailable) as exc:
