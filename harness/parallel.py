@@ -12,6 +12,7 @@ The hooks below are xdist's (optional: without xdist they are never called).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -22,6 +23,10 @@ from harness.report.merge import MergeError, merge
 from harness.report.results import document
 from harness.runner import Session
 
+# Each target's cells are spread over this many xdist groups (`--column-groups`): most of a
+# scenario's time is waiting (delays and timeouts the specs ask for), so a column split over
+# several workers overlaps its waits; each worker starts a target once, for all its groups.
+COLUMN_GROUPS = 4
 SEED_KEY = "node_http_session_seed"
 RESULTS_KEY = "node_http_results"
 GATHERED = pytest.StashKey[list[tuple[str, Document]]]()
@@ -32,6 +37,14 @@ def configure(config: pytest.Config) -> None:
                                        "(the harness puts each item in its target's group)")
     if not is_worker(config):  # xdist calls these on its controller only
         config.pluginmanager.register(_ControllerHooks(config), "node-http-xdist-controller")
+
+
+def group(target: str, behavior_id: str, feature: str, groups: int) -> str:
+    """The xdist group of a cell: one of `groups` per target, by a stable hash (not `hash()`:
+    every worker must agree). An app's behaviors share a group, so its servers start once per target."""
+    key = feature if feature.startswith("apps.") else behavior_id
+    k = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % max(1, groups)
+    return f"{target.replace('@', '+')}.{k}"  # xdist reads the group after the last '@' of the node id
 
 
 def is_worker(config: pytest.Config) -> bool:

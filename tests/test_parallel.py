@@ -52,13 +52,22 @@ def serial(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_xdist_run_equals_serial_run(serial: dict[str, Any], tmp_path: Path) -> None:
     pytest.importorskip("xdist")
-    doc = _pytest(tmp_path, "-n", "2", "--dist", "loadgroup")
+    doc = _pytest(tmp_path, "-n", "2", "--dist", "loadgroup", "--column-groups", "1")
     assert len(doc["results"]) == 22
     assert _cells(doc) == _cells(serial)
-    # loadgroup: one worker per target, so each runtime started once
+    # one group per target: one worker per target, so each runtime started once
     assert {name: t["processes_started"] for name, t in doc["targets"].items()} == {"impl": 1, "node": 1}
     for fmt in ("matrix.md", "matrix.html", "matrix.json", "matrix.junit.xml"):
         assert (tmp_path / fmt).is_file()
+
+
+def test_columns_split_over_workers_equal_serial_run(serial: dict[str, Any], tmp_path: Path) -> None:
+    pytest.importorskip("xdist")
+    doc = _pytest(tmp_path, "-n", "3", "--dist", "loadgroup", "--column-groups", "3")
+    assert _cells(doc) == _cells(serial)
+    # a target starts once in each worker that took one of its groups, never once per cell
+    assert all(1 <= t["processes_started"] <= 3 for t in doc["targets"].values()), doc["targets"]
+    assert sum(t["processes_started"] for t in doc["targets"].values()) > 2  # the columns were split
 
 
 def test_two_shards_merged_equal_one_run(serial: dict[str, Any], tmp_path: Path) -> None:
