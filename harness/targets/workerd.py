@@ -358,7 +358,6 @@ class WorkerdTarget(ProcessTarget[WorkerdProcess]):
                     stage = "finishing the servers"
                     answer.end(b"finish\n")
                     obs = self._next_line(answer)
-                    answer.next_line()  # the answer's end: the connection can be used again
             if failed is not None:
                 if not proc.alive():
                     raise self._crashed(proc, sid, stage) from None

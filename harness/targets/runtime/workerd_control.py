@@ -172,9 +172,11 @@ class ControlStream:
         self._ended = True
 
     def close(self) -> None:
-        """Give the connection back if both directions are complete, else close it."""
-        if self._ended and self._body.done and not self._pending and self._conn.reusable:
-            self._client._give_back(self._conn)
+        """Give the connection back once the request body has ended (the rest of the answer
+        is read before the connection's next use: the worker ends it after freeing the
+        scenario's ports, which need not delay this scenario), else close it."""
+        if self._ended and not self._pending and self._conn.reusable:
+            self._client._give_back(self._conn, None if self._body.done else self._body)
         else:
             self._conn.close()
 
@@ -194,9 +196,20 @@ class ControlClient:
     def __init__(self, host: str, port: int) -> None:
         self._address = (host, port)
         self._idle: _Connection | None = None
+        self._unread: _Body | None = None  # the rest of the idle connection's last answer
 
     def _take(self, timeout: float) -> _Connection:
         conn, self._idle = self._idle, None
+        unread, self._unread = self._unread, None
+        if conn is not None and unread is not None:
+            conn.settimeout(timeout)
+            try:
+                rest = unread.read()
+            except OSError:
+                rest = b"?"
+            if rest.strip() or not conn.reusable:
+                conn.close()
+                conn = None
         if conn is not None and conn.stale():
             conn.close()
             conn = None
@@ -205,10 +218,10 @@ class ControlClient:
         conn.settimeout(timeout)
         return conn
 
-    def _give_back(self, conn: _Connection) -> None:
+    def _give_back(self, conn: _Connection, unread: _Body | None = None) -> None:
         if self._idle is not None:
             self._idle.close()
-        self._idle = conn
+        self._idle, self._unread = conn, unread
 
     def _head(self, method: str, path: str, content_type: str, framing: str) -> bytes:
         host, port = self._address
@@ -246,4 +259,4 @@ class ControlClient:
     def close(self) -> None:
         if self._idle is not None:
             self._idle.close()
-            self._idle = None
+        self._idle = self._unread = None
