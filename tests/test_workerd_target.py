@@ -270,6 +270,29 @@ def test_server_timeout(target: WorkerdTarget, wire: Any) -> None:
     assert target.run(after, wire_exchange(wire, after))["status"] == "ok"
 
 
+
+def test_failed_exchange_resets_then_runs_again(target: WorkerdTarget, wire: Any) -> None:
+    # The open /server request is abandoned mid-scenario: its connection is closed, the
+    # worker frees the ports, and the next scenario (same port key) runs on a fresh one.
+    scenario = {
+        "kind": "server", "id": "test.workerd.broken-exchange", "timeout_ms": 2000,
+        "servers": [{"listen": 8095, "handler": end_with("ok")}],
+        "requests": [get(0)],
+    }
+
+    def broken(addresses: list[tuple[str, int]]) -> Json:
+        raise RuntimeError("raw client broke")
+
+    obs = target.run(scenario, broken)
+    assert obs["status"] == "error"
+    assert "raw client broke" in obs["detail"]
+    for _ in range(3):
+        obs = target.run(scenario, wire_exchange(wire, scenario))
+        assert obs["status"] == "ok", obs["detail"]
+        assert obs["servers"][0]["listen_error"] is None
+    assert target.restarts == 0
+
+
 # -- wedged and crashed -------------------------------------------------------------------
 
 WEDGING_EXECUTOR = """

@@ -14,12 +14,17 @@ How a scenario runs:
 - client: POST the scenario to the control socket; the worker runs
   ``runClient(http, scenario)`` inside that request (workerd forbids I/O at a worker's
   top level) and answers the observations.
-- server: POST /start; the worker creates the servers (``listen(port)`` registers them in
-  the isolate's port table) and answers one address per server, the bridge socket of its
-  slot; the harness's raw client talks to those sockets (``exchange``); each raw request
-  reaches the worker untouched and is handed to the Node-style server through
-  ``httpServerHandler`` (or ``handleAsNodeRequest``); POST /finish answers the server-side
-  observations. Routing rules: "workerd bridge routing" in harness/SCENARIO.md.
+- server: POST /server, full duplex (its body stays open while its answer streams); the
+  worker creates the servers (``listen(port)`` registers them in the isolate's port table)
+  and answers one address per server, the bridge socket of its slot; the harness's raw
+  client talks to those sockets (``exchange``); each raw request reaches the worker
+  untouched and is handed to the Node-style server through ``httpServerHandler`` (or
+  ``handleAsNodeRequest``); then the harness writes "finish" into the open body and the
+  answer's next line is the server-side observations. Routing rules: "workerd bridge
+  routing" in harness/SCENARIO.md.
+
+Control requests go over one kept-alive connection
+(harness/targets/runtime/workerd_control.py, cheaper than httpx and able to do the duplex).
 
 Python creates every listening socket itself and passes it with ``--socket-fd``, so there
 is no free-port race, and when workerd dies its sockets die with it (in-flight requests
@@ -41,16 +46,15 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from harness.observations import Observations, WireRecord, from_target
 from harness.targets.base import Exchange, Json, Profile, TargetUnavailable
 from harness.targets.runtime import install, workerd_compat, workerd_config
 from harness.targets.runtime.process import LogBuffer, ProcessTarget, RuntimeProcess
+from harness.targets.runtime.workerd_control import ControlClient, ControlStream
 from harness.vocabulary import timing
 
 _REFERENCE = re.compile(r"internal error; reference = ([0-9a-z]+)")
@@ -86,7 +90,7 @@ def _entries(log: LogBuffer, needle: str, timeout: float) -> list[str]:
 class WorkerdProcess(RuntimeProcess):
     """One running workerd with its sockets and control client; its log is stdout+stderr."""
 
-    def __init__(self, binary: Path, config: Path, client: httpx.Client, start_timeout: float) -> None:
+    def __init__(self, binary: Path, config: Path, start_timeout: float) -> None:
         listeners: dict[str, socket.socket] = {}
         for name in workerd_config.socket_names():
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -103,11 +107,9 @@ class WorkerdProcess(RuntimeProcess):
             # workerd holds its own copies; once it exits the sockets close with it.
             for sock in listeners.values():
                 sock.close()
-        host, port = self.addresses[workerd_config.CONTROL_SOCKET]
-        self.client = client
-        self.base = f"http://{host}:{port}"
+        self.control = ControlClient(*self.addresses[workerd_config.CONTROL_SOCKET])
         try:
-            self.client.get(f"{self.base}/ping", timeout=start_timeout).raise_for_status()
+            self._ping(start_timeout)
         except Exception as exc:
             self.kill()
             raise TargetUnavailable(
@@ -122,13 +124,23 @@ class WorkerdProcess(RuntimeProcess):
             for i in range(workerd_config.BRIDGE_SLOTS)
         ]
 
+    def _ping(self, timeout: float) -> None:
+        status, body = self.control.request("GET", "/ping", b"", timeout)
+        if status != 200:
+            raise RuntimeError(f"GET /ping answered HTTP {status}: {body[:500]!r}")
+
     def responsive(self, timeout: float = 2.0) -> bool:
         if not self.alive():
             return False
         try:
-            return self.client.get(f"{self.base}/ping", timeout=timeout).status_code == 200
-        except httpx.HTTPError:
+            self._ping(timeout)
+        except (OSError, RuntimeError):
             return False
+        return True
+
+    def close(self, timeout: float = 2.0) -> None:
+        self.control.close()
+        super().close(timeout)
 
 
 class WorkerdTarget(ProcessTarget[WorkerdProcess]):
@@ -159,7 +171,6 @@ class WorkerdTarget(ProcessTarget[WorkerdProcess]):
         self._grace = grace_ms / 1000
         self._dir: Path | None = None
         self._config: Path | None = None
-        self._client: httpx.Client | None = None
         self.start_ms: float | None = None
 
     def compat(self) -> workerd_compat.Compat:
@@ -229,18 +240,17 @@ class WorkerdTarget(ProcessTarget[WorkerdProcess]):
                 self._dir, compatibility_date=compat.date, compatibility_flags=compat.listed,
                 executor=self._executor, network_allow=self._network_allow,
             )
-        if self._client is None:
-            # One client for the whole session, across restarts: a new httpx.Client costs
-            # ~20 ms (the first one in a process over 100 ms).
-            self._client = httpx.Client()
-        proc = WorkerdProcess(binary, self._config, self._client, self._start_timeout)
+        proc = WorkerdProcess(binary, self._config, self._start_timeout)
         self.start_ms = proc.start_ms
         return proc
 
+    def _discard(self, proc: WorkerdProcess) -> None:
+        # Here, not in kill: kill may come from the watchdog's thread while a scenario reads
+        # from the connection (workerd's death ends that read).
+        proc.control.close()
+        super()._discard(proc)
+
     def _cleanup(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
@@ -249,28 +259,28 @@ class WorkerdTarget(ProcessTarget[WorkerdProcess]):
     # -- control requests ------------------------------------------------------------
 
     def _post(self, proc: WorkerdProcess, sid: str, path: str, body: Json, timeout: float) -> Json:
-        """POST JSON to the control socket. Raises httpx errors or TargetCrashed."""
+        """POST JSON to the control socket. Raises OSError (TimeoutError) or TargetCrashed."""
         try:
-            resp = proc.client.post(
-                f"{proc.base}{path}",
-                content=json.dumps(body).encode(),
-                headers={"content-type": "application/json"},
-                timeout=timeout,
-            )
-        except httpx.TimeoutException:
+            status, data = proc.control.request("POST", path, json.dumps(body).encode(), timeout)
+        except TimeoutError:
             raise
-        except httpx.TransportError:
+        except OSError:
             if proc.died():
                 raise self._crashed(proc, sid, path) from None
             raise
+        return self._answer(path, status, data)
+
+    @staticmethod
+    def _answer(path: str, status: int, data: bytes) -> Json:
+        """A control answer's JSON (status error unless HTTP 200)."""
         try:
-            data = resp.json()
+            obs: Json = json.loads(data)
         except ValueError:
-            data = {"status": "error",
-                    "detail": f"control {path}: HTTP {resp.status_code}: {resp.text[:2000]}"}
-        if resp.status_code != 200:
-            data.setdefault("status", "error")
-        return data
+            text = data.decode("utf-8", "replace")[:2000]
+            return {"status": "error", "detail": f"control {path}: HTTP {status}: {text}"}
+        if status != 200:
+            obs.setdefault("status", "error")
+        return obs
 
     def _timed_out(self, proc: WorkerdProcess, sid: str, kind: str, what: str, timeout: float) -> Json:
         detail = f"no answer to {what} within {timeout:.1f} s"
@@ -317,24 +327,23 @@ class WorkerdTarget(ProcessTarget[WorkerdProcess]):
         mark = proc.log.count
         try:
             obs = self._post(proc, sid, "/client", scenario, timeout)
-        except httpx.TimeoutException:
+        except TimeoutError:
             return self._timed_out(proc, sid, "client", "the client scenario", timeout)
-        except httpx.HTTPError as exc:
+        except OSError as exc:
             obs = {"status": "error", "detail": f"control request failed: {exc!r}"}
         self._attach_log(proc, obs, mark)
         return obs
 
     def _run_server(self, proc: WorkerdProcess, sid: str, scenario: Json, exchange: Exchange) -> Json:
         timeout = scenario.get("timeout_ms", timing("default_timeout_ms")) / 1000 + self._grace
-        body = json.dumps({"scenario": scenario, "bridges": proc.bridges()}).encode()
+        first = json.dumps({"scenario": scenario, "bridges": proc.bridges()}).encode() + b"\n"
         stage = "starting the servers"
         wire: WireRecord | None = None
+        failed: Exception | None = None
         mark = proc.log.count
         try:
-            with proc.client.stream("POST", f"{proc.base}/server", content=body, timeout=timeout,
-                                    headers={"content-type": "application/json"}) as resp:
-                lines = resp.iter_lines()
-                started = self._next_line(proc, resp, lines)
+            with proc.control.stream("/server", first, timeout) as answer:
+                started = self._next_line(answer)
                 if started.get("status") != "ok":
                     obs = {"status": started.get("status", "error"), "detail": started.get("detail", "")}
                     self._attach_log(proc, obs, mark)
@@ -344,16 +353,19 @@ class WorkerdTarget(ProcessTarget[WorkerdProcess]):
                 try:
                     wire = exchange(addresses)
                 except Exception as exc:  # noqa: BLE001 - the harness broke, not the target
-                    if not proc.alive():
-                        raise self._crashed(proc, sid, stage) from None
-                    self._reset(proc)
-                    return {"status": "error", "detail": f"exchange failed: {type(exc).__name__}: {exc}"}
-                stage = "finishing the servers"
-                proc.client.post(f"{proc.base}/finish", timeout=timeout).raise_for_status()
-                obs = self._next_line(proc, resp, lines)
-        except httpx.TimeoutException:
+                    failed = exc
+                else:
+                    stage = "finishing the servers"
+                    answer.end(b"finish\n")
+                    obs = self._next_line(answer)
+            if failed is not None:
+                if not proc.alive():
+                    raise self._crashed(proc, sid, stage) from None
+                self._reset(proc)
+                return {"status": "error", "detail": f"exchange failed: {type(failed).__name__}: {failed}"}
+        except TimeoutError:
             obs = self._timed_out(proc, sid, "server", stage, timeout)
-        except httpx.HTTPError as exc:
+        except OSError as exc:
             if proc.died():
                 raise self._crashed(proc, sid, stage) from None
             self._reset(proc)
@@ -364,20 +376,20 @@ class WorkerdTarget(ProcessTarget[WorkerdProcess]):
         self._attach_log(proc, obs, mark)
         return obs
 
-    def _next_line(self, proc: WorkerdProcess, resp: httpx.Response, lines: Iterator[str]) -> Json:
+    def _next_line(self, answer: ControlStream) -> Json:
         """The next JSON line of a streamed control answer (status error if there is none)."""
-        if resp.status_code != 200:
-            resp.read()
-            return {"status": "error",
-                    "detail": f"control: HTTP {resp.status_code}: {resp.text[:2000]}"}
-        for line in lines:
-            if line.strip():
-                data: Json = json.loads(line)
-                return data
-        return {"status": "error", "detail": "control stream ended early"}
+        if answer.status != 200:
+            return self._answer("/server", answer.status, answer.read_rest())
+        line = answer.next_line()
+        if line is None:
+            return {"status": "error", "detail": "control stream ended early"}
+        data: Json = json.loads(line)
+        return data
 
     def _reset(self, proc: WorkerdProcess) -> None:
         try:
-            proc.client.post(f"{proc.base}/reset", timeout=5).raise_for_status()
-        except httpx.HTTPError:
+            status, _ = proc.control.request("POST", "/reset", b"", 5)
+        except OSError:
+            status = 0
+        if status != 200:
             self._discard(proc)

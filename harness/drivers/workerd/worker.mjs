@@ -4,11 +4,11 @@
 //
 //   control        the harness's requests, JSON in and out:
 //                    POST /client  body: scenario; answers the client observations
-//                    POST /server  body: {scenario, bridges}; answers a stream of JSON
-//                                  lines: first {"status": "ok", "addresses": [...]} once
-//                                  the servers listen, then (after /finish) the server
-//                                  observations
-//                    POST /finish  the raw client is done: finish the server scenario
+//                    POST /server  body: lines, sent while the answer streams (full
+//                                  duplex): first {scenario, bridges}, then, once the raw
+//                                  client is done, "finish". Answers JSON lines: first
+//                                  {"status": "ok", "addresses": [...]} once the servers
+//                                  listen, then (after "finish") the server observations
 //                    POST /reset   abandon any server scenario, close its servers
 //                    POST /bench   body: bench spec; answers bench.mjs's timings (the bare loop)
 //                    GET  /ping
@@ -21,10 +21,12 @@
 // Why /server streams: a promise can only settle inside the request that created it, and
 // not at all once that request has ended. Whatever the executor creates while starting
 // the servers (timers, promises settled by the handlers) must therefore live in a request
-// that stays open until the observations are collected. /server is that request; /finish
-// only flips a flag that /server polls with a short timer. A promise settled by /finish
+// that stays open until the observations are collected. /server is that request, and the
+// harness's "finish" arrives on it, as the next line of its still-open body: reading the
+// body is pending I/O of that very request. (A separate /finish request settling a promise
 // would not do: while /server waits on nothing but a promise, workerd sees no pending I/O
-// or timer, decides the request hung and cancels it.
+// or timer, decides the request hung and cancels it; polling a flag set by /finish cost a
+// round trip and up to a timer tick per scenario.)
 //
 // Routing (harness/SCENARIO.md, "workerd bridge routing"): servers[i] is reached through
 // bridge slot i. The k-th request arriving on slot i matches the k-th entry of
@@ -59,8 +61,6 @@ let current = null;
 // the global scope may do no I/O).
 const handlers = new Map();
 
-const FINISH_POLL_MS = 1;
-
 function json(value, status = 200) {
   return new Response(JSON.stringify(value), {
     status,
@@ -73,7 +73,25 @@ function describe(e) {
   return String(e);
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// The lines of a request body as they arrive (the body may still be open).
+async function* bodyLines(request) {
+  const reader = request.body.getReader();
+  const decoder = new TextDecoder();
+  let pending = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    pending += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, end).trim();
+      pending = pending.slice(end + 1);
+      if (line) yield line;
+    }
+  }
+  pending = (pending + decoder.decode()).trim();
+  if (pending) yield pending;
+}
 
 // node:http as handed to the executor for server scenarios: the module itself, except
 // that createServer records each server in creation order (servers[i] is the i-th one), so
@@ -108,7 +126,8 @@ function closeQuietly(server) {
   });
 }
 
-// Abandon the current server scenario: wake its /server request and free its ports.
+// Abandon the current server scenario: free its ports (its /server request, if still open,
+// answers an error on its next line).
 async function endCurrent() {
   const session = current;
   current = null;
@@ -143,7 +162,10 @@ function listenVia(bridges, created) {
   };
 }
 
-async function serverScenario({ scenario, bridges }, send) {
+async function serverScenario(lines, send) {
+  const first = await lines.next();
+  if (first.done) throw new Error('/server: the request body has no scenario line');
+  const { scenario, bridges } = JSON.parse(first.value);
   await endCurrent();
   const servers = scenario.servers ?? [];
   if (servers.length > bridges.length) {
@@ -162,7 +184,6 @@ async function serverScenario({ scenario, bridges }, send) {
     created: [],
     queues,
     arrived: servers.map(() => 0),
-    finishRequested: false,
     ended: false,
     executor: null,
   };
@@ -180,11 +201,14 @@ async function serverScenario({ scenario, bridges }, send) {
       return;
     }
     await send({ status: 'ok', addresses: servers.map((_, i) => bridges[i]) });
-    while (!session.finishRequested && !session.ended) await sleep(FINISH_POLL_MS);
-    if (session.ended) {
+    const next = await lines.next();
+    if (session.ended || next.done || next.value !== 'finish') {
       await send({ status: 'error', detail: 'server scenario reset before it finished' });
       return;
     }
+    // The harness ends the body right after "finish": reading to its end leaves the
+    // connection clean for its next request.
+    while (!(await lines.next()).done);
     await send(await finishServers(session.executor));
   } finally {
     if (current === session) await endCurrent();
@@ -224,7 +248,9 @@ function streamLines(work) {
     } finally {
       await writer.close();
     }
-  })();
+  })().catch(() => {
+    // The harness closed the connection (it gave up on the scenario): nobody to answer.
+  });
   return new Response(readable, { headers: { 'content-type': 'application/x-ndjson' } });
 }
 
@@ -277,14 +303,8 @@ export const control = {
           return json({ status: 'ok' });
         case '/client':
           return json(await runClient(http, await request.json()));
-        case '/server': {
-          const body = await request.json();
-          return streamLines((send) => serverScenario(body, send));
-        }
-        case '/finish':
-          if (!current) return json({ status: 'error', detail: 'no server scenario in progress' });
-          current.finishRequested = true;
-          return json({ status: 'ok' });
+        case '/server':
+          return streamLines((send) => serverScenario(bodyLines(request), send));
         case '/bench':
           return json(await benchScenario(await request.json()));
         case '/reset':

@@ -1,0 +1,262 @@
+"""The workerd target's control client: HTTP/1.1 to the worker's control socket.
+
+A minimal client on one keep-alive connection, for one peer (harness/drivers/workerd/
+worker.mjs). Why not httpx: a control request through httpx cost about 0.6 ms of the
+harness's CPU, this about 0.1 ms, and a server scenario makes one or two of them per
+example. It also does what httpx's API cannot: a full-duplex request (:meth:`ControlClient.
+stream`) whose chunked body stays open while its answer streams back, so the harness tells
+the worker "the exchange is done" on the request that is already open instead of making
+another round trip.
+
+It reads what the worker sends: a status line, headers, a body framed by Content-Length
+or chunked. Every failure is an OSError: TimeoutError when a read or write takes longer
+than the timeout, ConnectionError when workerd closes the connection, ControlError for an
+answer it cannot parse. After a failure the connection is closed, never reused.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+from types import TracebackType
+
+_HEAD_LIMIT = 64 * 1024
+
+
+class ControlError(OSError):
+    """workerd's answer is not HTTP this client understands."""
+
+
+class _Connection:
+    """One TCP connection with a read buffer."""
+
+    def __init__(self, address: tuple[str, int], timeout: float) -> None:
+        self.sock = socket.create_connection(address, timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = bytearray()
+        self.reusable = True
+
+    def settimeout(self, timeout: float) -> None:
+        self.sock.settimeout(timeout)
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def fill(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("workerd closed the control connection")
+        self.buf += data
+
+    def read_until(self, sep: bytes, limit: int = _HEAD_LIMIT) -> bytes:
+        """Bytes up to and including sep."""
+        while (end := self.buf.find(sep)) < 0:
+            if len(self.buf) > limit:
+                raise ControlError(f"control answer: no {sep!r} within {limit} bytes")
+            self.fill()
+        end += len(sep)
+        out = bytes(self.buf[:end])
+        del self.buf[:end]
+        return out
+
+    def read_exact(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self.fill()
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
+
+    def stale(self) -> bool:
+        """An idle connection with something to read has been closed (or broken) by workerd."""
+        if self.buf:
+            return True
+        readable, _, _ = select.select([self.sock], [], [], 0)
+        return bool(readable)
+
+    def close(self) -> None:
+        self.reusable = False
+        self.sock.close()
+
+
+class _Body:
+    """The body of one answer, read as its framing says."""
+
+    def __init__(self, conn: _Connection) -> None:
+        self.conn = conn
+        head = conn.read_until(b"\r\n\r\n").decode("latin-1").split("\r\n")
+        parts = head[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise ControlError(f"control answer: bad status line {head[0]!r}")
+        self.status = int(parts[1])
+        headers: dict[str, str] = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        self.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        self.left: int | None = None if self.chunked else int(headers.get("content-length", "-1"))
+        if self.left == -1:  # framed by the connection's end: read to close, not reusable
+            conn.reusable = False
+        if headers.get("connection", "").lower() == "close":
+            conn.reusable = False
+        self.done = False
+
+    def piece(self) -> bytes:
+        """The next piece of the body; b"" once it is complete."""
+        if self.done:
+            return b""
+        if not self.chunked:
+            self.done = True
+            if self.left is not None and self.left >= 0:
+                return self.conn.read_exact(self.left)
+            try:  # no framing: the body ends with the connection
+                while True:
+                    self.conn.fill()
+            except ConnectionError:
+                pass
+            data = bytes(self.conn.buf)
+            self.conn.buf.clear()
+            return data
+        size_line = self.conn.read_until(b"\r\n").split(b";")[0].strip()
+        try:
+            size = int(size_line, 16)
+        except ValueError:
+            raise ControlError(f"control answer: bad chunk size {size_line!r}") from None
+        if size == 0:
+            self.conn.read_until(b"\r\n")  # no trailers from workerd: the blank line
+            self.done = True
+            return b""
+        return self.conn.read_exact(size + 2)[:-2]
+
+    def read(self) -> bytes:
+        out = bytearray()
+        while piece := self.piece():
+            out += piece
+        return bytes(out)
+
+
+class ControlStream:
+    """An open full-duplex request: read the answer's lines, send more of the body, end it."""
+
+    def __init__(self, client: ControlClient, conn: _Connection) -> None:
+        self._client = client
+        self._conn = conn
+        self._body = _Body(conn)
+        self.status = self._body.status
+        self._pending = bytearray()
+        self._ended = False
+
+    def next_line(self) -> bytes | None:
+        """The next non-empty line of the answer, None once the answer is complete."""
+        while True:
+            end = self._pending.find(b"\n")
+            if end >= 0:
+                line = bytes(self._pending[:end]).strip()
+                del self._pending[: end + 1]
+                if line:
+                    return line
+                continue
+            piece = self._body.piece()
+            if not piece:
+                rest = bytes(self._pending).strip()
+                self._pending.clear()
+                return rest or None
+            self._pending += piece
+
+    def read_rest(self) -> bytes:
+        return bytes(self._pending) + self._body.read()
+
+    def end(self, last: bytes = b"") -> None:
+        """Send the last piece of the request body (if any) and end it."""
+        chunk = f"{len(last):x}\r\n".encode() + last + b"\r\n" if last else b""
+        self._conn.sendall(chunk + b"0\r\n\r\n")
+        self._ended = True
+
+    def close(self) -> None:
+        """Give the connection back once the request body has ended (the rest of the answer
+        is read before the connection's next use: the worker ends it after freeing the
+        scenario's ports, which need not delay this scenario), else close it."""
+        if self._ended and not self._pending and self._conn.reusable:
+            self._client._give_back(self._conn, None if self._body.done else self._body)
+        else:
+            self._conn.close()
+
+    def __enter__(self) -> ControlStream:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if kind is not None:
+            self._conn.close()
+        self.close()
+
+
+class ControlClient:
+    """Requests to one control socket, on a kept-alive connection (one at a time)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._address = (host, port)
+        self._idle: _Connection | None = None
+        self._unread: _Body | None = None  # the rest of the idle connection's last answer
+
+    def _take(self, timeout: float) -> _Connection:
+        conn, self._idle = self._idle, None
+        unread, self._unread = self._unread, None
+        if conn is not None and unread is not None:
+            conn.settimeout(timeout)
+            try:
+                rest = unread.read()
+            except OSError:
+                rest = b"?"
+            if rest.strip() or not conn.reusable:
+                conn.close()
+                conn = None
+        if conn is not None and conn.stale():
+            conn.close()
+            conn = None
+        if conn is None:
+            conn = _Connection(self._address, timeout)
+        conn.settimeout(timeout)
+        return conn
+
+    def _give_back(self, conn: _Connection, unread: _Body | None = None) -> None:
+        if self._idle is not None:
+            self._idle.close()
+        self._idle, self._unread = conn, unread
+
+    def _head(self, method: str, path: str, content_type: str, framing: str) -> bytes:
+        host, port = self._address
+        return (f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"Content-Type: {content_type}\r\n{framing}\r\n\r\n").encode("latin-1")
+
+    def request(self, method: str, path: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+        """Send one request with a JSON body; answer (status, body)."""
+        conn = self._take(timeout)
+        try:
+            conn.sendall(self._head(method, path, "application/json", f"Content-Length: {len(body)}") + body)
+            answer = _Body(conn)
+            data = answer.read()
+        except BaseException:
+            conn.close()
+            raise
+        if conn.reusable:
+            self._give_back(conn)
+        else:
+            conn.close()
+        return answer.status, data
+
+    def stream(self, path: str, first: bytes, timeout: float) -> ControlStream:
+        """POST with a chunked body that starts with `first` and stays open; the answer's
+        head has been read when this returns."""
+        conn = self._take(timeout)
+        try:
+            conn.sendall(self._head("POST", path, "application/x-ndjson", "Transfer-Encoding: chunked")
+                         + f"{len(first):x}\r\n".encode() + first + b"\r\n")
+            return ControlStream(self, conn)
+        except BaseException:
+            conn.close()
+            raise
+
+    def close(self) -> None:
+        if self._idle is not None:
+            self._idle.close()
+        self._idle = self._unread = None
