@@ -30,7 +30,7 @@ from typing import Any, Union
 
 import httpx
 
-from . import urls
+from . import net_backend, urls
 
 __all__ = [
     "FetchError",
@@ -399,6 +399,7 @@ def shared_client() -> httpx.AsyncClient:
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
             verify=_tls(),
         )
+        net_backend.install(client)
         _clients[loop] = client
     return client
 
