@@ -9,6 +9,7 @@ both executors answer the same observation shape.
 from __future__ import annotations
 
 import base64
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -272,6 +273,15 @@ def test_server_through_the_bridge(wire: Wire, impl: ImplTarget) -> None:
     assert resp["status"] == 404
     assert ["x-a", "1"] in [[k.lower(), v] for k, v in resp["headers"]]
     assert unb64(resp["body"]) == b"hello"
+
+
+def test_bridge_sockets_are_tcp_so_nagle_is_off(impl: ImplTarget) -> None:
+    # asyncio sets TCP_NODELAY only on accepted sockets whose proto says TCP; with Nagle on,
+    # a keep-alive reply written as head then body waited ~40 ms for a delayed ACK.
+    front = impl._ensure()
+    assert front._server is not None
+    for srv in front._server.servers:
+        assert all(sock.proto == socket.IPPROTO_TCP for sock in srv.sockets)
 
 
 def test_two_servers_on_two_ports(wire: Wire, impl: ImplTarget) -> None:

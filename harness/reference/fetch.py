@@ -25,12 +25,12 @@ import socket
 import ssl
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
-from http.cookiejar import CookieJar, DefaultCookiePolicy
+from http.cookiejar import CookieJar
 from typing import Any, Union
 
 import httpx
 
-from . import urls
+from . import net_backend, urls
 
 __all__ = [
     "FetchError",
@@ -364,6 +364,17 @@ _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient
 )
 
 
+class _NoJar(CookieJar):
+    """fetch keeps no cookie jar: nothing stored, nothing sent, and no Set-Cookie parsed
+    (a jar whose policy refuses every domain still parses each response's cookies)."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+    def add_cookie_header(self, request: Any) -> None:
+        return None
+
+
 _ssl_context: ssl.SSLContext | None = None
 
 
@@ -384,10 +395,11 @@ def shared_client() -> httpx.AsyncClient:
             timeout=None,  # node:http has no default timeouts
             follow_redirects=False,
             trust_env=False,  # never route the reference through an environment proxy
-            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),  # fetch keeps no jar
+            cookies=_NoJar(),
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
             verify=_tls(),
         )
+        net_backend.install(client)
         _clients[loop] = client
     return client
 

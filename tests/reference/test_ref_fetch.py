@@ -7,9 +7,11 @@ import gzip
 import time
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from ref_origin import Origin, Recorded, run, simple
 
+from harness.reference import net_backend
 from harness.reference.fetch import FetchError, Headers, Request, Response, fetch, shared_client
 
 # ---- Headers ---------------------------------------------------------------------------
@@ -314,3 +316,23 @@ def test_one_client_per_event_loop() -> None:
     first = asyncio.run(main())
     second = run(grab())
     assert first is not second
+
+
+def test_no_cookie_is_kept_or_sent() -> None:
+    async def main() -> list[Recorded]:
+        async with Origin(simple(headers=[("Set-Cookie", "a=1; Path=/")])) as o:
+            for _ in range(2):
+                await (await fetch(o.url)).read()
+            return o.requests
+
+    first, second = run(main())
+    assert first.header("cookie") is None and second.header("cookie") is None
+
+
+def test_the_installed_httpx_takes_the_scope_free_backend() -> None:
+    # install() falls back silently when httpx keeps its pool elsewhere: this notices it.
+    async def main() -> bool:
+        async with httpx.AsyncClient() as client:
+            return net_backend.install(client)
+
+    assert run(main()) is True

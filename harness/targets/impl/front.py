@@ -105,7 +105,10 @@ class Front:
     async def _start_uvicorn(self) -> None:
         socks = []
         for _ in range(self.slots):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            # IPPROTO_TCP given explicitly: asyncio sets TCP_NODELAY on accepted sockets only
+            # when their proto says TCP, and with Nagle on, a reply written as head then body
+            # waits ~40 ms for the client's delayed ACK (Node's servers are noDelay too).
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", 0))
             socks.append(sock)

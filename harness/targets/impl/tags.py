@@ -8,6 +8,7 @@ reference's UNDEFINED, a Buffer is bytes, a Uint8Array is bytearray, a Map is a 
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ _SNAKE_1 = re.compile(r"(.)([A-Z][a-z]+)")
 _SNAKE_2 = re.compile(r"([a-z0-9])([A-Z])")
 
 
+@functools.lru_cache(maxsize=4096)  # the same few names are read for every scenario
 def snake(name: str) -> str:
     """Node's camelCase name -> the reference's: getRawHeaderNames -> get_raw_header_names."""
     return _SNAKE_2.sub(r"\1_\2", _SNAKE_1.sub(r"\1_\2", name)).lower()
