@@ -10,6 +10,7 @@ the runtime's log lines. A failure is remembered: the run goes on without retryi
 from __future__ import annotations
 
 import atexit
+import random
 import shutil
 import socket
 import tempfile
@@ -26,13 +27,33 @@ from harness.targets.runtime.process import RuntimeProcess
 
 PROBE = b"GET /__harness/ready HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n"
 START_TIMEOUT_S = 30.0
+APP_PORTS_FROM = 20000
+_PICK = random.SystemRandom()  # not the global generator: Hypothesis seeds it alike in every worker
 LOG_LINES = 25
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    """A port for an app to listen on, below the kernel's ephemeral range: the app binds it
+    after this socket closes, and in between a port from that range may be taken by any
+    origin, raw client or other xdist worker (the app then fails, or its readiness probe
+    meets someone else's server)."""
+    low = _ephemeral_low()
+    for _ in range(100):
+        port = _PICK.randrange(APP_PORTS_FROM, low) if low > APP_PORTS_FROM else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise OSError("no free port for an app server")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0  # not Linux: the kernel's choice (bind to port 0)
 
 
 def answers_http(port: int, timeout_s: float = 5.0) -> bool:
