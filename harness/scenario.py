@@ -9,12 +9,11 @@ are resolved once the scenario's origin is listening.
 from __future__ import annotations
 
 import base64
-import copy
 from collections.abc import Mapping
 from typing import Any
 
 from harness.observations import Json
-from harness.spec.expr import evaluate
+from harness.spec.expr import MAPPING, SCALARS, evaluate
 from harness.spec.model import Behavior
 from harness.vocabulary import timing
 
@@ -23,9 +22,11 @@ ORIGIN_HOST = "127.0.0.1"
 
 def to_json(value: Any) -> Any:
     """Python values -> JSON values: bytes become {"$bytes": b64}, tuples lists."""
+    if isinstance(value, SCALARS):
+        return value
     if isinstance(value, bytes | bytearray):
         return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
-    if isinstance(value, Mapping):
+    if isinstance(value, MAPPING):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [to_json(v) for v in value]
@@ -34,12 +35,14 @@ def to_json(value: Any) -> Any:
 
 def from_json(value: Any) -> Any:
     """JSON values -> Python values: {"$bytes": b64} becomes bytes (other tags stay)."""
-    if isinstance(value, Mapping):
+    if isinstance(value, SCALARS):
+        return value
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    if isinstance(value, MAPPING):
         if len(value) == 1 and "$bytes" in value and isinstance(value["$bytes"], str):
             return base64.b64decode(value["$bytes"])
         return {k: from_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [from_json(v) for v in value]
     return value
 
 
@@ -52,7 +55,8 @@ def build(behavior: Behavior, inputs: Mapping[str, Any], example_id: str) -> Jso
 
 
 def bind_origin(scenario: Json, port: int) -> Json:
-    """Replace $origin_url / $origin_host / $origin_port with the live origin's address."""
+    """Replace $origin_url / $origin_host / $origin_port with the live origin's address.
+    A copy: every dict and list is rebuilt (scalars are immutable), the template stays."""
 
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
@@ -74,4 +78,4 @@ def bind_origin(scenario: Json, port: int) -> Json:
             return [walk(v) for v in node]
         return node
 
-    return walk(copy.deepcopy(scenario))
+    return walk(scenario)
