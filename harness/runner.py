@@ -322,6 +322,9 @@ class Session:
                 found.append(ex)
                 raise _Finding(ex)
 
+        # database=None: no key is needed, and Hypothesis would otherwise derive one per cell
+        # from prop's source (inspect + tokenize). It plays no part in what is drawn.
+        prop._hypothesis_internal_database_key = None  # type: ignore[attr-defined]
         try:
             prop()
         except _Finding as finding:

@@ -9,12 +9,13 @@ are resolved once the scenario's origin is listening.
 from __future__ import annotations
 
 import base64
-import copy
-from collections.abc import Mapping
+import json
+import marshal
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from harness.observations import Json
-from harness.spec.expr import evaluate
+from harness.spec.expr import MAPPING, SCALARS, evaluate, operator_of
 from harness.spec.model import Behavior
 from harness.vocabulary import timing
 
@@ -23,9 +24,11 @@ ORIGIN_HOST = "127.0.0.1"
 
 def to_json(value: Any) -> Any:
     """Python values -> JSON values: bytes become {"$bytes": b64}, tuples lists."""
+    if isinstance(value, SCALARS):
+        return value
     if isinstance(value, bytes | bytearray):
         return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
-    if isinstance(value, Mapping):
+    if isinstance(value, MAPPING):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [to_json(v) for v in value]
@@ -34,25 +37,60 @@ def to_json(value: Any) -> Any:
 
 def from_json(value: Any) -> Any:
     """JSON values -> Python values: {"$bytes": b64} becomes bytes (other tags stay)."""
-    if isinstance(value, Mapping):
+    if isinstance(value, SCALARS):
+        return value
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    if isinstance(value, MAPPING):
         if len(value) == 1 and "$bytes" in value and isinstance(value["$bytes"], str):
             return base64.b64decode(value["$bytes"])
         return {k: from_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [from_json(v) for v in value]
     return value
+
+
+Template = Callable[[Mapping[str, Any]], Any]
+
+
+def _compile(template: Any) -> Template:
+    """to_json(evaluate(template, inputs)) as a function of the inputs. A subtree that
+    names no input is the same every time: it is evaluated once, and each call copies it
+    (marshal, in C: targets may change what they are handed)."""
+    if "$given" not in json.dumps(template, default=repr):
+        value = to_json(evaluate(template, {}))
+        if isinstance(value, SCALARS):
+            return lambda _inputs: value
+        try:
+            frozen = marshal.dumps(value)
+        except ValueError:  # not plain data: evaluated each time, as it was
+            return lambda inputs: to_json(evaluate(template, inputs))
+        return lambda _inputs: marshal.loads(frozen)
+    if isinstance(template, list):
+        items = [_compile(v) for v in template]
+        return lambda inputs: [item(inputs) for item in items]
+    if isinstance(template, MAPPING) and operator_of(template) is None:
+        fields = [(str(k), _compile(v)) for k, v in template.items()]
+        return lambda inputs: {k: field(inputs) for k, field in fields}
+    return lambda inputs: to_json(evaluate(template, inputs))
+
+
+# Behavior.scenario id -> (that template, kept alive so the id stays its own; its compiled form)
+_COMPILED: dict[int, tuple[Any, Template]] = {}
 
 
 def build(behavior: Behavior, inputs: Mapping[str, Any], example_id: str) -> Json:
     """The target-neutral scenario for one example of a behavior (origin not yet bound)."""
-    scenario = to_json(evaluate(behavior.scenario, inputs))
+    cached = _COMPILED.get(id(behavior.scenario))
+    if cached is None or cached[0] is not behavior.scenario:
+        cached = _COMPILED[id(behavior.scenario)] = (behavior.scenario, _compile(behavior.scenario))
+    scenario = cached[1](inputs)
     scenario["id"] = example_id
     scenario.setdefault("timeout_ms", int(timing("default_timeout_ms")))
     return scenario
 
 
 def bind_origin(scenario: Json, port: int) -> Json:
-    """Replace $origin_url / $origin_host / $origin_port with the live origin's address."""
+    """Replace $origin_url / $origin_host / $origin_port with the live origin's address.
+    A copy: every dict and list is rebuilt (scalars are immutable), the template stays."""
 
     def walk(node: Any) -> Any:
         if isinstance(node, dict):
@@ -74,4 +112,4 @@ def bind_origin(scenario: Json, port: int) -> Json:
             return [walk(v) for v in node]
         return node
 
-    return walk(copy.deepcopy(scenario))
+    return walk(scenario)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.spec.expr import ExprError, evaluate, get_path, is_missing, regex
+from harness.spec.expr import MAPPING, SCALARS, ExprError, evaluate, get_path, is_missing, regex
 
 _ABSENT_VALUES: tuple[Any, ...] = (None, [], {}, "", b"")
 
@@ -20,9 +20,11 @@ _ABSENT_VALUES: tuple[Any, ...] = (None, [], {}, "", b"")
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
+    if isinstance(a, SCALARS) or isinstance(b, SCALARS):
+        return bool(a == b)
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
+    if isinstance(a, MAPPING) and isinstance(b, MAPPING):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     return bool(a == b)
 
@@ -32,7 +34,7 @@ def _contains(container: Any, item: Any) -> bool:
         return item in container
     if isinstance(container, bytes) and isinstance(item, bytes):
         return item in container
-    if isinstance(container, Mapping):
+    if isinstance(container, MAPPING):
         return item in container
     if isinstance(container, list | tuple):
         return any(_same(x, item) for x in container)

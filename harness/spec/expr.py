@@ -14,9 +14,10 @@ the tag is kept, so the scenario stays JSON for the target to decode (see harnes
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from harness.vocabulary import load as vocabulary
@@ -33,30 +34,46 @@ class ExprError(ValueError):
 _MISSING = object()
 
 
+# isinstance(x, Mapping) is a Python-level ABC call; a dict (what specs and JSON hold) is
+# recognised first, in C. Values of these types are never containers.
+MAPPING = (dict, Mapping)
+SCALARS = (str, int, float, bool, type(None))
+
+
+def _runs(parts: Sequence[Any]) -> tuple[tuple[str, ...], ...]:
+    """runs[i][k] is ".".join(parts[i:i + k + 1]): the keys a path may name from part i."""
+    return tuple(tuple(".".join(str(p) for p in parts[i:j]) for j in range(i + 1, len(parts) + 1))
+                 for i in range(len(parts)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _dotted(path: str) -> tuple[list[str], tuple[tuple[str, ...], ...]]:
+    parts = path.split(".")
+    return parts, _runs(parts)
+
+
 def get_path(data: Any, path: str | list[Any]) -> Any:
     """Follow a dotted path (`a.b.0.c`, negative indices allowed). Returns _MISSING if absent."""
-    parts = path.split(".") if isinstance(path, str) else list(path)
+    parts, runs = _dotted(path) if isinstance(path, str) else (path, _runs(path))
     cur = data
     i = 0
     while i < len(parts):
-        part = parts[i]
-        i += 1
-        if isinstance(cur, Mapping):
+        if isinstance(cur, MAPPING):
             # Keys may hold dots themselves (props like "req.socket.encrypted"): the
             # longest run of the remaining parts that names a key wins.
-            for j in range(len(parts), i - 1, -1):
-                key = ".".join(str(p) for p in parts[i - 1:j])
-                if key in cur:
-                    cur, i = cur[key], j
+            for k in range(len(runs[i]) - 1, -1, -1):
+                if runs[i][k] in cur:
+                    cur, i = cur[runs[i][k]], i + k + 1
                     break
             else:
                 return _MISSING
             continue
         if isinstance(cur, list | tuple | str | bytes):
             try:
-                cur = cur[int(part)]
+                cur = cur[int(parts[i])]
             except (ValueError, IndexError):
                 return _MISSING
+            i += 1
             continue
         return _MISSING
     return cur
@@ -174,7 +191,7 @@ OPERATORS = frozenset(_UNARY) | _NARY | _REFS | {"$bytes", "$literal"}
 
 def operator_of(value: Any) -> str | None:
     """The `$name` if value is a one-key mapping whose key starts with `$`."""
-    if isinstance(value, Mapping) and len(value) == 1:
+    if isinstance(value, MAPPING) and len(value) == 1:
         key = next(iter(value))
         if isinstance(key, str) and key.startswith("$"):
             return key
@@ -183,12 +200,14 @@ def operator_of(value: Any) -> str | None:
 
 def evaluate(expr: Any, given: Mapping[str, Any], obs: Any = None) -> Any:
     """Evaluate an expression tree; plain values are returned as they are (recursively)."""
+    if isinstance(expr, SCALARS):
+        return expr
+    if isinstance(expr, list):
+        return [evaluate(v, given, obs) for v in expr]
     op = operator_of(expr)
     if op is None:
-        if isinstance(expr, Mapping):
+        if isinstance(expr, MAPPING):
             return {k: evaluate(v, given, obs) for k, v in expr.items()}
-        if isinstance(expr, list):
-            return [evaluate(v, given, obs) for v in expr]
         return expr
     arg = expr[op]
     if op == "$literal":

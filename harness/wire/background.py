@@ -57,8 +57,13 @@ class Wire:
     def origin(self, responses: list[Json]) -> OriginHandle:
         """Open a scripted origin on 127.0.0.1:<free port> for one scenario."""
         server = OriginServer(list(responses))  # validates the script in the caller's thread
-        self.call(server.start())
-        handle = OriginHandle(self, server)
+        sock = server.listen()
+        try:
+            started = self.submit(server.start(sock))
+        except RuntimeError:  # the wire is closed
+            sock.close()
+            raise
+        handle = OriginHandle(self, server, started)
         with self._lock:
             self._origins.add(handle)
         return handle

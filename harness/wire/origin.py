@@ -8,7 +8,9 @@ body has ended (`read_body: false`) and body bytes are still recorded afterwards
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import socket
 from typing import TYPE_CHECKING, cast
 
 from harness.observations import WireRecord
@@ -39,11 +41,16 @@ class OriginServer:
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def start(self) -> int:
+    def listen(self) -> socket.socket:
+        """The listening socket, opened in the caller's thread: its port is known at once, and
+        a client that connects before start() has run waits in the kernel's backlog."""
+        sock = socket.create_server(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        return sock
+
+    async def start(self, sock: socket.socket) -> None:
         self.clock = Clock()
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self.port
+        self._server = await asyncio.start_server(self._serve, sock=sock)
 
     def _new_record(self, conn: int, head: RequestHead, t: float) -> RequestRecord:
         framing, length = request_framing(head)
@@ -108,9 +115,10 @@ class OriginServer:
 class OriginHandle:
     """The caller's (synchronous) view of one origin."""
 
-    def __init__(self, wire: Wire, server: OriginServer) -> None:
+    def __init__(self, wire: Wire, server: OriginServer, started: concurrent.futures.Future[None]) -> None:
         self._wire = wire
         self._server = server
+        self._started = started  # start() on the wire loop, not waited for (see OriginServer.listen)
         self.port = server.port
         self._closed = False
 
@@ -124,6 +132,7 @@ class OriginHandle:
             return self.recording()
         self._closed = True
         self._wire.forget(self)
+        self._started.result()  # a listener that failed to start says so here
         return cast(WireRecord, self._wire.call(_snapshot_and_close(self._server)))
 
     def close(self) -> None:
@@ -131,6 +140,7 @@ class OriginHandle:
         if not self._closed:
             self._closed = True
             self._wire.forget(self)
+            self._started.result()
             self._wire.call(self._server.close())
 
     def __enter__(self) -> OriginHandle:

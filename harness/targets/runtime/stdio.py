@@ -51,7 +51,7 @@ class DriverProcess(RuntimeProcess):
 
     def __init__(self, argv: list[str], label: str, env: dict[str, str] | None = None) -> None:
         super().__init__(argv, label, talks_on_stdio=True, env=env)
-        self._replies: queue.Queue[Any] = queue.Queue()
+        self._replies: queue.SimpleQueue[Any] = queue.SimpleQueue()  # C-level: one put/get per reply
         self._next_id = 0
         self._write_lock = threading.Lock()
         threading.Thread(target=self._read_stdout, name=f"{label}-stdout", daemon=True).start()
