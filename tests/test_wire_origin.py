@@ -338,3 +338,28 @@ def test_bytes_beyond_content_length_are_kept(wire: Wire) -> None:
         recv_exactly(s, 38)
         (req,) = origin.recording()["requests"]
     assert (req["framing"], unb64(req["body"])) == ("content-length", b"abcdef\r\n")
+
+
+def test_the_origin_writes_without_nagle() -> None:
+    """A reply written in parts (head, then body) must not wait for a delayed ACK: the
+    accepted sockets have TCP_NODELAY (asyncio sets it only for IPPROTO_TCP listeners)."""
+    import asyncio
+    import socket
+
+    from harness.wire.origin import OriginServer
+
+    async def accepted_nodelay() -> int:
+        origin = OriginServer([{}])
+        await origin.start(origin.listen())
+        _reader, writer = await asyncio.open_connection("127.0.0.1", origin.port)
+        for _ in range(100):
+            if origin._writers:
+                break
+            await asyncio.sleep(0.01)
+        sock = next(iter(origin._writers)).get_extra_info("socket")
+        value = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        writer.close()
+        await origin.close()
+        return value
+
+    assert asyncio.run(accepted_nodelay()) != 0

@@ -44,7 +44,11 @@ class OriginServer:
     def listen(self) -> socket.socket:
         """The listening socket, opened in the caller's thread: its port is known at once, and
         a client that connects before start() has run waits in the kernel's backlog."""
-        sock = socket.create_server(("127.0.0.1", 0))
+        # IPPROTO_TCP, not 0: asyncio turns Nagle off only on accepted sockets whose protocol
+        # says TCP, and with Nagle on a reply written in parts waits ~40 ms for a delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
         self.port = sock.getsockname()[1]
         return sock
 
