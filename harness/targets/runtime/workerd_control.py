@@ -9,7 +9,7 @@ the worker "the exchange is done" on the request that is already open instead of
 another round trip.
 
 It reads what the worker sends: a status line, headers, a body framed by Content-Length
-or chunked. Every failure is an OSError: TimeoutError when a read or write takes longer
+or chunked (parsed by the wire's own head parser and chunked decoder). Every failure is an OSError: TimeoutError when a read or write takes longer
 than the timeout, ConnectionError when workerd closes the connection, ControlError for an
 answer it cannot parse. After a failure the connection is closed, never reused.
 """
@@ -19,6 +19,9 @@ from __future__ import annotations
 import select
 import socket
 from types import TracebackType
+
+from harness.wire.chunked import ChunkedDecoder, encode_chunk, encode_last_chunk
+from harness.wire.heads import content_length, field_tokens, parse_status_head
 
 _HEAD_LIMIT = 64 * 1024
 
@@ -79,24 +82,28 @@ class _Connection:
 
 
 class _Body:
-    """The body of one answer, read as its framing says."""
+    """The body of one answer, read as its framing says (the wire's head parser and
+    chunked decoder: harness/wire/heads.py, chunked.py)."""
 
     def __init__(self, conn: _Connection) -> None:
         self.conn = conn
-        head = conn.read_until(b"\r\n\r\n").decode("latin-1").split("\r\n")
-        parts = head[0].split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-            raise ControlError(f"control answer: bad status line {head[0]!r}")
-        self.status = int(parts[1])
-        headers: dict[str, str] = {}
-        for line in head[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        self.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-        self.left: int | None = None if self.chunked else int(headers.get("content-length", "-1"))
-        if self.left == -1:  # framed by the connection's end: read to close, not reusable
+        raw = conn.read_until(b"\r\n\r\n")
+        try:
+            head = parse_status_head(raw)
+        except ValueError:
+            line = raw.split(b"\r\n")[0]
+            raise ControlError(f"control answer: bad status line {line!r}") from None
+        try:
+            length = content_length(head.fields)
+        except ValueError as exc:
+            raise ControlError(f"control answer: {exc}") from None
+        self.status = head.status
+        self.chunked = "chunked" in field_tokens(head.fields, "transfer-encoding")
+        self.decoder = ChunkedDecoder()
+        self.left = None if self.chunked else length
+        if self.left is None and not self.chunked:  # framed by the connection's end: not reusable
             conn.reusable = False
-        if headers.get("connection", "").lower() == "close":
+        if "close" in field_tokens(head.fields, "connection"):
             conn.reusable = False
         self.done = False
 
@@ -106,7 +113,7 @@ class _Body:
             return b""
         if not self.chunked:
             self.done = True
-            if self.left is not None and self.left >= 0:
+            if self.left is not None:
                 return self.conn.read_exact(self.left)
             try:  # no framing: the body ends with the connection
                 while True:
@@ -116,16 +123,18 @@ class _Body:
             data = bytes(self.conn.buf)
             self.conn.buf.clear()
             return data
-        size_line = self.conn.read_until(b"\r\n").split(b";")[0].strip()
-        try:
-            size = int(size_line, 16)
-        except ValueError:
-            raise ControlError(f"control answer: bad chunk size {size_line!r}") from None
-        if size == 0:
-            self.conn.read_until(b"\r\n")  # no trailers from workerd: the blank line
-            self.done = True
-            return b""
-        return self.conn.read_exact(size + 2)[:-2]
+        while True:
+            data = self.decoder.feed(self.conn.buf)
+            self.conn.buf.clear()
+            if self.decoder.error:
+                raise ControlError(f"control answer: {self.decoder.error}")
+            if self.decoder.done:
+                self.conn.buf += self.decoder.leftover  # the start of the next answer, if any
+                self.done = True
+                return data
+            if data:
+                return data
+            self.conn.fill()
 
     def read(self) -> bytes:
         out = bytearray()
@@ -167,8 +176,7 @@ class ControlStream:
 
     def end(self, last: bytes = b"") -> None:
         """Send the last piece of the request body (if any) and end it."""
-        chunk = f"{len(last):x}\r\n".encode() + last + b"\r\n" if last else b""
-        self._conn.sendall(chunk + b"0\r\n\r\n")
+        self._conn.sendall(encode_chunk(last) + encode_last_chunk(None))
         self._ended = True
 
     def close(self) -> None:
@@ -250,7 +258,7 @@ class ControlClient:
         conn = self._take(timeout)
         try:
             conn.sendall(self._head("POST", path, "application/x-ndjson", "Transfer-Encoding: chunked")
-                         + f"{len(first):x}\r\n".encode() + first + b"\r\n")
+                         + encode_chunk(first))
             return ControlStream(self, conn)
         except BaseException:
             conn.close()
