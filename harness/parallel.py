@@ -27,6 +27,7 @@ from harness.runner import Session
 # scenario's time is waiting (delays and timeouts the specs ask for), so a column split over
 # several workers overlaps its waits; each worker starts a target once, for all its groups.
 COLUMN_GROUPS = 4
+FIXED_PORTS_GROUP = "fixed-ports"
 SEED_KEY = "node_http_session_seed"
 RESULTS_KEY = "node_http_results"
 GATHERED = pytest.StashKey[list[tuple[str, Document]]]()
@@ -39,12 +40,25 @@ def configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_ControllerHooks(config), "node-http-xdist-controller")
 
 
-def group(target: str, behavior_id: str, feature: str, groups: int) -> str:
+def group(target: str, behavior_id: str, feature: str, groups: int, fixed_port: bool = False) -> str:
     """The xdist group of a cell: one of `groups` per target, by a stable hash (not `hash()`:
-    every worker must agree). An app's behaviors share a group, so its servers start once per target."""
+    every worker must agree). An app's behaviors share a group, so its servers start once per target.
+    Behaviors that listen on a fixed port share one group across targets: a seed draws the same
+    port for every target, and two workers listening on it at once would fail each other."""
+    if fixed_port:
+        return FIXED_PORTS_GROUP
     key = feature if feature.startswith("apps.") else behavior_id
     k = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % max(1, groups)
     return f"{target.replace('@', '+')}.{k}"  # xdist reads the group after the last '@' of the node id
+
+
+def listens_on_fixed_port(scenario: dict[str, Any]) -> bool:
+    """Whether a scenario's server listens on a port the spec names (not 0: the system's
+    choice) on a real socket: behaviors that require the Workers bridge use the port as a
+    routing key only."""
+    if "bridge" in scenario.get("requires", []):
+        return False
+    return any(server.get("listen") not in (None, 0) for server in scenario.get("servers", []))
 
 
 def is_worker(config: pytest.Config) -> bool:

@@ -200,7 +200,8 @@ class SpecFile(pytest.File):
                 item.add_marker(behavior.feature.split(".")[0])  # apps.<app> -> apps (-k picks an app)
                 item.add_marker("node_http")
                 group = parallel.group(target, behavior.id, behavior.feature,
-                                       self.config.getoption("column_groups"))
+                                       self.config.getoption("column_groups"),
+                                       parallel.listens_on_fixed_port(behavior.scenario))
                 item.add_marker(pytest.mark.xdist_group(group))  # --dist loadgroup: parallel.COLUMN_GROUPS
                 yield item
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from harness import parallel
 from harness.report.merge import MergeError, merge
 from harness.report.results import SCHEMA
 from harness.shard import BadShard, Shard
@@ -68,6 +69,30 @@ def test_columns_split_over_workers_equal_serial_run(serial: dict[str, Any], tmp
     # a target starts once in each worker that took one of its groups, never once per cell
     assert all(1 <= t["processes_started"] <= 3 for t in doc["targets"].values()), doc["targets"]
     assert sum(t["processes_started"] for t in doc["targets"].values()) > 2  # the columns were split
+
+
+def test_behaviors_on_fixed_ports_share_one_group_across_targets() -> None:
+    # bridge.close-frees-port listens on 28411/28412 on every target: the seed draws the same
+    # port for bun and deno, so in two workers at once one of them met EADDRINUSE (CI, stop 17)
+    from harness.spec.loader import load_spec_file
+
+    by_id = {b.id: b for b in load_spec_file(ROOT / "specs" / "bridge.yaml")}
+    fixed = [b for b in by_id.values() if parallel.listens_on_fixed_port(b.scenario)]
+    assert {b.id for b in fixed} == {"bridge.listen-taken-port", "bridge.close-frees-port"}
+    groups = {parallel.group(t, b.id, b.feature, 4, parallel.listens_on_fixed_port(b.scenario))
+              for b in fixed for t in ("impl", "node", "bun", "deno", "workerd@2025-09-15")}
+    assert groups == {parallel.FIXED_PORTS_GROUP}
+    routed = by_id["bridge.port-key-routing.http-server-handler"]  # a routing key on workerd only
+    assert not parallel.listens_on_fixed_port(routed.scenario)
+    assert not parallel.listens_on_fixed_port({"servers": [{"listen": 0}, {}]})
+
+
+def test_app_ports_stay_off_the_ports_specs_listen_on() -> None:
+    from harness.apps.serve import APP_PORTS, free_port
+
+    taken = range(20000, 30000)  # bridge.yaml's keys on real sockets
+    assert not set(APP_PORTS) & set(taken)
+    assert all(free_port() not in taken for _ in range(50))
 
 
 def test_two_shards_merged_equal_one_run(serial: dict[str, Any], tmp_path: Path) -> None:

@@ -27,19 +27,20 @@ from harness.targets.runtime.process import RuntimeProcess
 
 PROBE = b"GET /__harness/ready HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n"
 START_TIMEOUT_S = 30.0
-APP_PORTS_FROM = 20000
+# Below the ports specs listen on (bridge.yaml: 20000-29999) and the kernel's ephemeral range.
+APP_PORTS = range(10000, 20000)
 _PICK = random.SystemRandom()  # not the global generator: Hypothesis seeds it alike in every worker
 LOG_LINES = 25
 
 
 def free_port() -> int:
-    """A port for an app to listen on, below the kernel's ephemeral range: the app binds it
+    """A port for an app to listen on, outside the kernel's ephemeral range: the app binds it
     after this socket closes, and in between a port from that range may be taken by any
     origin, raw client or other xdist worker (the app then fails, or its readiness probe
-    meets someone else's server)."""
+    meets someone else's server). Not one a spec listens on either."""
     low = _ephemeral_low()
     for _ in range(100):
-        port = _PICK.randrange(APP_PORTS_FROM, low) if low > APP_PORTS_FROM else 0
+        port = _PICK.randrange(APP_PORTS.start, APP_PORTS.stop) if low >= APP_PORTS.stop else 0
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
                 sock.bind((HOST, port))
