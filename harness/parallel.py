@@ -23,10 +23,11 @@ from harness.report.merge import MergeError, merge
 from harness.report.results import document
 from harness.runner import Session
 
-# Each target's cells are spread over this many xdist groups (`--column-groups`): most of a
-# scenario's time is waiting (delays and timeouts the specs ask for), so a column split over
-# several workers overlaps its waits; each worker starts a target once, for all its groups.
-COLUMN_GROUPS = 4
+# The behaviors are spread over this many xdist groups (`--xdist-groups`), a group holding
+# every target's cells of its behaviors: most of a scenario's time is waiting, so groups on
+# several workers overlap their waits; a worker runs a behavior's targets one after another,
+# so they replay the inputs the first drew (runner.DrawnInputs); it starts a target once.
+GROUPS = 24
 FIXED_PORTS_GROUP = "fixed-ports"
 SEED_KEY = "node_http_session_seed"
 RESULTS_KEY = "node_http_results"
@@ -40,16 +41,16 @@ def configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_ControllerHooks(config), "node-http-xdist-controller")
 
 
-def group(target: str, behavior_id: str, feature: str, groups: int, fixed_port: bool = False) -> str:
-    """The xdist group of a cell: one of `groups` per target, by a stable hash (not `hash()`:
-    every worker must agree). An app's behaviors share a group, so its servers start once per target.
-    Behaviors that listen on a fixed port share one group across targets: a seed draws the same
-    port for every target, and two workers listening on it at once would fail each other."""
+def group(behavior_id: str, feature: str, groups: int, fixed_port: bool = False) -> str:
+    """The xdist group of a behavior's cells, every target's: one of `groups`, by a stable hash
+    (not `hash()`: every worker must agree). An app's behaviors share a group, so its servers
+    start once per target. Behaviors that listen on a fixed port share one group: a seed draws
+    the same port for every target, and two workers listening on it at once fail each other."""
     if fixed_port:
         return FIXED_PORTS_GROUP
     key = feature if feature.startswith("apps.") else behavior_id
     k = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % max(1, groups)
-    return f"{target.replace('@', '+')}.{k}"  # xdist reads the group after the last '@' of the node id
+    return f"g{k}"  # xdist reads the group after the last '@' of the node id
 
 
 def listens_on_fixed_port(scenario: dict[str, Any]) -> bool:

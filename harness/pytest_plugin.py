@@ -11,9 +11,9 @@ results.json and the matrix under --report-dir, and with --gate, a comparison wi
 reports/baselines/<target>.json that fails the run on regression; with --record-cases, each
 finding's generated example appended to the cases (harness/spec/record.py).
 
-Under pytest-xdist (`pytest -n auto --dist loadgroup`) a target's items are spread over
-`--column-groups` xdist groups (an app's behaviors stay together); each worker starts the
-targets of the groups it takes, once and hands its records to the controller
+Under pytest-xdist (`pytest -n auto --dist loadgroup`) the behaviors are spread over
+`--xdist-groups` xdist groups, each with every target's items of its behaviors (an app's
+behaviors stay together); each worker starts the targets it meets, once, and hands its records to the controller
 (harness/parallel.py), which writes the one results.json, matrix, summary and gate.
 `--shard K/N` keeps a deterministic 1/N of the cells (harness/shard.py).
 """
@@ -83,9 +83,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--reruns", type=int, default=DEFAULT_RERUNS, metavar="N",
                     help=f"run a failing example N more times; unless it fails every time the cell is "
                          f"FLAKY (default {DEFAULT_RERUNS})")
-    group.addoption("--column-groups", type=int, default=parallel.COLUMN_GROUPS, metavar="N",
-                    help=f"under pytest-xdist (-n W --dist loadgroup), spread each target's cells over N groups "
-                         f"that workers take one at a time (default {parallel.COLUMN_GROUPS})")
+    group.addoption("--xdist-groups", type=int, default=parallel.GROUPS, metavar="N",
+                    help=f"under pytest-xdist (-n W --dist loadgroup), spread the behaviors over N groups, each with "
+                         f"every target's cells of its behaviors, that workers take one at a time "
+                         f"(default {parallel.GROUPS})")
     group.addoption("--shard", default=None, metavar="K/N",
                     help="run the K-th of N deterministic parts of the cells (by behavior and target); "
                          "needs --hypothesis-seed; join the parts with: python -m harness merge")
@@ -105,8 +106,8 @@ def pytest_configure(config: pytest.Config) -> None:
             if config.getoption("hypothesis_seed", None) in (None, ""):
                 raise BadInput(f"--shard {shard} needs --hypothesis-seed=N: the shards of one run must generate "
                                f"the same inputs (python -m harness merge refuses results of different seeds)")
-        if config.getoption("column_groups") < 1:
-            raise BadInput(f"--column-groups {config.getoption('column_groups')}: expected a whole number of at least 1")
+        if config.getoption("xdist_groups") < 1:
+            raise BadInput(f"--xdist-groups {config.getoption('xdist_groups')}: expected a whole number of at least 1")
         if config.getoption("gate"):
             for target in targets or [registry.default_target()]:
                 if not (_baselines(config) / f"{target}.json").is_file():
@@ -194,15 +195,14 @@ class SpecFile(pytest.File):
         except SpecError as exc:
             raise _SpecCollectError(str(exc)) from None
         for behavior in behaviors:
+            group = parallel.group(behavior.id, behavior.feature, self.config.getoption("xdist_groups"),
+                                   parallel.listens_on_fixed_port(behavior.scenario))
             for target in _state(self.config).session.target_names:
                 item = BehaviorItem.from_parent(self, name=f"{behavior.id}[{target}]",
                                                 behavior=behavior, target=target)
                 item.add_marker(behavior.feature.split(".")[0])  # apps.<app> -> apps (-k picks an app)
                 item.add_marker("node_http")
-                group = parallel.group(target, behavior.id, behavior.feature,
-                                       self.config.getoption("column_groups"),
-                                       parallel.listens_on_fixed_port(behavior.scenario))
-                item.add_marker(pytest.mark.xdist_group(group))  # --dist loadgroup: parallel.COLUMN_GROUPS
+                item.add_marker(pytest.mark.xdist_group(group))  # --dist loadgroup: parallel.GROUPS
                 yield item
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

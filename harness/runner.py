@@ -97,6 +97,30 @@ def not_run(kind: str, status: RunStatus, detail: str) -> Observations:
 REPRO_SCHEMA = "node-http-conformance/repro/v1"  # of the files _write_repro writes
 
 
+class DrawnInputs:
+    """The inputs Hypothesis drew for a behavior and seed, in order, kept for the next target:
+    drawing costs more CPU than many exchanges. Whole (`complete`) when the cell passed,
+    else up to and including the first failing example's. A few behaviors only: a run's
+    items go behavior by behavior, every target of one behavior in a row."""
+
+    KEEP = 4
+
+    def __init__(self) -> None:
+        self._lists: dict[tuple[str, int, int], tuple[list[Mapping[str, Any]], bool]] = {}
+
+    def get(self, key: tuple[str, int, int]) -> tuple[list[Mapping[str, Any]], bool]:
+        return self._lists.get(key, ([], False))
+
+    def put(self, key: tuple[str, int, int], inputs: list[Mapping[str, Any]], complete: bool) -> None:
+        known, was_complete = self.get(key)
+        if was_complete or len(known) > len(inputs):
+            return
+        self._lists.pop(key, None)
+        self._lists[key] = (list(inputs), complete)
+        while len(self._lists) > self.KEEP:
+            del self._lists[next(iter(self._lists))]
+
+
 def derive_seed(session_seed: int, behavior_id: str) -> int:
     digest = hashlib.sha256(f"{session_seed}:{behavior_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
@@ -128,6 +152,7 @@ class Session:
         self.started = time.time()
         self.target_wall: dict[str, float] = {}
         self._versions: dict[str, str] = {}  # asked once: some targets spawn a process to answer
+        self._drawn = DrawnInputs()
 
     # -- resources -------------------------------------------------------------------
     @property
@@ -302,6 +327,22 @@ class Session:
         from harness.strategies import compile_given
 
         found: list[Example] = []
+        key = (behavior.id, cell_seed, behavior.max_examples or self.base_settings.max_examples)
+        drawn, complete = self._drawn.get(key)
+        # Inputs another target drew for this behavior and seed: the same Hypothesis would draw
+        # (it draws alike until a test fails), run without it. A complete list that passes is the
+        # cell; otherwise Hypothesis runs, and its calls up to here take the examples just run.
+        replayed: list[Example] = []
+        for inputs in drawn:
+            ex = self.run_example(behavior, target, inputs, "generated", len(examples))
+            examples.append(ex)
+            replayed.append(ex)
+            if STATUS[ex.verdict.status].failing:
+                break
+        else:
+            if complete:
+                return self._fold(behavior, target.name, cell_seed, examples, None)
+        calls: list[Mapping[str, Any]] = []  # prop's inputs until the first finding: what Hypothesis drew
 
         @settings(self.base_settings, max_examples=behavior.max_examples or self.base_settings.max_examples,
                   deadline=None, database=None, derandomize=False, print_blob=False,
@@ -312,9 +353,17 @@ class Session:
         def prop(inputs: dict[str, Any]) -> None:
             # After a slow failure (TIMEOUT, CRASH, ERROR) nothing runs again: shrinking it
             # would cost a timeout per step. One raise site, so Hypothesis sees one failure.
-            ex = stop[0] if stop else self.run_example(behavior, target, inputs, "generated", len(examples))
-            if not stop:
+            n = len(calls)
+            if not found:
+                calls.append(inputs)
+            if stop:
+                ex = stop[0]
+            elif not found and n < len(replayed) and replayed[n].inputs == inputs:
+                ex = replayed[n]  # run above, already among the examples
+            else:
+                ex = self.run_example(behavior, target, inputs, "generated", len(examples))
                 examples.append(ex)
+            if not stop:
                 status = STATUS[ex.verdict.status]
                 if status.failing and not status.shrinks:
                     stop.append(ex)
@@ -327,7 +376,9 @@ class Session:
         prop._hypothesis_internal_database_key = None  # type: ignore[attr-defined]
         try:
             prop()
+            self._drawn.put(key, calls, complete=True)
         except _Finding as finding:
+            self._drawn.put(key, calls, complete=False)
             # Hypothesis re-raises for the shrunk example last; a slow failure keeps its first example.
             chosen = stop[0] if stop else finding.example
             return self._fold(behavior, target.name, cell_seed, examples, chosen)

@@ -140,8 +140,8 @@ ROWS = [
     Row("unknown target (pytest)", "pytest", lambda t: pytest_args(t, "--target=nosuch"), r"unknown target 'nosuch'"),
     Row("unknown fault", "run", lambda t: run_k(t, "--fault", "nosuch"), r"unknown fault 'nosuch'; known faults"),
     Row("unknown fault (pytest)", "pytest", lambda t: pytest_args(t, "--fault=nosuch"), r"unknown fault 'nosuch'"),
-    Row("column groups below 1 (pytest)", "pytest", lambda t: pytest_args(t, "--column-groups=0"),
-        r"--column-groups 0: expected a whole number of at least 1"),
+    Row("xdist groups below 1 (pytest)", "pytest", lambda t: pytest_args(t, "--xdist-groups=0"),
+        r"--xdist-groups 0: expected a whole number of at least 1"),
     Row("runtime not installed", "run", not_installed, r"target node is not installed: run `python -m harness "
         r"targets install node`"),
     Row("missing results file", "report", results_file(None, "report"), r"no such results file \(run the suite"),
