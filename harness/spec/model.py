@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 LEVELS = ("required", "optional", "informational")
@@ -75,7 +76,12 @@ class Behavior:
         return list(self.scenario.get("requires", []))
 
     def expect_entries(self) -> list[tuple[dict[str, Any], Written]]:
-        """`expect`, then `fetch_backed.expect`, each entry with where it is written."""
+        """`expect`, then `fetch_backed.expect`, each entry with where it is written (do not
+        change the list: it is built once, the verdict asks for it on every example)."""
+        return self._expect_entries
+
+    @cached_property
+    def _expect_entries(self) -> list[tuple[dict[str, Any], Written]]:
         unknown = Written(self.source, self.line, "")  # a Behavior built in code has no written entries
         pairs = list(zip(self.expect, self.expect_written or [unknown] * len(self.expect), strict=True))
         if self.fetch_backed is not None:
