@@ -3,7 +3,8 @@
 One Session per run: the origin/raw-client WireRecord and each target start once and serve
 every scenario. A cell (one behavior on one target) runs the behavior's named cases,
 then Hypothesis-generated inputs from a seed derived from the session seed and the
-behavior id, so every target sees the same inputs. A finding (FAIL, TIMEOUT, CRASH) or
+behavior id, so every target sees the same inputs (drawn once and replayed on the next
+targets of the same behavior, see DrawnInputs: drawing costs more CPU than running). A finding (FAIL, TIMEOUT, CRASH) or
 ERROR stops generation; FAIL examples are shrunk to a minimal one. The finding's example is
 then run again (`reruns` times): unless it fails every time, the cell is FLAKY.
 """
