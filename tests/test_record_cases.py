@@ -66,3 +66,29 @@ def test_pytest_option_records_nothing_for_a_failing_named_case(tmp_path: Path) 
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert "1 xfailed" in result.stdout, result.stdout + result.stderr
     assert not record.exists()
+
+
+def _append_many(cases: str, worker: int) -> None:
+    from harness.spec.record import CaseRecorder, _locked, case_name, case_text
+
+    for i in range(12):
+        given = {"token": f"W{worker}N{i}"} if i < 10 else {"token": "SAME"}  # the last two: every worker
+        name = case_name(given)
+        with _locked(Path(cases)):
+            CaseRecorder._append(Path(cases) / "methods.yaml", case_text("methods.custom-token", name, given, "t"),
+                                 "methods.custom-token", name, given)
+
+
+def test_workers_recording_at_once_lose_no_case_and_add_none_twice(tmp_path: Path) -> None:
+    # pytest-xdist workers each record into the same cases files: read, append, write back
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=_append_many, args=(str(tmp_path), w)) for w in range(4)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(60)
+    assert all(p.exitcode == 0 for p in workers)
+    tokens = [c.given["token"] for c in load_case_file(tmp_path / "methods.yaml")]
+    assert sorted(tokens) == sorted([f"W{w}N{i}" for w in range(4) for i in range(10)] + ["SAME"])

@@ -7,14 +7,19 @@ on it runs first on every target. The case is named after its inputs (`found-<ha
 which makes the same behavior and inputs one case however many runs or targets find it;
 an example that already is a case (by name or by inputs) is not added again. The file is
 checked after each append (the loader's schema); if that fails, it is put back as it was.
+Several processes may record at once (pytest-xdist workers): an append holds an exclusive
+lock on `<cases dir>/.record.lock`, reads the file again under it, and skips a case another
+process added meanwhile.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +33,7 @@ from harness.status import STATUS, Kind
 
 Say = Callable[[str], None]
 NAME_PREFIX = "found-"
+LOCK_FILE = ".record.lock"
 
 
 def case_name(inputs: Mapping[str, Any]) -> str:
@@ -86,7 +92,10 @@ class CaseRecorder(Handler):
         path = self.cases_dir / Path(behavior.source).name
         note = f"{cell.status} on {cell.target}{self.found_with}, recorded by --record-cases (cell seed {cell.seed})"
         try:
-            self._append(path, case_text(behavior.id, name, given, note), behavior.id, name, given)
+            with _locked(self.cases_dir):
+                if not self._append(path, case_text(behavior.id, name, given, note), behavior.id, name, given):
+                    known.update({(behavior.id, name), (behavior.id, _key(given))})
+                    return  # another process recorded it meanwhile
         except (OSError, SpecError) as exc:
             self.say(f"--record-cases: {behavior.id} not recorded: {exc}")
             return
@@ -103,8 +112,12 @@ class CaseRecorder(Handler):
         return self._known
 
     @staticmethod
-    def _append(path: Path, entry: str, behavior: str, name: str, given: Any) -> None:
+    def _append(path: Path, entry: str, behavior: str, name: str, given: Any) -> bool:
+        """Append the case unless the file has it already (False)."""
         before = path.read_text(encoding="utf-8") if path.exists() else None
+        if before is not None and any((c.behavior, _key(plain(c.given))) == (behavior, _key(given))
+                                      or (c.behavior, c.name) == (behavior, name) for c in load_case_file(path)):
+            return False
         head = "cases:\n" if before is None else before if before.endswith("\n") else before + "\n"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(head + entry, encoding="utf-8")
@@ -118,6 +131,19 @@ class CaseRecorder(Handler):
             else:
                 path.write_text(before, encoding="utf-8")
             raise
+        return True
+
+
+@contextmanager
+def _locked(cases_dir: Path) -> Iterator[None]:
+    """An exclusive lock for the cases dir, between processes (flock: freed if one dies)."""
+    cases_dir.mkdir(parents=True, exist_ok=True)
+    with open(cases_dir / LOCK_FILE, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _key(given: Any) -> str:
