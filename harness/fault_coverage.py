@@ -2,7 +2,9 @@
 
 Runs each behavior on the healthy impl target, then on impl with each fault in turn
 until one turns the behavior non-PASS (behaviors already broken are not run again).
-Used by `python -m harness faults --check` and tests/test_faults.py.
+Used by `python -m harness faults --check` and tests/test_faults.py. No reruns: any
+non-PASS status shows the check can fail, so telling FLAKY from FAIL (two more runs of a
+failing example, each TIMEOUT waiting its whole timeout) buys nothing here.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def check(behaviors: list[Behavior], max_examples: int = 3, seed: int = 0,
     quick = settings(max_examples=max_examples, deadline=None)
     results: dict[str, Coverage] = {}
     target = registry.fault_target()
-    healthy = Session([target], session_seed=seed, base_settings=quick)
+    healthy = Session([target], session_seed=seed, base_settings=quick, reruns=0)
     try:
         for b in behaviors:
             cell = healthy.run_cell(b, target)
@@ -51,7 +53,7 @@ def check(behaviors: list[Behavior], max_examples: int = 3, seed: int = 0,
         todo = [b for b in behaviors if results[b.id].healthy in HEALTHY and results[b.id].fault is None]
         if not todo:
             break
-        session = Session([target], session_seed=seed, base_settings=quick, fault=name)
+        session = Session([target], session_seed=seed, base_settings=quick, fault=name, reruns=0)
         try:
             for b in todo:
                 cell = session.run_cell(b, target)
