@@ -107,16 +107,14 @@ class CaseRecorder(Handler):
         if self._known is None:
             self._known = set()
             for path in sorted(self.cases_dir.rglob("*.yaml")) if self.cases_dir.is_dir() else []:
-                for case in load_case_file(path):
-                    self._known.update({(case.behavior, case.name), (case.behavior, _key(plain(case.given)))})
+                self._known |= _case_keys(path)
         return self._known
 
     @staticmethod
     def _append(path: Path, entry: str, behavior: str, name: str, given: Any) -> bool:
         """Append the case unless the file has it already (False)."""
         before = path.read_text(encoding="utf-8") if path.exists() else None
-        if before is not None and any((c.behavior, _key(plain(c.given))) == (behavior, _key(given))
-                                      or (c.behavior, c.name) == (behavior, name) for c in load_case_file(path)):
+        if before is not None and {(behavior, name), (behavior, _key(given))} & _case_keys(path):
             return False
         head = "cases:\n" if before is None else before if before.endswith("\n") else before + "\n"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,6 +142,12 @@ def _locked(cases_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _case_keys(path: Path) -> set[tuple[str, str]]:
+    """(behavior, name) and (behavior, inputs as JSON) of each case in a file."""
+    return {key for case in load_case_file(path)
+            for key in ((case.behavior, case.name), (case.behavior, _key(plain(case.given))))}
 
 
 def _key(given: Any) -> str:
