@@ -56,19 +56,19 @@ def test_xdist_run_equals_serial_run(serial: dict[str, Any], tmp_path: Path) -> 
     doc = _pytest(tmp_path, "-n", "2", "--dist", "loadgroup", "--xdist-groups", "1")
     assert len(doc["results"]) == 22
     assert _cells(doc) == _cells(serial)
-    # one group per target: one worker per target, so each runtime started once
+    # one group: one worker runs every cell, so each runtime started once
     assert {name: t["processes_started"] for name, t in doc["targets"].items()} == {"impl": 1, "node": 1}
     for fmt in ("matrix.md", "matrix.html", "matrix.json", "matrix.junit.xml"):
         assert (tmp_path / fmt).is_file()
 
 
-def test_columns_split_over_workers_equal_serial_run(serial: dict[str, Any], tmp_path: Path) -> None:
+def test_groups_split_over_workers_equal_serial_run(serial: dict[str, Any], tmp_path: Path) -> None:
     pytest.importorskip("xdist")
     doc = _pytest(tmp_path, "-n", "3", "--dist", "loadgroup", "--xdist-groups", "3")
     assert _cells(doc) == _cells(serial)
-    # a target starts once in each worker that took one of its groups, never once per cell
+    # a target starts once in each worker that took a group, never once per cell
     assert all(1 <= t["processes_started"] <= 3 for t in doc["targets"].values()), doc["targets"]
-    assert sum(t["processes_started"] for t in doc["targets"].values()) > 2  # the columns were split
+    assert sum(t["processes_started"] for t in doc["targets"].values()) > 2  # the groups went to several workers
 
 
 def test_behaviors_on_fixed_ports_share_one_group_across_targets() -> None:
