@@ -109,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from harness.events import Dispatcher, Handler
     from harness.report.handlers import Gate, Progress, ReportWriter, Summary
-    from harness.runner import Session
+    from harness.runner import Session, replay_order
     from harness.spec.record import CaseRecorder
     from harness.status import STATUS, Outcome
     from harness.targets import registry
@@ -121,7 +121,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     shard = _shard(args.shard, args.seed)
     if args.gate:
         _baselines_exist(targets, Path(args.baselines))
-    cells = [(t, b) for t in targets for b in behaviors if shard is None or shard.holds(b.id, t)]
+    # behavior by behavior, every target's cell in a row: the inputs drawn once are replayed (runner.DrawnInputs)
+    cells = [(t, b) for b in behaviors for t in replay_order(targets) if shard is None or shard.holds(b.id, t)]
     profiles.register()
     settings.load_profile(args.profile)
     gate = Gate(targets, Path(args.baselines), print) if args.gate else None

@@ -11,12 +11,17 @@ then run again (`reruns` times): unless it fails every time, the cell is FLAKY.
 
 from __future__ import annotations
 
+import ast
+import concurrent.futures
+import functools
 import hashlib
 import json
 import shlex
+import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +31,7 @@ from hypothesis.errors import Flaky, HypothesisException
 
 from harness.events import CellFinished, Dispatcher, Document, Record, RunFinished
 from harness.observations import Json, Observations, RunStatus, WireRecord
-from harness.scenario import bind_origin, build, to_json
+from harness.scenario import bind_origin, build, listens_on_fixed_port, to_json
 from harness.spec.causes import Cause
 from harness.spec.model import Behavior
 from harness.status import DEFAULT_RERUNS, STATUS, Kind
@@ -108,18 +113,72 @@ class DrawnInputs:
 
     def __init__(self) -> None:
         self._lists: dict[tuple[str, int, int], tuple[list[Mapping[str, Any]], bool]] = {}
+        self._lock = threading.Lock()  # cells of one behavior may run side by side
 
     def get(self, key: tuple[str, int, int]) -> tuple[list[Mapping[str, Any]], bool]:
-        return self._lists.get(key, ([], False))
+        with self._lock:
+            return self._lists.get(key, ([], False))
 
     def put(self, key: tuple[str, int, int], inputs: list[Mapping[str, Any]], complete: bool) -> None:
-        known, was_complete = self.get(key)
-        if was_complete or len(known) > len(inputs):
-            return
-        self._lists.pop(key, None)
-        self._lists[key] = (list(inputs), complete)
-        while len(self._lists) > self.KEEP:
-            del self._lists[next(iter(self._lists))]
+        with self._lock:
+            known, was_complete = self._lists.get(key, ([], False))
+            if was_complete or len(known) > len(inputs):
+                return
+            self._lists.pop(key, None)
+            self._lists[key] = (list(inputs), complete)
+            while len(self._lists) > self.KEEP:
+                del self._lists[next(iter(self._lists))]
+
+
+BASELINE = "node"  # Node: what every spec describes, and a required behavior must pass there
+
+
+def replay_order(targets: list[str]) -> list[str]:
+    """The order a behavior's cells run in: the baseline first. A target's drawn inputs go to
+    the next ones whole only when it passed them all (DrawnInputs), and Node passes nearly every
+    behavior, while a target that fails part-way leaves the next to draw them again."""
+    return sorted(targets, key=lambda name: name != BASELINE)
+
+
+def _one_parse_at_a_time() -> None:
+    """Cells run side by side, and Hypothesis reads the source of the lambdas in a strategy with
+    ast.parse; on CPython before 3.13 two parses on two threads at once can fail with
+    "SystemError: AST constructor recursion depth mismatch" (the depth is kept per interpreter):
+    three impl cells came out "did not reproduce on replay" under -n 8. Parses take turns."""
+    if sys.version_info >= (3, 13) or getattr(ast.parse, "one_at_a_time", False):
+        return
+    parse, lock = ast.parse, threading.Lock()
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return parse(*args, **kwargs)
+
+    locked.one_at_a_time = True  # type: ignore[attr-defined]
+    ast.parse = locked
+
+
+_one_parse_at_a_time()
+
+
+def side_by_side(behavior: Behavior) -> bool:
+    """Whether a behavior's cells on several targets may run at once (Session.run_cell_and_emit):
+    not an app's (its servers are shared), not one that listens on a port the spec names
+    (two targets would take the same port)."""
+    return behavior.scenario.get("kind") != "app" and not listens_on_fixed_port(behavior.scenario)
+
+
+def _in_thread(work: Callable[[], CellResult]) -> concurrent.futures.Future[CellResult]:
+    """work() on a daemon thread of its own (an interrupted run must not wait for it)."""
+    future: concurrent.futures.Future[CellResult] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work())
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever takes the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="harness-cell", daemon=True).start()
+    return future
 
 
 def derive_seed(session_seed: int, behavior_id: str) -> int:
@@ -154,6 +213,7 @@ class Session:
         self.target_wall: dict[str, float] = {}
         self._versions: dict[str, str] = {}  # asked once: some targets spawn a process to answer
         self._drawn = DrawnInputs()
+        self._ahead: dict[tuple[str, str], concurrent.futures.Future[CellResult]] = {}  # started early
 
     # -- resources -------------------------------------------------------------------
     @property
@@ -419,11 +479,21 @@ class Session:
                           example=shown, statuses=counts, differences=differences, notes=notes[:MAX_NOTES])
 
     # -- events ------------------------------------------------------------------------
-    def run_cell_and_emit(self, behavior: Behavior, target_name: str) -> CellResult:
-        """run_cell, recorded for the results document and handed to the handlers."""
+    def run_cell_and_emit(self, behavior: Behavior, target_name: str, then: Sequence[str] = ()) -> CellResult:
+        """run_cell, recorded for the results document and handed to the handlers. `then`: the
+        targets whose cells of this behavior the caller asks for next. Once this cell has drawn
+        the inputs, they start side by side on threads of their own, replaying them (most of a
+        scenario's time is waiting: the waits overlap), and those calls take their results."""
         from harness.report.results import record  # it imports this module
 
-        cell = self.run_cell(behavior, target_name)
+        ahead = self._ahead.pop((behavior.id, target_name), None)
+        cell = ahead.result() if ahead is not None else self.run_cell(behavior, target_name)
+        if then and side_by_side(behavior) and not self.oracle:
+            if behavior.scenario.get("kind") in ("client", "server"):
+                _ = self.wire  # started here, not by two threads at once
+            for name in then:
+                if (behavior.id, name) not in self._ahead:
+                    self._ahead[(behavior.id, name)] = _in_thread(functools.partial(self.run_cell, behavior, name))
         rec = record(cell, self, self.profile(target_name))
         self.records.append(rec)
         self.events.emit(CellFinished(cell, rec))

@@ -113,3 +113,12 @@ def bind_origin(scenario: Json, port: int) -> Json:
         return node
 
     return walk(scenario)
+
+
+def listens_on_fixed_port(scenario: dict[str, Any]) -> bool:
+    """Whether a scenario's server listens on a port the spec names (not 0: the system's
+    choice) on a real socket: behaviors that require the Workers bridge use the port as a
+    routing key only."""
+    if "bridge" in scenario.get("requires", []):
+        return False
+    return any(server.get("listen") not in (None, 0) for server in scenario.get("servers", []))

@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -69,6 +70,16 @@ def test_groups_split_over_workers_equal_serial_run(serial: dict[str, Any], tmp_
     # a target starts once in each worker that took a group, never once per cell
     assert all(1 <= t["processes_started"] <= 3 for t in doc["targets"].values()), doc["targets"]
     assert sum(t["processes_started"] for t in doc["targets"].values()) > 2  # the groups went to several workers
+
+
+@pytest.mark.parametrize(("option", "plain"), [
+    ({"dist": "loadgroup", "numprocesses": 8, "target": ["node"], "assertmode": "rewrite"}, True),
+    ({"dist": "no", "numprocesses": None, "target": ["node"], "assertmode": "rewrite"}, False),  # no workers
+    ({"dist": "loadgroup", "numprocesses": 3, "target": None, "assertmode": "rewrite"}, False),  # pytest tests -n 3
+    ({"dist": "loadgroup", "numprocesses": 8, "target": ["node"], "assertmode": "plain"}, False),  # already plain
+], ids=["suite-under-xdist", "serial-suite", "own-tests-under-xdist", "asked-plain"])
+def test_workers_of_a_suite_run_skip_assertion_rewriting(option: dict[str, Any], plain: bool) -> None:
+    assert parallel.plain_asserts_for_workers(SimpleNamespace(**option)) is plain
 
 
 def test_behaviors_on_fixed_ports_share_one_group_across_targets() -> None:

@@ -39,6 +39,10 @@ def record(cell: CellResult, session: Session, profile: str | None) -> dict[str,
 def document(session: Session, records: list[dict[str, Any]], hypothesis_profile: str,
              complete: bool = True) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC)
+    # a behavior's cells in the order of the targets' columns, whatever order they ran in
+    column = {name: i for i, name in enumerate(session.target_names)}
+    ran = {b: i for i, b in enumerate(dict.fromkeys(rec["behavior"] for rec in records))}
+    records = sorted(records, key=lambda r: (ran[r["behavior"]], column.get(r["target"], len(column))))
     named = {cid for rec in records for cid in rec.get("causes") or []}
     started = dt.datetime.fromtimestamp(session.started, dt.UTC)
     return {

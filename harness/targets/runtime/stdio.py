@@ -12,8 +12,9 @@ running ``harness/drivers/stdio_driver.mjs``, spoken to with JSON lines on stdin
 from __future__ import annotations
 
 import json
-import queue
+import os
 import re
+import select
 import subprocess
 import threading
 import time
@@ -35,8 +36,6 @@ DEFAULT_GRACE_S = timing("reply_grace_ms") / 1000
 SERVER_CLOSE_S = timing("server_close_ms") / 1000
 START_TIMEOUT_S = 30.0
 
-_EOF = object()
-
 
 class ProcessDied(Exception):
     """The driver process exited (or its stdout closed)."""
@@ -47,64 +46,83 @@ class ReplyTimeout(Exception):
 
 
 class DriverProcess(RuntimeProcess):
-    """One runtime process running the stdio driver: JSON lines, replies matched by id."""
+    """One runtime process running the stdio driver: JSON lines, replies matched by id.
+    The caller's thread reads the replies itself (poll on the pipe with the deadline): a
+    reader thread would cost a hand-off per reply."""
 
     def __init__(self, argv: list[str], label: str, env: dict[str, str] | None = None) -> None:
         super().__init__(argv, label, talks_on_stdio=True, env=env)
-        self._replies: queue.SimpleQueue[Any] = queue.SimpleQueue()  # C-level: one put/get per reply
-        self._next_id = 0
-        self._write_lock = threading.Lock()
-        threading.Thread(target=self._read_stdout, name=f"{label}-stdout", daemon=True).start()
-
-    def _read_stdout(self) -> None:
         assert self.proc.stdout is not None
+        self._fd = self.proc.stdout.fileno()
+        self._poll = select.poll()
+        self._poll.register(self._fd, select.POLLIN)
+        self._pending = bytearray()  # read, not yet a whole line
+        self._eof = False
+        self._next_id = 0
+        self._lock = threading.Lock()  # one request at a time: a reply is read by its asker
+
+    def _line(self, deadline: float) -> bytes | None:
+        """The next line from stdout; None at its end; ReplyTimeout after the deadline."""
+        while True:
+            end = self._pending.find(b"\n")
+            if end >= 0:
+                line = bytes(self._pending[:end + 1])
+                del self._pending[:end + 1]
+                return line
+            if self._eof:
+                return None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ReplyTimeout
+            if not self._poll.poll(max(1, int(remaining * 1000) + 1)):
+                continue
+            try:
+                chunk = os.read(self._fd, 1 << 16)
+            except OSError:
+                chunk = b""
+            if chunk:
+                self._pending += chunk
+            else:
+                self._eof = True
+
+    def _died(self) -> ProcessDied:
+        # let the log reader catch up with the last words
         try:
-            for raw in self.proc.stdout:
-                try:
-                    msg = json.loads(raw)
-                except ValueError:
-                    self.log.append("[stdout, not JSON] " + raw.decode("utf-8", "replace").rstrip("\n"))
-                    continue
-                self._replies.put(msg)
-        except (OSError, ValueError):
+            self.proc.wait(timeout=1)
+        except subprocess.TimeoutExpired:
             pass
-        finally:
-            self._replies.put(_EOF)
+        self.log.join(0.5)
+        return ProcessDied(f"exit code {self.returncode()}")
 
     def request(self, msg: Json, timeout: float) -> Json:
         """Send one command and wait for its reply (matched by id)."""
         if self.proc.stdin is None:
             raise ProcessDied("not started")
-        self._next_id += 1
-        msg_id = self._next_id
-        line = json.dumps({"id": msg_id, **msg}, separators=(",", ":")).encode() + b"\n"
-        with self._write_lock:
+        with self._lock:
+            self._next_id += 1
+            msg_id = self._next_id
+            line = json.dumps({"id": msg_id, **msg}, separators=(",", ":")).encode() + b"\n"
             try:
                 self.proc.stdin.write(line)
                 self.proc.stdin.flush()
             except (BrokenPipeError, OSError, ValueError) as e:
                 raise ProcessDied(f"could not write to the process: {e}") from None
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ReplyTimeout(f"no reply to {msg.get('cmd')!r} within {timeout:.1f} s")
-            try:
-                reply = self._replies.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if reply is _EOF:
-                self._replies.put(_EOF)  # later callers see it too
-                # let the log reader catch up with the last words
+            deadline = time.monotonic() + timeout
+            while True:
                 try:
-                    self.proc.wait(timeout=1)
-                except subprocess.TimeoutExpired:
-                    pass
-                self.log.join(0.5)
-                raise ProcessDied(f"exit code {self.returncode()}")
-            if isinstance(reply, dict) and reply.get("id") == msg_id:
-                return reply
-            # a stale reply (to a command whose wait was abandoned): drop it
+                    raw = self._line(deadline)
+                except ReplyTimeout:
+                    raise ReplyTimeout(f"no reply to {msg.get('cmd')!r} within {timeout:.1f} s") from None
+                if raw is None:
+                    raise self._died()
+                try:
+                    reply = json.loads(raw)
+                except ValueError:
+                    self.log.append("[stdout, not JSON] " + raw.decode("utf-8", "replace").rstrip("\n"))
+                    continue
+                if isinstance(reply, dict) and reply.get("id") == msg_id:
+                    return reply
+                # a stale reply (to a command whose wait was abandoned): drop it
 
 
 class StdioTarget(ProcessTarget[DriverProcess]):
