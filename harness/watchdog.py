@@ -5,10 +5,11 @@ timeout_ms + grace, then is killed); the watchdog catches what they do not: a ta
 whose `run` never returns. After the limit the cell is TIMEOUT, the target's process is
 killed (`abandon()`, when it has one) so it restarts on next use, and the run goes on.
 
-A target with a process runs the work on the caller's thread, and a monitor thread kills the
-process once the limit passes, which ends the work's wait on it: two thread hand-offs fewer per
-example than a worker thread (the bench showed them). A target without one (impl, in this
-process) runs on a worker thread that is left behind if it hangs.
+A target with `abandon()` runs the work on the caller's thread, and a monitor thread calls it once
+the limit passes: it kills the process the work waits on (impl: forgets its event loop, every
+wait of its scenarios being bounded), which ends the work. Two thread hand-offs fewer per example
+than a worker thread (the bench showed them). Work without one runs on a worker thread that is
+left behind if it hangs.
 """
 
 from __future__ import annotations

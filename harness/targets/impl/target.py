@@ -72,6 +72,15 @@ class ImplTarget:
                 self._front.stop()
                 self._front = None
 
+    def abandon(self) -> None:
+        """The runner's watchdog gave up on a scenario (harness/watchdog.py): the loop is
+        forgotten and a fresh one serves the next. The scenario itself ends by its own
+        waits, each bounded (timeout_ms + grace), so it may run on the runner's thread."""
+        front = self._front
+        if front is not None:
+            front.abandon()
+            self._front = None
+
     def run(self, scenario: Json, exchange: Exchange | None) -> Observations:
         # The runner has checked kind and capabilities.
         timeout_s = float(scenario.get("timeout_ms") or timing("default_timeout_ms")) / 1000
