@@ -136,8 +136,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                       causes=_causes(args.specs), reruns=args.reruns, scenario_timeout=args.scenario_timeout,
                       shard=str(shard) if shard else None)
     try:
-        for target, b in cells:
-            session.run_cell_and_emit(b, target)
+        for i, (target, b) in enumerate(cells):
+            first = i == 0 or cells[i - 1][1] is not b
+            then = [t for t, other in cells[i + 1:i + len(targets)] if other is b] if first else []
+            session.run_cell_and_emit(b, target, then)
     except BaseException:  # interrupted: stop the targets, write nothing
         session.close()
         raise
