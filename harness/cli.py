@@ -14,7 +14,7 @@ from typing import Any
 
 from harness import profiles
 from harness.errors import BadInput, paragraph
-from harness.inputs import check_fault, check_targets
+from harness.inputs import SIDE_BY_SIDE_HELP, check_fault, check_targets
 from harness.status import DEFAULT_RERUNS
 from harness.watchdog import SCENARIO_TIMEOUT_HELP, SCENARIO_TIMEOUT_S
 
@@ -138,7 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         for i, (target, b) in enumerate(cells):
             first = i == 0 or cells[i - 1][1] is not b
-            then = [t for t, other in cells[i + 1:i + len(targets)] if other is b] if first else []
+            then = [t for t, other in cells[i + 1:i + len(targets)] if other is b] if first and args.side_by_side else []
             session.run_cell_and_emit(b, target, then)
     except BaseException:  # interrupted: stop the targets, write nothing
         session.close()
@@ -404,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--reruns", type=int, default=DEFAULT_RERUNS, metavar="N",
                    help=f"run a failing example N more times; unless it fails every time the cell is FLAKY "
                         f"(default {DEFAULT_RERUNS})")
+    r.add_argument("--side-by-side", action="store_true", help=SIDE_BY_SIDE_HELP)
     r.add_argument("--shard", metavar="K/N", help="run the K-th of N deterministic parts of the cells "
                    "(needs --seed; join the parts with: python -m harness merge)")
     m = sub.add_parser("merge", help="join the results of shards or runs of other targets into one")

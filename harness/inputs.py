@@ -44,3 +44,9 @@ def check_specs_dir(specs: Path) -> None:
         raise BadInput(f"specs folder {specs} cannot be read (permissions); fix them or pass --specs DIR")
     if not any(specs.glob("*.yaml")):
         raise BadInput(f"specs folder {specs} holds no *.yaml spec file; pass the folder of the specs with --specs")
+
+
+# The help of --side-by-side, shared by pytest and `python -m harness run` (Session.run_cell_and_emit).
+SIDE_BY_SIDE_HELP = ("once a behavior's first cell (Node's) has drawn its inputs, run its other targets' cells at "
+                     "once, on threads: faster, but specs with tight timing margins may flake under load (a bun "
+                     "requestTimeout cell did in a gated CI run): not for gating")

@@ -72,9 +72,10 @@ def group(behavior_id: str, feature: str, groups: int, fixed_port: bool = False)
 
 def mixed(items: list[Any]) -> list[Any]:
     """The items with the behaviors in a stable hashed order, each behavior's cells kept
-    together in their order: in spec-file order every worker reached the files that wait most
-    (server timeouts, client lifecycles) at once, and the cores idled (11-40 % busy for
-    seconds at a time in an -n 8 run). Every worker computes the same order, as xdist needs;
+    together in their order (with --side-by-side): in spec-file order every worker reached the
+    files that wait most (server timeouts, client lifecycles) at once, and the cores idled
+    (11-40 % busy for seconds at a time in an -n 8 run). One cell at a time, the hashed order
+    was slower (130 s against 110 s): a wait-heavy group came last. Every worker computes the same order, as xdist needs;
     the merged results are in spec order whatever ran first. Other items (tests/) go first, as
     they were: their module fixtures must not be set up again and again."""
     cells = [item for item in items if hasattr(item, "behavior")]

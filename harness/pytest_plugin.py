@@ -33,7 +33,7 @@ from hypothesis import settings
 from harness import parallel, profiles
 from harness.errors import BadInput, paragraph
 from harness.events import Dispatcher, Handler, RunFinished
-from harness.inputs import check_fault, check_targets
+from harness.inputs import SIDE_BY_SIDE_HELP, check_fault, check_targets
 from harness.report.handlers import Gate, ReportWriter, Summary
 from harness.runner import BASELINE, CellResult, Session, replay_order, repro_commands
 from harness.scenario import to_json
@@ -88,6 +88,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"under pytest-xdist (-n W --dist loadgroup), spread the behaviors over N groups, each with "
                          f"every target's cells of its behaviors, that workers take one at a time "
                          f"(default {parallel.GROUPS})")
+    group.addoption("--side-by-side", action="store_true", help=SIDE_BY_SIDE_HELP)
     group.addoption("--shard", default=None, metavar="K/N",
                     help="run the K-th of N deterministic parts of the cells (by behavior and target); "
                          "needs --hypothesis-seed; join the parts with: python -m harness merge")
@@ -288,8 +289,8 @@ class BehaviorItem(pytest.Item):
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """--shard K/N: deselect the cells of the other shards. Under xdist: mix the spec files."""
-    if parallel.is_worker(config):
+    """--shard K/N: deselect the cells of the other shards. Under xdist with --side-by-side: mix the spec files."""
+    if parallel.is_worker(config) and config.getoption("side_by_side"):
         items[:] = parallel.mixed(items)
     if config.getoption("shard") is None:
         return
@@ -310,8 +311,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     of ~40 s CPU in the collector). Only when cells will run: `pytest tests` keeps the default."""
     if any(isinstance(item, BehaviorItem) for item in session.items):
         gc.freeze()
-    if getattr(session.config.option, "dist", "no") in ("no", "loadgroup"):  # a behavior's items stay on one worker
-        _plan_side_by_side(session.items)
+    if session.config.getoption("side_by_side") and getattr(session.config.option, "dist", "no") in ("no", "loadgroup"):
+        _plan_side_by_side(session.items)  # under loadgroup a behavior's items stay on one worker
 
 
 def _plan_side_by_side(items: list[pytest.Item]) -> None:
