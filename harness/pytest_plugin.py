@@ -308,7 +308,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Freeze what collection built (specs, items, Hypothesis's and the harness's modules): it
     lives to the end, and each full collection would walk it again (a serial node run spent 3.4 s
-    of ~40 s CPU in the collector). Only when cells will run: `pytest tests` keeps the default."""
+    of ~40 s CPU in the collector). Only when cells will run: `pytest tests` keeps the default.
+    With --side-by-side, also tell each behavior's first item which cells to start."""
     if any(isinstance(item, BehaviorItem) for item in session.items):
         gc.freeze()
     if session.config.getoption("side_by_side") and getattr(session.config.option, "dist", "no") in ("no", "loadgroup"):
