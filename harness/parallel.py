@@ -23,7 +23,6 @@ from harness.events import Document
 from harness.report.merge import MergeError, merge
 from harness.report.results import document
 from harness.runner import Session
-from harness.scenario import listens_on_fixed_port
 
 # The behaviors are spread over this many xdist groups (`--xdist-groups`), a group holding
 # every target's cells of its behaviors: most of a scenario's time is waiting, so groups on
@@ -31,7 +30,6 @@ from harness.scenario import listens_on_fixed_port
 # so they replay the inputs the first drew (runner.DrawnInputs); it starts a target once.
 GROUPS = 24
 FIXED_PORTS_GROUP = "fixed-ports"
-__all__ = ["listens_on_fixed_port"]  # the groups' rule, kept beside the scenario it reads
 SEED_KEY = "node_http_session_seed"
 RESULTS_KEY = "node_http_results"
 GATHERED = pytest.StashKey[list[tuple[str, Document]]]()
@@ -75,8 +73,8 @@ def mixed(items: list[Any]) -> list[Any]:
     together in their order (with --side-by-side): in spec-file order every worker reached the
     files that wait most (server timeouts, client lifecycles) at once, and the cores idled
     (11-40 % busy for seconds at a time in an -n 8 run). One cell at a time, the hashed order
-    was slower (130 s against 110 s): a wait-heavy group came last. Every worker computes the same order, as xdist needs;
-    the merged results are in spec order whatever ran first. Other items (tests/) go first, as
+    was slower (130 s against 110 s): a wait-heavy group came last. Every worker computes the
+    same order, as xdist needs; the merged results are in spec order whatever ran first. Other items (tests/) go first, as
     they were: their module fixtures must not be set up again and again."""
     cells = [item for item in items if hasattr(item, "behavior")]
     others = [item for item in items if not hasattr(item, "behavior")]

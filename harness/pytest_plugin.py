@@ -36,7 +36,7 @@ from harness.events import Dispatcher, Handler, RunFinished
 from harness.inputs import SIDE_BY_SIDE_HELP, check_fault, check_targets
 from harness.report.handlers import Gate, ReportWriter, Summary
 from harness.runner import BASELINE, CellResult, Session, replay_order, repro_commands
-from harness.scenario import to_json
+from harness.scenario import listens_on_fixed_port, to_json
 from harness.shard import Shard
 from harness.spec import Behavior, Case, SpecError, load_case_file, load_spec_file
 from harness.spec.causes import CAUSES_FILE, load_causes
@@ -46,7 +46,6 @@ from harness.status import DEFAULT_RERUNS, STATUS, Kind, Outcome
 from harness.targets import registry
 from harness.watchdog import SCENARIO_TIMEOUT_HELP, SCENARIO_TIMEOUT_S
 
-BASELINE_TARGET = BASELINE
 profiles.register()  # before Hypothesis's own plugin loads --hypothesis-profile
 
 
@@ -198,7 +197,7 @@ class SpecFile(pytest.File):
             raise _SpecCollectError(str(exc)) from None
         for behavior in behaviors:
             group = parallel.group(behavior.id, behavior.feature, self.config.getoption("xdist_groups"),
-                                   parallel.listens_on_fixed_port(behavior.scenario))
+                                   listens_on_fixed_port(behavior.scenario))
             for target in replay_order(_state(self.config).session.target_names):
                 item = BehaviorItem.from_parent(self, name=f"{behavior.id}[{target}]",
                                                 behavior=behavior, target=target)
@@ -249,7 +248,7 @@ class BehaviorItem(pytest.Item):
             pytest.xfail(f"{cell.status}{_where(cell)}: {cell.message[:300]}")
         text = self._describe(cell, session)
         if outcome is Outcome.FINDING:
-            baseline_fault = self.target == BASELINE_TARGET and self.behavior.level == "required"
+            baseline_fault = self.target == BASELINE and self.behavior.level == "required"
             if not baseline_fault and self.config.getoption("findings") == "xfail":
                 pytest.xfail(f"{cell.status} (finding){_where(cell)}: {cell.message[:300]}")
         raise BehaviorFinding(cell, text)
@@ -257,7 +256,7 @@ class BehaviorItem(pytest.Item):
     def _describe(self, cell: CellResult, session: Session) -> str:
         b = self.behavior
         lines = [f"{b.id} on {self.target}: {cell.status}", f"spec: {b.location}  ({b.title})"]
-        if self.target == BASELINE_TARGET and STATUS[cell.status].kind is Kind.FINDING:
+        if self.target == BASELINE and STATUS[cell.status].kind is Kind.FINDING:
             lines.append("Node is the baseline: a required behavior that fails on Node means the spec is wrong.")
         ex = cell.example
         if ex is not None:

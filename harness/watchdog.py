@@ -80,7 +80,7 @@ class _Monitor:
 
     def __init__(self) -> None:
         self._jobs: dict[int, tuple[float, Callable[[], None]]] = {}  # id -> (deadline, abandon)
-        self.expired: set[int] = set()
+        self._expired: set[int] = set()
         self._ids = itertools.count()
         self._lock = threading.Lock()
         threading.Thread(target=self._loop, name="harness-watchdog", daemon=True).start()
@@ -95,8 +95,8 @@ class _Monitor:
         """Stop watching job; whether it had overrun (and its process was killed)."""
         with self._lock:
             self._jobs.pop(job, None)
-            if job in self.expired:
-                self.expired.discard(job)
+            if job in self._expired:
+                self._expired.discard(job)
                 return True
             return False
 
@@ -108,7 +108,7 @@ class _Monitor:
                 late = [(job, abandon) for job, (deadline, abandon) in self._jobs.items() if deadline <= now]
                 for job, _ in late:
                     del self._jobs[job]
-                    self.expired.add(job)
+                    self._expired.add(job)
             for _, abandon in late:
                 abandon()
 

@@ -20,6 +20,7 @@ import pytest
 from harness import parallel
 from harness.report.merge import MergeError, merge
 from harness.report.results import SCHEMA
+from harness.scenario import listens_on_fixed_port
 from harness.shard import BadShard, Shard
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,13 +89,13 @@ def test_behaviors_on_fixed_ports_share_one_group_across_targets() -> None:
     from harness.spec.loader import load_spec_file
 
     by_id = {b.id: b for b in load_spec_file(ROOT / "specs" / "bridge.yaml")}
-    fixed = [b for b in by_id.values() if parallel.listens_on_fixed_port(b.scenario)]
+    fixed = [b for b in by_id.values() if listens_on_fixed_port(b.scenario)]
     assert {b.id for b in fixed} == {"bridge.listen-taken-port", "bridge.close-frees-port"}
-    groups = {parallel.group(b.id, b.feature, 24, parallel.listens_on_fixed_port(b.scenario)) for b in fixed}
+    groups = {parallel.group(b.id, b.feature, 24, listens_on_fixed_port(b.scenario)) for b in fixed}
     assert groups == {parallel.FIXED_PORTS_GROUP}
     routed = by_id["bridge.port-key-routing.http-server-handler"]  # a routing key on workerd only
-    assert not parallel.listens_on_fixed_port(routed.scenario)
-    assert not parallel.listens_on_fixed_port({"servers": [{"listen": 0}, {}]})
+    assert not listens_on_fixed_port(routed.scenario)
+    assert not listens_on_fixed_port({"servers": [{"listen": 0}, {}]})
 
 
 def test_app_ports_stay_off_the_ports_specs_listen_on() -> None:
