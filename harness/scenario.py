@@ -35,16 +35,21 @@ def to_json(value: Any) -> Any:
     return value
 
 
+_LEAVES = frozenset(SCALARS)
+
+
 def from_json(value: Any) -> Any:
-    """JSON values -> Python values: {"$bytes": b64} becomes bytes (other tags stay)."""
-    if isinstance(value, SCALARS):
-        return value
-    if isinstance(value, list):
-        return [from_json(v) for v in value]
-    if isinstance(value, MAPPING):
+    """JSON values -> Python values: {"$bytes": b64} becomes bytes (other tags stay).
+    Leaves are passed over without a call: it runs over every example's observations."""
+    kind = type(value)
+    if kind is list:
+        return [v if type(v) in _LEAVES else from_json(v) for v in value]
+    if kind is dict or isinstance(value, MAPPING):
         if len(value) == 1 and "$bytes" in value and isinstance(value["$bytes"], str):
             return base64.b64decode(value["$bytes"])
-        return {k: from_json(v) for k, v in value.items()}
+        return {k: v if type(v) in _LEAVES else from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
     return value
 
 

@@ -1,8 +1,8 @@
 """A target that replays the inputs another target drew (runner.DrawnInputs) gets the cell
 Hypothesis alone would give it: the same examples in the same order, the same status, the
 same shrunk example. Checked on impl, with and without a fault that fails part-way, in both
-orders (a whole list replayed into a failing run; a list cut at a failure replayed into a
-passing run, Hypothesis going on from there)."""
+orders. The first cell draws the whole list ahead with a test that does nothing
+(Session._draw): that list is the one Hypothesis draws around the real scenarios."""
 
 from __future__ import annotations
 
@@ -54,21 +54,36 @@ def test_replayed_inputs_give_hypothesis_own_cell(behaviors: list[Behavior], fir
         first = session(first_fault)
         first.run_cell(behavior, "impl")
         drawn, complete = first._drawn.get((behavior.id, _seed(first, behavior), 15))
-        assert drawn and complete == (first_fault is None)
+        assert drawn and complete  # drawn ahead, whole, whatever the first cell found
         then = session(then_fault, first._drawn)
         assert seen(then.run_cell(behavior, "impl")) == expected, behavior.id
         first.close()
         then.close()
 
 
-def test_a_failure_part_way_keeps_the_inputs_up_to_it(behaviors: list[Behavior]) -> None:
+def test_a_failure_part_way_keeps_the_whole_list(behaviors: list[Behavior]) -> None:
     s = session(FAULT)
     for behavior in behaviors:
         cell = s.run_cell(behavior, "impl")
         assert cell.status == "FAIL"
         drawn, complete = s._drawn.get((behavior.id, _seed(s, behavior), 15))
-        assert not complete and 1 <= len(drawn) <= cell.examples_run
+        assert complete and len(drawn) == 15
     s.close()
+
+
+def test_the_list_drawn_ahead_is_what_hypothesis_draws_around_the_scenarios(
+        behaviors: list[Behavior], monkeypatch: pytest.MonkeyPatch) -> None:
+    ahead = session()
+    around = session()
+    # Without the draw ahead, the cell's own Hypothesis run keeps the inputs it ran (passing: whole).
+    monkeypatch.setattr(around, "_draw", lambda behavior, cell_seed, key, known: (known, False))
+    for behavior in behaviors:
+        key = (behavior.id, _seed(ahead, behavior), 15)
+        assert ahead.run_cell(behavior, "impl").status == around.run_cell(behavior, "impl").status == "PASS"
+        assert to_json(list(ahead._drawn.get(key)[0])) == to_json(list(around._drawn.get(key)[0])), behavior.id
+        assert around._drawn.get(key)[1]
+    ahead.close()
+    around.close()
 
 
 def test_only_a_few_behaviors_are_kept() -> None:

@@ -75,3 +75,15 @@ def test_worst() -> None:
     assert worst(["PASS", "UNSUPPORTED", "PASS"]) == "UNSUPPORTED"
     assert worst(["PASS", "FAIL", "TIMEOUT"]) == "TIMEOUT"
     assert worst([]) == "SKIP"
+
+
+def test_from_json_decodes_bytes_at_any_depth_and_copies() -> None:
+    from harness.scenario import from_json, to_json
+
+    value = {"body": b"\x00ab", "chunks": [b"x", {"n": [b"", 1, None, True, 2.5, "s"]}], "tag": {"$url": "u"},
+             "deep": [[{"k": b"\xff"}]]}
+    encoded = to_json(value)
+    decoded = from_json(encoded)
+    assert decoded == value
+    decoded["chunks"][1]["n"].append("more")  # a copy: the JSON it came from is untouched
+    assert to_json(value) == encoded
