@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Flaky, HypothesisException
@@ -384,14 +384,14 @@ class Session:
             if STATUS[ex.verdict.status].failing:
                 return self._fold(behavior, target.name, cell_seed, examples, ex)
 
-        # Imported here: hypothesis-jsonschema is slow to import and `pytest tests` needn't pay.
-        from harness.strategies import compile_given
-
         found: list[Example] = []
         key = (behavior.id, cell_seed, behavior.max_examples or self.base_settings.max_examples)
         drawn, complete = self._drawn.get(key)
         if not complete:
-            drawn, complete = self._draw(behavior, cell_seed, key, drawn)
+            ahead = self._draw(behavior, cell_seed)
+            if ahead is not None:
+                self._drawn.put(key, ahead, complete=True)
+                drawn, complete = ahead, True
         # Inputs drawn for this behavior and seed, by another target's cell or by _draw: the
         # same Hypothesis would draw (it draws alike until a test fails), run without it. A
         # complete list that passes is the cell; otherwise Hypothesis runs, and its calls up to
@@ -408,9 +408,6 @@ class Session:
                 return self._fold(behavior, target.name, cell_seed, examples, None)
         calls: list[Mapping[str, Any]] = []  # prop's inputs until the first finding: what Hypothesis drew
 
-        @self._settings(behavior)
-        @seed(cell_seed)
-        @given(compile_given(behavior.given))
         def prop(inputs: dict[str, Any]) -> None:
             # After a slow failure (TIMEOUT, CRASH, ERROR) nothing runs again: shrinking it
             # would cost a timeout per step. One raise site, so Hypothesis sees one failure.
@@ -432,11 +429,8 @@ class Session:
                 found.append(ex)
                 raise _Finding(ex)
 
-        # database=None: no key is needed, and Hypothesis would otherwise derive one per cell
-        # from prop's source (inspect + tokenize). It plays no part in what is drawn.
-        prop._hypothesis_internal_database_key = None  # type: ignore[attr-defined]
         try:
-            prop()
+            self._hypothesis(behavior, cell_seed, prop)()
             self._drawn.put(key, calls, complete=True)
         except _Finding as finding:
             self._drawn.put(key, calls, complete=False)
@@ -458,36 +452,38 @@ class Session:
                               examples_run=len(examples))
         return self._fold(behavior, target.name, cell_seed, examples, None)
 
-    def _settings(self, behavior: Behavior) -> settings:
-        """The Hypothesis settings of a behavior's cell, the same for _draw and the cell's own run."""
-        return settings(self.base_settings, max_examples=behavior.max_examples or self.base_settings.max_examples,
-                        deadline=None, database=None, derandomize=False, print_blob=False,
-                        suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink])
+    def _hypothesis(self, behavior: Behavior, cell_seed: int,
+                    test: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """`test` under Hypothesis as a behavior's cell runs it, the same for _draw and the
+        cell's own run (same settings, seed and strategy: the same inputs)."""
+        # Imported here: hypothesis-jsonschema is slow to import and `pytest tests` needn't pay.
+        from harness.strategies import compile_given
 
-    def _draw(self, behavior: Behavior, cell_seed: int, key: tuple[str, int, int],
-              known: list[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], bool]:
+        wrapped = settings(self.base_settings, max_examples=behavior.max_examples or self.base_settings.max_examples,
+                           deadline=None, database=None, derandomize=False, print_blob=False,
+                           suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink])(
+            seed(cell_seed)(given(compile_given(behavior.given))(test)))
+        # database=None: no key is needed, and Hypothesis would otherwise derive one per cell
+        # from the test's source (inspect + tokenize). It plays no part in what is drawn.
+        wrapped._hypothesis_internal_database_key = None  # type: ignore[attr-defined]
+        return cast(Callable[[], None], wrapped)
+
+    def _draw(self, behavior: Behavior, cell_seed: int) -> list[Mapping[str, Any]] | None:
         """The whole list Hypothesis draws for the cell, drawn ahead by a test that does nothing:
         Hypothesis around a test that runs scenarios added ~2.9 ms to each example of a Node
         cell, drawing ahead ~1.8 ms (40 behaviors, 100 examples each). The list then replays
         like another target's; only a failure needs Hypothesis again (to shrink). A draw that
-        raises leaves that to the cell's own run, which reports it."""
-        from harness.strategies import compile_given
-
+        raises (None) leaves that to the cell's own run, which reports it."""
         drawn: list[Mapping[str, Any]] = []
 
-        @self._settings(behavior)
-        @seed(cell_seed)
-        @given(compile_given(behavior.given))
-        def collect(inputs: dict[str, Any]) -> None:
+        def collect(inputs: dict[str, Any]) -> None:  # a function: Hypothesis reads its signature
             drawn.append(inputs)
 
-        collect._hypothesis_internal_database_key = None  # type: ignore[attr-defined]
         try:
-            collect()
+            self._hypothesis(behavior, cell_seed, collect)()
         except Exception:  # noqa: BLE001 - the cell's own run meets it again and reports it
-            return known, False
-        self._drawn.put(key, drawn, complete=True)
-        return drawn, True
+            return None
+        return drawn
 
     @staticmethod
     def _fold(behavior: Behavior, target: str, cell_seed: int, examples: list[Example],

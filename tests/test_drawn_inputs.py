@@ -76,7 +76,7 @@ def test_the_list_drawn_ahead_is_what_hypothesis_draws_around_the_scenarios(
     ahead = session()
     around = session()
     # Without the draw ahead, the cell's own Hypothesis run keeps the inputs it ran (passing: whole).
-    monkeypatch.setattr(around, "_draw", lambda behavior, cell_seed, key, known: (known, False))
+    monkeypatch.setattr(around, "_draw", lambda behavior, cell_seed: None)
     for behavior in behaviors:
         key = (behavior.id, _seed(ahead, behavior), 15)
         assert ahead.run_cell(behavior, "impl").status == around.run_cell(behavior, "impl").status == "PASS"
