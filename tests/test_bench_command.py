@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.bench.command import asked_delay_ms, run
+from harness.bench.bare_reference import bench_loop
+from harness.bench.command import MIX, asked_delay_ms, bare_origin, draw_inputs, run
 from harness.cli import main
+from harness.spec import load_all
+from harness.wire import Wire
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURE = r"\d+\.\d+"
@@ -37,3 +40,19 @@ def test_asked_delays_are_the_waits_and_delays_a_scenario_names() -> None:
                 "requests": [{"body": [{"data": "a", "delay_ms": 5}, {"data": "b", "delay_ms": 0}]}],
                 "client": {"response": {"pause_ms": 2}}}
     assert asked_delay_ms(scenario) == 37
+
+
+def test_the_bare_client_loop_opens_a_connection_for_each_exchange() -> None:
+    """As each client scenario does (a fresh origin): the reference's fetch keeps a
+    connection alive, so the bare origin closes each (without it: 1 connection, not 4)."""
+    behavior = next(b for b in load_all(ROOT / "specs", ROOT / "cases") if b.id == MIX["client"])
+    inputs = draw_inputs(behavior, 1)[0]
+    wire = Wire()
+    try:
+        with wire.origin(bare_origin(behavior, inputs)) as origin:
+            bench_loop({"n": 3, "warm": 1, "server": {"body_b64": ""},
+                        "client": {"host": "127.0.0.1", "port": origin.port, "header": [inputs["name"], inputs["value"]]}})
+            record = origin.recording()
+    finally:
+        wire.close()
+    assert (len(record["requests"]), record["connections"]) == (4, 4)

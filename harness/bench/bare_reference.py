@@ -2,7 +2,8 @@
 with the Python reference directly, no harness in between (same spec, same answer shape).
 
 client: reference http.request GET with one header to the harness's origin, a fresh
-connection each time (agent: False), the whole body read. server: each round a reference
+connection each time (agent: False; fetch keeps connections, so the origin closes each: see
+command.bare_origin), the whole body read. server: each round a reference
 createServer answering res.end(body), listening on a port key and reached through the
 ASGI bridge behind one uvicorn, as the impl target serves it, asked over a fresh
 connection, then closed.

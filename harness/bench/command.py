@@ -129,15 +129,23 @@ def _ask_bare(target: Any, spec: Json) -> Json:
     return reply
 
 
-def bench_target(session: Any, name: str, mix: dict[str, Behavior], n: int) -> list[Kind]:
-    """The mix on one (started) target: bare, then through the harness."""
+def bare_origin(behavior: Behavior, inputs: Mapping[str, Any]) -> list[Json]:
+    """The origin script of the bare client loop: the example's, answering `Connection:
+    close`, so every exchange has a fresh connection as each client scenario has (a fresh
+    origin). Node's agent: false closes it anyway; fetch-backed runtimes (impl, workerd) kept
+    one connection for the whole loop, and their bare figure was a keep-alive exchange."""
     from harness.scenario import build
 
+    responses = build(behavior, inputs, "bench.origin")["origin"]["responses"]
+    return [{**r, "headers": [*(r.get("headers") or []), ["Connection", "close"]]} for r in responses]
+
+
+def bench_target(session: Any, name: str, mix: dict[str, Behavior], n: int) -> list[Kind]:
+    """The mix on one (started) target: bare, then through the harness."""
     target = session.target(name)
     inputs = {kind: draw_inputs(b, n) for kind, b in mix.items()}
     client, server = inputs["client"][0], inputs["server"][0]  # the bare loop repeats the first example
-    responses = build(mix["client"], client, "bench.origin")["origin"]["responses"]
-    with session.wire.origin(responses) as origin:
+    with session.wire.origin(bare_origin(mix["client"], client)) as origin:
         spec: Json = {"n": n, "warm": min(WARM, n), "client": {"host": "127.0.0.1", "port": origin.port,
                                          "header": [client["name"], client["value"]]},
                       "server": {"body_b64": base64.b64encode(server["body"]).decode(),
