@@ -385,7 +385,7 @@ class Session:
                 return self._fold(behavior, target.name, cell_seed, examples, ex)
 
         found: list[Example] = []
-        key = (behavior.id, cell_seed, behavior.max_examples or self.base_settings.max_examples)
+        key = (behavior.id, cell_seed, behavior.examples(self.base_settings.max_examples))
         drawn, complete = self._drawn.get(key)
         if not complete:
             ahead = self._draw(behavior, cell_seed)
@@ -459,7 +459,7 @@ class Session:
         # Imported here: hypothesis-jsonschema is slow to import and `pytest tests` needn't pay.
         from harness.strategies import compile_given
 
-        wrapped = settings(self.base_settings, max_examples=behavior.max_examples or self.base_settings.max_examples,
+        wrapped = settings(self.base_settings, max_examples=behavior.examples(self.base_settings.max_examples),
                            deadline=None, database=None, derandomize=False, print_blob=False,
                            suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink])(
             seed(cell_seed)(given(compile_given(behavior.given))(test)))

@@ -6,6 +6,7 @@ orders. The first cell draws the whole list ahead with a test that does nothing
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,15 @@ def _seed(s: Session, behavior: Behavior) -> int:
     from harness.runner import derive_seed
 
     return derive_seed(s.session_seed, behavior.id)
+
+
+@pytest.mark.parametrize("cap, runs", [(4, 4), (50, 15)])
+def test_a_spec_max_examples_caps_the_profile_count_and_never_raises_it(
+        behaviors: list[Behavior], cap: int, runs: int) -> None:
+    behavior = dataclasses.replace(behaviors[0], max_examples=cap)
+    s = session()
+    try:
+        cell = s.run_cell(behavior, "impl")
+    finally:
+        s.close()
+    assert (cell.status, cell.examples_run - len(behavior.cases)) == ("PASS", runs)

@@ -71,6 +71,11 @@ class Behavior:
     def kind(self) -> str:
         return str(self.scenario["kind"])
 
+    def examples(self, profile_examples: int) -> int:
+        """How many examples Hypothesis draws for this behavior under a profile's count: the
+        spec's `max_examples` caps it (a slow, timing-based behavior), never raises it."""
+        return min(self.max_examples, profile_examples) if self.max_examples else profile_examples
+
     @property
     def requires(self) -> list[str]:
         return list(self.scenario.get("requires", []))
