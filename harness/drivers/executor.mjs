@@ -28,6 +28,16 @@ const HANDLER_THROW = Symbol('handlerThrow');
 // Recorders of the scenarios currently running, so that a wrapper can attribute an
 // uncaught exception to them (see recordUncaught).
 const active = new Set();
+// The errors a scenario's data makes (a listener's throw, destroy(err), a callback option's
+// throw), each with the recorder of its scenario: a runtime may raise one after that
+// scenario ended (Deno did, in the next scenario), and it must not land in another's record.
+const errorOwners = new WeakMap();
+
+function scenarioError(rec, message) {
+  const err = new Error(message);
+  if (rec) errorOwners.set(err, rec);
+  return err;
+}
 
 // ---------------------------------------------------------------------------------------
 // Small helpers
@@ -181,6 +191,12 @@ class Recorder {
  * The error is attached to every running scenario as a "process" event.
  */
 export function recordUncaught(kind, err) {
+  const owner = err !== null && typeof err === 'object' ? errorOwners.get(err) : undefined;
+  if (owner !== undefined) {
+    if (!active.has(owner)) return 0; // its scenario is over: it belongs to no running one
+    owner.processEvent(kind, err);
+    return 1;
+  }
   for (const rec of active) rec.processEvent(kind, err);
   return active.size;
 }
@@ -286,7 +302,7 @@ function decode(value, ctx) {
         const spec = inner ?? {};
         const returned = decode(spec.returns, ctx);
         return () => {
-          if (typeof spec.throws === 'string') throw new Error(spec.throws);
+          if (typeof spec.throws === 'string') throw scenarioError(ctx.rec, spec.throws);
           return returned;
         };
       }
@@ -571,7 +587,7 @@ function attachClientListeners(req, c, st, obs, rec, ev, mark, ctx, top) {
     ev('req', 'error', { error: errorRecord(err) });
     mark('req:error');
   });
-  if (c.throw_in === 'req:error') req.on('error', thrower(c));
+  if (c.throw_in === 'req:error') req.on('error', thrower(c, rec));
   req.on('information', (info) => {
     ev('req', 'information', {
       info: {
@@ -615,12 +631,12 @@ function attachClientListeners(req, c, st, obs, rec, ev, mark, ctx, top) {
   }
   // listen_response false: no 'response' listener at all, so Node dumps the response.
   if (c.listen_response !== false) req.on('response', (res) => onClientResponse(res, c, st, obs, rec, ev, mark));
-  if (c.throw_in === 'response') req.on('response', thrower(c));
+  if (c.throw_in === 'response') req.on('response', thrower(c, rec));
 }
 
 /** A listener that throws new Error(c.throw_message), attached after the executor's own. */
-function thrower(c) {
-  return () => { throw new Error(String(c.throw_message ?? 'thrown by a listener')); };
+function thrower(c, rec) {
+  return () => { throw scenarioError(rec, String(c.throw_message ?? 'thrown by a listener')); };
 }
 
 function onClientResponse(res, c, st, obs, rec, ev, mark) {
@@ -656,7 +672,7 @@ function onClientResponse(res, c, st, obs, rec, ev, mark) {
     ev('res', 'error', { error: errorRecord(err) });
     mark('res:error');
   });
-  if (c.throw_in === 'res:end') res.on('end', thrower(c));
+  if (c.throw_in === 'res:end') res.on('end', thrower(c, rec));
   const how = c.response || {};
   if (how.finished) {
     try {
@@ -864,7 +880,7 @@ const SPECIAL_OPS = {
     }
     record(env, op, () => {
       const args = decode(op.args ?? [], env.ctx);
-      if (op.method === 'destroy' && typeof args[0] === 'string') args[0] = new Error(args[0]);
+      if (op.method === 'destroy' && typeof args[0] === 'string') args[0] = scenarioError(env.ctx.rec, args[0]);
       return res[op.method](...args);
     }, res);
   },
@@ -954,7 +970,7 @@ function callMethod(op, spec, env) {
   const target = env.receivers[spec.receiver];
   record(env, op, () => {
     let args = decode(op.args ?? [], env.ctx);
-    if (spec.errorArg && typeof args[0] === 'string') args[0] = new Error(args[0]);
+    if (spec.errorArg && typeof args[0] === 'string') args[0] = scenarioError(env.ctx.rec, args[0]);
     if (spec.callback) args = [...args, env.callback(spec.receiver, spec.method)];
     return target[spec.method](...args);
   }, target);
@@ -1213,7 +1229,7 @@ function handleRequest(session, serverIndex, ops, req, res, event) {
 
   if (ops[0] && ops[0].op === 'throw') {
     // A handler that throws: synchronously out of the 'request' listener, no other op runs.
-    const err = new Error(String(ops[0].message ?? 'handler threw'));
+    const err = scenarioError(rec, String(ops[0].message ?? 'handler threw'));
     err[HANDLER_THROW] = true;
     pushCall(rec, entry.calls, { op: 'throw', returned: null, threw: errorRecord(err) });
     st.opsDone = true;

@@ -27,6 +27,7 @@ from harness.targets.impl.tags import (
     chunk_type,
     decode,
     error_record,
+    owned,
     plain,
     read_attr,
     release_context,
@@ -139,7 +140,7 @@ class ClientRun:
         self.obs = obs
         self.rec = rec
         self.fault = fault
-        self.ctx = DecodeContext(http, on_agent=self._watch_agent)
+        self.ctx = DecodeContext(http, rec=rec, on_agent=self._watch_agent)
         self.runs: list[RequestRun] = []
 
     def _watch_agent(self, agent_id: str, agent: Any) -> None:
@@ -325,7 +326,7 @@ class RequestRun:
 
     def _thrower(self, *_args: Any) -> None:
         """throw_in: a listener attached after ours that raises new Error(throw_message)."""
-        raise self.http.NodeError(str(self.c.get("throw_message") or "thrown by a listener"))
+        raise owned(self.http.NodeError(str(self.c.get("throw_message") or "thrown by a listener")), self.rec)
 
     def _guard(self, fn: Any) -> Any:
         # A listener of ours must never throw into the reference's emit().

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.observations import Json
-from harness.targets.impl.tags import error_record
+from harness.targets.impl.tags import OWNER, error_record
 from harness.vocabulary import timing
 
 # Recorders of the scenarios running now, so the loop's exception handler can attribute
@@ -120,8 +120,13 @@ def _holds(pred: Callable[[], bool]) -> bool:
 
 
 def record_uncaught(kind: str, err: BaseException, loop: asyncio.AbstractEventLoop) -> int:
-    """Attach an exception raised outside any listener to every scenario running on `loop`."""
-    running = [rec for rec in ACTIVE if rec.loop is loop]
+    """Attach an exception raised outside any listener to every scenario running on `loop`,
+    or only to the scenario whose data made it (tags.owned), nowhere if that one ended."""
+    owner = getattr(err, OWNER, None)
+    if owner is not None:
+        running = [owner] if owner in ACTIVE else []
+    else:
+        running = [rec for rec in ACTIVE if rec.loop is loop]
     for rec in running:
         if not rec.frozen:
             rec.uncaught.append({"src": "process", "name": kind, "t": rec.t(), "error": error_record(err)})

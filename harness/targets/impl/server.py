@@ -23,6 +23,7 @@ from harness.targets.impl.tags import (
     b64,
     decode,
     error_record,
+    owned,
     plain,
     read_attr,
     release_context,
@@ -104,10 +105,12 @@ class ServerSession:
 async def start_servers(http: ModuleType, scenario: Json, listen: Listen,
                         fault: Fault | None = None) -> ServerSession:
     """Create and start the scenario's servers; addresses[i] is None when servers[i] did not start."""
-    session = ServerSession(http, scenario, fault, ctx=DecodeContext(http))
+    ctx = DecodeContext(http)
+    session = ServerSession(http, scenario, fault, ctx=ctx)
     specs = scenario.get("servers") or []
     try:
         session.rec = Recorder(scenario.get("timeout_ms"))
+        ctx.rec = session.rec
         if scenario.get("kind") not in (None, "server"):
             raise ValueError(f"start_servers got a scenario of kind {scenario.get('kind')!r}")
         problems = scenario_problems(scenario)
@@ -271,7 +274,7 @@ def _handle_request(session: ServerSession, index: int, ops: list[Json], req: An
     res.on("error", lambda err=None, *_a: ev("res", "error", {"error": error_record(err)}))
     if throws:
         # A handler that throws: synchronously out of the 'request' listener, no other op runs.
-        err = HandlerThrow(str(ops[0].get("message", "handler threw")))
+        err = owned(HandlerThrow(str(ops[0].get("message", "handler threw"))), session.rec)
         _push(session, h, {"op": "throw", "returned": None, "threw": error_record(err)})
         h.ops_done = True
         raise err

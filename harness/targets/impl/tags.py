@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.observations import Json
 from harness.reference.errors import UNDEFINED, js_string, js_typeof
@@ -37,6 +37,19 @@ def camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+
+# An exception made from a scenario's data (a listener's throw, destroy(err), a callback
+# option's throw) carries its scenario's Recorder here: the reference may raise one after
+# that scenario ended, and record_uncaught must not put it in another's record.
+OWNER = "_harness_scenario_recorder"
+E = TypeVar("E", bound=BaseException)
+
+
+def owned(err: E, rec: Any) -> E:
+    if rec is not None:
+        setattr(err, OWNER, rec)
+    return err
+
 @dataclass
 class DecodeContext:
     """What a scenario creates while decoding and must release afterwards.
@@ -47,6 +60,7 @@ class DecodeContext:
     """
 
     http: ModuleType
+    rec: Any = None  # the scenario's Recorder: errors made from its data are its own (owned)
     agents: list[Any] = field(default_factory=list)
     signals: list[tuple[Any, float]] = field(default_factory=list)  # (controller, abort_after_ms)
     agents_by_id: dict[str, Any] = field(default_factory=dict)
@@ -146,7 +160,7 @@ def _fixed_function(spec: Json, ctx: DecodeContext) -> Any:
 
     def fn(*_args: Any) -> Any:
         if isinstance(throws, str):
-            raise ctx.http.NodeError(throws)
+            raise owned(ctx.http.NodeError(throws), ctx.rec)
         return returned
     return fn
 
