@@ -1,7 +1,8 @@
 """An error a scenario's data made (a listener's throw, destroy(err), a callback option's
-throw) that the runtime raises again after that scenario ended belongs to no running
-scenario: Deno once reported one in the next scenario, which failed an unrelated
-behavior (`errors length 0`). Other uncaught errors still go to every running scenario.
+throw) that the runtime raises after that scenario ended belongs to no running
+scenario: Deno raised server.life.handler-exception-uncaught's throw during the next
+scenario, whose `errors length 0` then failed (events.timeout.no-destroy came out FLAKY).
+Other uncaught errors still go to every running scenario.
 Both executors: executor.mjs (under Node) and the impl's recorder."""
 
 from __future__ import annotations
