@@ -7,7 +7,8 @@
 //
 // client: n times http.request GET to the harness's origin with one header, reading the
 // whole response; a fresh connection each time (agent: false, and the origin answers
-// `Connection: close`, which fetch-backed runtimes need), as a client scenario gets a fresh origin. server: n times what a server scenario does: http.createServer
+// `Connection: close`, which fetch-backed runtimes need), as a client scenario gets a
+// fresh origin. server: n times what a server scenario does: http.createServer
 // answering res.end(body), listen, one request from `serverExchange` (node/bun/deno:
 // http.request over a fresh connection; workerd: a fetch to its bridge socket, the path a
 // raw request takes there), close.

@@ -30,7 +30,8 @@ const HANDLER_THROW = Symbol('handlerThrow');
 const active = new Set();
 // The errors a scenario's data makes (a listener's throw, destroy(err), a callback option's
 // throw), each with the recorder of its scenario: a runtime may raise one after that
-// scenario ended (Deno raised a handler's throw during the next one), and it must land in no other record.
+// scenario ended (Deno raised a handler's throw during the next one), and it must land in
+// no other record.
 const errorOwners = new WeakMap();
 
 function scenarioError(rec, message) {

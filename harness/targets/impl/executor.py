@@ -27,10 +27,10 @@ from harness.targets.impl.tags import (
     chunk_type,
     decode,
     error_record,
-    owned,
     plain,
     read_attr,
     release_context,
+    scenario_error,
     snake,
     to_bytes,
 )
@@ -326,7 +326,7 @@ class RequestRun:
 
     def _thrower(self, *_args: Any) -> None:
         """throw_in: a listener attached after ours that raises new Error(throw_message)."""
-        raise owned(self.http.NodeError(str(self.c.get("throw_message") or "thrown by a listener")), self.rec)
+        raise scenario_error(self.ctx, str(self.c.get("throw_message") or "thrown by a listener"))
 
     def _guard(self, fn: Any) -> Any:
         # A listener of ours must never throw into the reference's emit().

@@ -28,7 +28,7 @@ from harness.targets.impl.tags import (
     encode_return,
     error_record,
     lookup_agent,
-    owned,
+    scenario_error,
     snake,
 )
 from harness.vocabulary import Op, load
@@ -204,7 +204,7 @@ async def _res_call(op: Json, env: OpEnv) -> None:
     try:
         args = decode(op.get("args") or [], env.ctx)
         if op.get("method") == "destroy" and args and isinstance(args[0], str):
-            args[0] = owned(env.http.NodeError(args[0]), env.rec)  # new Error(arg)
+            args[0] = scenario_error(env.ctx, args[0])
         returned = getattr(res, snake(str(op.get("method"))))(*args)
         env.push({"op": op["op"], "returned": encode_return(returned, res), "threw": None})
     except Exception as exc:  # noqa: BLE001 - a throwing op is recorded, the rest still run
@@ -343,7 +343,7 @@ def _call_method(op: Json, spec: Op, env: OpEnv) -> None:
     try:
         args = decode(op.get("args") or [], env.ctx)
         if spec.error_arg and args and isinstance(args[0], str):
-            args[0] = owned(env.http.NodeError(args[0]), env.rec)  # new Error(arg)
+            args[0] = scenario_error(env.ctx, args[0])
         if spec.callback:
             args = [*args, env.callback(spec.receiver, spec.method)]
         returned = getattr(target, snake(spec.method))(*args)

@@ -37,7 +37,6 @@ def camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-
 # An exception made from a scenario's data (a listener's throw, destroy(err), a callback
 # option's throw) carries its scenario's Recorder here: the reference may raise one after
 # that scenario ended, and record_uncaught must not put it in another's record.
@@ -49,6 +48,7 @@ def owned(err: E, rec: Any) -> E:
     if rec is not None:
         setattr(err, OWNER, rec)
     return err
+
 
 @dataclass
 class DecodeContext:
@@ -153,6 +153,11 @@ def _decode_tag(key: str, inner: Any, ctx: DecodeContext) -> tuple[bool, Any]:
     return False, None  # not a tag we know: an ordinary one-key object
 
 
+def scenario_error(ctx: DecodeContext, message: str) -> BaseException:
+    """new Error(message) made from the scenario's data: its own (owned)."""
+    return owned(ctx.http.NodeError(message), ctx.rec)
+
+
 def _fixed_function(spec: Json, ctx: DecodeContext) -> Any:
     """A callback option as data: returns a fixed value, or raises Error(throws)."""
     returned = decode(spec.get("returns", UNDEFINED), ctx)
@@ -160,7 +165,7 @@ def _fixed_function(spec: Json, ctx: DecodeContext) -> Any:
 
     def fn(*_args: Any) -> Any:
         if isinstance(throws, str):
-            raise owned(ctx.http.NodeError(throws), ctx.rec)
+            raise scenario_error(ctx, throws)
         return returned
     return fn
 
