@@ -297,7 +297,9 @@ class Session:
             return not_run(scenario["kind"], "skipped", f"{target.name} has no {', '.join(sorted(missing))}")
         timeout_s = scenario.get("timeout_ms", timing("default_timeout_ms")) / 1000
         if scenario["kind"] == "client":
-            origin = self.wire.origin(scenario["origin"]["responses"])
+            # The loop the target runs the scenario on serves its origin too (targets/runtime/serving.py).
+            hosted = getattr(target, "origin_loop", None)
+            origin = self.wire.origin(scenario["origin"]["responses"], hosted() if hosted else None)
             try:
                 obs = self._guarded(target, bind_origin(scenario, origin.port), None)
             finally:

@@ -211,6 +211,49 @@ def test_a_wedged_loop_is_replaced(wire: Wire) -> None:
         target.stop()
 
 
+def test_the_runner_serves_a_client_scenarios_origin_on_the_impl_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Session.run_scenario opens the origin on the loop the reference runs on (no hand-off to
+    the wire thread); a loop that wedges still gives the scenario its TIMEOUT and the origin's
+    recording (OriginHandle.finish gives up on the stalled loop), and the next scenario runs."""
+    import threading
+
+    from harness.runner import Session
+    from harness.wire import background
+    from harness.wire.origin import OriginServer
+
+    served_on: list[int] = []
+    real_serve = OriginServer._serve
+
+    async def serve(self: OriginServer, reader: Any, writer: Any) -> None:
+        served_on.append(threading.get_ident())
+        await real_serve(self, reader, writer)
+
+    monkeypatch.setattr(OriginServer, "_serve", serve)
+    monkeypatch.setattr(background, "HOSTED_CALL_S", 0.2)
+    session = Session(["impl"], session_seed=0)
+    try:
+        target = session.target("impl")
+        assert isinstance(target, ImplTarget)
+        target.grace_s = 0.3
+        sc = client_scenario(origin_args("/h"), [{"op": "end", "args": []}], [respond()])
+        obs = session.run_scenario(target, sc)
+        assert obs["status"] == "ok", obs["detail"]
+        assert [r["target"] for r in obs["wire"]["requests"]] == ["/h"]
+        assert served_on and served_on[0] != threading.get_ident()
+        assert served_on[0] == target._front._thread.ident  # type: ignore[union-attr]
+
+        target.fault = _Block()
+        started = time.monotonic()
+        wedged = session.run_scenario(target, client_scenario(origin_args(), [{"op": "end", "args": []}],
+                                                              [respond()], timeout_ms=200))
+        assert wedged["status"] == "timeout" and "stopped answering" in wedged["detail"]
+        assert time.monotonic() - started < 5.0
+        target.fault = None
+        assert session.run_scenario(target, sc)["status"] == "ok"
+    finally:
+        session.close()
+
+
 def test_fault_hooks_change_what_is_observed(wire: Wire) -> None:
     class Upper(Fault):
         name = "upper"

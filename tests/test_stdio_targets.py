@@ -23,6 +23,7 @@ from harness.targets.base import Json, TargetCrashed
 from harness.targets.runtime import install
 from harness.targets.runtime.stdio import StdioTarget
 from harness.wire import Wire
+from harness.wire.origin import OriginServer
 
 RUNTIMES = ["node", "bun", "deno"]
 
@@ -133,6 +134,31 @@ def test_client_scenario(any_target: StdioTarget, wire: Wire) -> None:
     sent = [h[0] for h in req["headers"]]
     assert "X-A" in sent and "X-B" in sent
     assert base64.b64decode(req["body"]["$bytes"]) == b"ab"
+
+
+def test_the_runner_serves_a_client_scenarios_origin_on_the_targets_own_loop(
+        node: StdioTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The origin is served on the runner's thread by the loop the target runs while it waits
+    for its reply (harness/targets/runtime/serving.py), not by the wire's thread: no hand-off."""
+    served_on: list[int] = []
+    real_serve = OriginServer._serve
+
+    async def serve(self: OriginServer, reader: Any, writer: Any) -> None:
+        served_on.append(threading.get_ident())
+        await real_serve(self, reader, writer)
+
+    monkeypatch.setattr(OriginServer, "_serve", serve)
+    session = Session(["node"], session_seed=0)
+    try:
+        scenario = client_scenario(0)
+        scenario["client"]["args"][0]["port"] = {"$origin_port": None}
+        scenario["origin"] = {"responses": ORIGIN_OK}
+        obs = session.run_scenario(node, scenario)
+    finally:
+        session.close()
+    assert obs["status"] == "ok", obs["detail"]
+    assert served_on == [threading.get_ident()]
+    assert [r["target"] for r in obs["wire"]["requests"]] == ["/a?b=1"]
 
 
 def test_version_matches_pin(any_target: StdioTarget) -> None:

@@ -39,6 +39,7 @@ clean-up are the runtime targets' shared ones (harness/targets/runtime/process.p
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shutil
@@ -258,10 +259,11 @@ class WorkerdTarget(ProcessTarget[WorkerdProcess]):
 
     # -- control requests ------------------------------------------------------------
 
-    def _post(self, proc: WorkerdProcess, sid: str, path: str, body: Json, timeout: float) -> Json:
+    def _post(self, proc: WorkerdProcess, sid: str, path: str, body: Json, timeout: float,
+              serving: asyncio.AbstractEventLoop | None = None) -> Json:
         """POST JSON to the control socket. Raises OSError (TimeoutError) or TargetCrashed."""
         try:
-            status, data = proc.control.request("POST", path, json.dumps(body).encode(), timeout)
+            status, data = proc.control.request("POST", path, json.dumps(body).encode(), timeout, serving)
         except TimeoutError:
             raise
         except OSError:
@@ -326,7 +328,7 @@ class WorkerdTarget(ProcessTarget[WorkerdProcess]):
         timeout = scenario.get("timeout_ms", timing("default_timeout_ms")) / 1000 + self._grace
         mark = proc.log.count
         try:
-            obs = self._post(proc, sid, "/client", scenario, timeout)
+            obs = self._post(proc, sid, "/client", scenario, timeout, self.origin_loop())
         except TimeoutError:
             return self._timed_out(proc, sid, "client", "the client scenario", timeout)
         except OSError as exc:

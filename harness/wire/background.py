@@ -2,13 +2,17 @@
 
 Callers stay synchronous: each call submits a coroutine to the loop and waits for it. An
 exchange (the raw client alone) runs on a loop of the calling thread's own instead: no
-hand-off to the wire thread and back (0.1-0.2 ms of a 0.45 ms exchange, measured).
+hand-off to the wire thread and back (0.1-0.2 ms of a 0.45 ms exchange, measured). So does
+the origin of a target that runs a loop of its own while it waits for its reply
+(`origin(..., loop=)`, StdioTarget.origin_loop).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import functools
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar, cast
@@ -20,6 +24,14 @@ from .origin import OriginHandle, OriginServer
 from .raw_client import run_exchange
 
 T = TypeVar("T")
+
+# How long a call to an origin on another target's loop may take (a healthy loop answers in
+# well under a millisecond): a loop the watchdog abandoned never answers (OriginHandle.finish).
+HOSTED_CALL_S = 2.0
+
+
+def _call_on(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run_coroutine_threadsafe(coro, loop).result(HOSTED_CALL_S)
 
 
 class Wire:
@@ -58,16 +70,37 @@ class Wire:
             raise RuntimeError("a blocking Wire call was made from the wire loop; use submit()")
         return self.submit(coro).result(timeout)
 
-    def origin(self, responses: list[Json]) -> OriginHandle:
-        """Open a scripted origin on 127.0.0.1:<free port> for one scenario."""
+    def origin(self, responses: list[Json], loop: asyncio.AbstractEventLoop | None = None) -> OriginHandle:
+        """Open a scripted origin on 127.0.0.1:<free port> for one scenario. `loop`: the loop
+        the target runs its scenario on, which serves the origin too: an idle loop of the
+        caller's that the target runs while it waits (node, bun, deno, workerd), or impl's
+        running loop (harness/targets/runtime/serving.py has the figures). None: the wire
+        thread serves it."""
         server = OriginServer(list(responses))  # validates the script in the caller's thread
         sock = server.listen()
-        try:
-            started = self.submit(server.start(sock))
-        except RuntimeError:  # the wire is closed
+        if self._closed:
             sock.close()
-            raise
-        handle = OriginHandle(self, server, started)
+            raise RuntimeError("Wire is closed")
+        started: concurrent.futures.Future[None]
+        if loop is not None and loop.is_running():  # another thread's loop (impl's): calls go there
+            started = asyncio.run_coroutine_threadsafe(server.start(sock), loop)
+            handle = OriginHandle(self, server, started, functools.partial(_call_on, loop))
+        elif loop is not None:
+            started = concurrent.futures.Future()
+            try:
+                loop.run_until_complete(server.start(sock))
+            except BaseException:
+                sock.close()
+                raise
+            started.set_result(None)
+            handle = OriginHandle(self, server, started, loop.run_until_complete)
+        else:
+            try:
+                started = self.submit(server.start(sock))
+            except RuntimeError:  # the wire is closed
+                sock.close()
+                raise
+            handle = OriginHandle(self, server, started, self.call)
         with self._lock:
             self._origins.add(handle)
         return handle
@@ -107,7 +140,8 @@ class Wire:
         with self._lock:
             origins = list(self._origins)
         for handle in origins:
-            handle.close()
+            with contextlib.suppress(RuntimeError, TimeoutError):  # its loop closed or gone
+                handle.close()
         self._closed = True
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)

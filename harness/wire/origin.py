@@ -11,7 +11,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import socket
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, cast
 
 from harness.observations import WireRecord
 
@@ -40,6 +41,7 @@ class OriginServer:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sock: socket.socket | None = None
 
     def listen(self) -> socket.socket:
         """The listening socket, opened in the caller's thread: its port is known at once, and
@@ -50,6 +52,7 @@ class OriginServer:
         sock.bind(("127.0.0.1", 0))
         sock.listen(128)
         self.port = sock.getsockname()[1]
+        self._sock = sock
         return sock
 
     async def start(self, sock: socket.socket) -> None:
@@ -116,19 +119,25 @@ class OriginServer:
                 await self._server.wait_closed()
 
 
-class OriginHandle:
-    """The caller's (synchronous) view of one origin."""
+_STALLED_S = 10.0  # a listener's start that has not run by then never will
 
-    def __init__(self, wire: Wire, server: OriginServer, started: concurrent.futures.Future[None]) -> None:
+
+class OriginHandle:
+    """The caller's (synchronous) view of one origin. `call` runs a coroutine on the loop
+    that serves it (the wire thread's, or an idle loop of the caller's) and returns its result."""
+
+    def __init__(self, wire: Wire, server: OriginServer, started: concurrent.futures.Future[None],
+                 call: Callable[[Coroutine[Any, Any, Any]], Any]) -> None:
         self._wire = wire
         self._server = server
         self._started = started  # start() on the wire loop, not waited for (see OriginServer.listen)
+        self._call = call
         self.port = server.port
         self._closed = False
 
     def recording(self) -> WireRecord:
         """What reached the origin so far, JSON-ready (SCENARIO.md "What the origin records")."""
-        return cast(WireRecord, self._wire.call(_snapshot(self._server)))
+        return cast(WireRecord, self._call(_snapshot(self._server)))
 
     def finish(self) -> WireRecord:
         """recording(), then close(), in one trip to the wire loop (a scenario's end)."""
@@ -136,16 +145,23 @@ class OriginHandle:
             return self.recording()
         self._closed = True
         self._wire.forget(self)
-        self._started.result()  # a listener that failed to start says so here
-        return cast(WireRecord, self._wire.call(_snapshot_and_close(self._server)))
+        try:
+            self._started.result(_STALLED_S)  # a listener that failed to start says so here
+            return cast(WireRecord, self._call(_snapshot_and_close(self._server)))
+        except TimeoutError:
+            # The loop serving it no longer runs (a target loop the watchdog abandoned): what
+            # it recorded until then; the listener is closed from here.
+            if self._server._sock is not None:
+                self._server._sock.close()
+            return cast(WireRecord, self._server.snapshot())
 
     def close(self) -> None:
         """Close the listener and every connection it accepted. Idempotent."""
         if not self._closed:
             self._closed = True
             self._wire.forget(self)
-            self._started.result()
-            self._wire.call(self._server.close())
+            self._started.result(_STALLED_S)
+            self._call(self._server.close())
 
     def __enter__(self) -> OriginHandle:
         return self

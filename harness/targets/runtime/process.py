@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import collections
 import os
@@ -176,6 +177,7 @@ class ProcessTarget(Generic[P]):
         self._proc: P | None = None
         self._lock = threading.RLock()
         self.starts = 0  # processes spawned, restarts included
+        self._origin_loop: asyncio.AbstractEventLoop | None = None  # made on first use
         _LIVE.add(self)  # type: ignore[arg-type]
 
     @property
@@ -213,6 +215,13 @@ class ProcessTarget(Generic[P]):
         with self._lock:
             self._ensure()
 
+    def origin_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop this target runs while it waits for a client scenario's reply: the runner
+        opens the scenario's origin on it (harness/targets/runtime/serving.py)."""
+        if self._origin_loop is None or self._origin_loop.is_closed():
+            self._origin_loop = asyncio.new_event_loop()
+        return self._origin_loop
+
     def stop(self) -> None:
         # A scenario still running in another thread gets a few seconds, then loses its
         # process anyway (stop must not hang, e.g. at exit).
@@ -222,6 +231,8 @@ class ProcessTarget(Generic[P]):
                 self._proc.close()
                 self._proc = None
             self._cleanup()
+            if self._origin_loop is not None and not self._origin_loop.is_running():
+                self._origin_loop.close()
         finally:
             if locked:
                 self._lock.release()

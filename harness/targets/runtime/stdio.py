@@ -11,6 +11,7 @@ running ``harness/drivers/stdio_driver.mjs``, spoken to with JSON lines on stdin
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from harness.observations import Observations, WireRecord, from_target
 from harness.targets.base import Exchange, Json, Profile, TargetCrashed, TargetUnavailable
 from harness.targets.runtime import DRIVERS
 from harness.targets.runtime.process import ProcessTarget, RuntimeProcess
+from harness.targets.runtime.serving import wait_readable
 from harness.vocabulary import timing
 
 DRIVER = DRIVERS / "stdio_driver.mjs"
@@ -61,7 +63,12 @@ class DriverProcess(RuntimeProcess):
         self._next_id = 0
         self._lock = threading.Lock()  # one request at a time: a reply is read by its asker
 
-    def _line(self, deadline: float) -> bytes | None:
+    def _readable(self, timeout_s: float, serving: asyncio.AbstractEventLoop | None) -> bool:
+        if serving is None:  # the common case: the registered poll object, no loop
+            return bool(self._poll.poll(max(1, int(timeout_s * 1000) + 1)))
+        return wait_readable(self._fd, timeout_s, serving)
+
+    def _line(self, deadline: float, serving: asyncio.AbstractEventLoop | None = None) -> bytes | None:
         """The next line from stdout; None at its end; ReplyTimeout after the deadline."""
         while True:
             end = self._pending.find(b"\n")
@@ -74,7 +81,7 @@ class DriverProcess(RuntimeProcess):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ReplyTimeout
-            if not self._poll.poll(max(1, int(remaining * 1000) + 1)):
+            if not self._readable(remaining, serving):
                 continue
             try:
                 chunk = os.read(self._fd, 1 << 16)
@@ -94,8 +101,8 @@ class DriverProcess(RuntimeProcess):
         self.log.join(0.5)
         return ProcessDied(f"exit code {self.returncode()}")
 
-    def request(self, msg: Json, timeout: float) -> Json:
-        """Send one command and wait for its reply (matched by id)."""
+    def request(self, msg: Json, timeout: float, serving: asyncio.AbstractEventLoop | None = None) -> Json:
+        """Send one command and wait for its reply (matched by id), running `serving` meanwhile."""
         if self.proc.stdin is None:
             raise ProcessDied("not started")
         with self._lock:
@@ -110,7 +117,7 @@ class DriverProcess(RuntimeProcess):
             deadline = time.monotonic() + timeout
             while True:
                 try:
-                    raw = self._line(deadline)
+                    raw = self._line(deadline, serving)
                 except ReplyTimeout:
                     raise ReplyTimeout(f"no reply to {msg.get('cmd')!r} within {timeout:.1f} s") from None
                 if raw is None:
@@ -221,15 +228,15 @@ class StdioTarget(ProcessTarget[DriverProcess]):
     def _run_client(self, scenario: Json, sid: str, timeout_s: float) -> Json:
         proc = self._restarted(sid)
         reply, failed = self._ask(proc, sid, {"cmd": "client", "scenario": scenario}, "the client scenario",
-                                  timeout_s + self.grace_s)
+                                  timeout_s + self.grace_s, self.origin_loop())
         return failed if reply is None else reply
 
-    def _ask(self, proc: DriverProcess, sid: str, message: Json, what: str,
-             waited: float) -> tuple[Json | None, Json]:
+    def _ask(self, proc: DriverProcess, sid: str, message: Json, what: str, waited: float,
+             serving: asyncio.AbstractEventLoop | None = None) -> tuple[Json | None, Json]:
         """One command to the driver: (reply, {}) or (None, the status and detail of a
         timeout or driver error); a dead process raises TargetCrashed."""
         try:
-            reply = proc.request(message, timeout=waited)
+            reply = proc.request(message, timeout=waited, serving=serving)
         except ReplyTimeout:
             return None, {"status": "timeout", "detail": self._timed_out(proc, what, waited)}
         except ProcessDied:

@@ -16,10 +16,12 @@ answer it cannot parse. After a failure the connection is closed, never reused.
 
 from __future__ import annotations
 
+import asyncio
 import select
 import socket
 from types import TracebackType
 
+from harness.targets.runtime.serving import wait_readable
 from harness.wire.chunked import ChunkedDecoder, encode_chunk, encode_last_chunk
 from harness.wire.heads import content_length, field_tokens, parse_status_head
 
@@ -38,6 +40,7 @@ class _Connection:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         self.reusable = True
+        self.serving: asyncio.AbstractEventLoop | None = None  # run while waiting (serving.py)
 
     def settimeout(self, timeout: float) -> None:
         self.sock.settimeout(timeout)
@@ -46,6 +49,9 @@ class _Connection:
         self.sock.sendall(data)
 
     def fill(self) -> None:
+        if self.serving is not None and not wait_readable(self.sock.fileno(), self.sock.gettimeout() or 0.0,
+                                                           self.serving):
+            raise TimeoutError("timed out")
         data = self.sock.recv(65536)
         if not data:
             raise ConnectionError("workerd closed the control connection")
@@ -236,16 +242,21 @@ class ControlClient:
         return (f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
                 f"Content-Type: {content_type}\r\n{framing}\r\n\r\n").encode("latin-1")
 
-    def request(self, method: str, path: str, body: bytes, timeout: float) -> tuple[int, bytes]:
-        """Send one request with a JSON body; answer (status, body)."""
+    def request(self, method: str, path: str, body: bytes, timeout: float,
+                serving: asyncio.AbstractEventLoop | None = None) -> tuple[int, bytes]:
+        """Send one request with a JSON body; answer (status, body). `serving`: a loop to run
+        while waiting for the answer (the client scenario's origin lives on it)."""
         conn = self._take(timeout)
         try:
             conn.sendall(self._head(method, path, "application/json", f"Content-Length: {len(body)}") + body)
+            conn.serving = serving
             answer = _Body(conn)
             data = answer.read()
         except BaseException:
             conn.close()
             raise
+        finally:
+            conn.serving = None
         if conn.reusable:
             self._give_back(conn)
         else:
