@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from origin_threads import record_serving_threads
 
 from harness.scenario import bind_origin
 from harness.targets.base import Json
@@ -219,16 +220,8 @@ def test_the_runner_serves_a_client_scenarios_origin_on_the_impl_loop(monkeypatc
 
     from harness.runner import Session
     from harness.wire import background
-    from harness.wire.origin import OriginServer
 
-    served_on: list[int] = []
-    real_serve = OriginServer._serve
-
-    async def serve(self: OriginServer, reader: Any, writer: Any) -> None:
-        served_on.append(threading.get_ident())
-        await real_serve(self, reader, writer)
-
-    monkeypatch.setattr(OriginServer, "_serve", serve)
+    served_on = record_serving_threads(monkeypatch)
     monkeypatch.setattr(background, "HOSTED_CALL_S", 0.2)
     session = Session(["impl"], session_seed=0)
     try:

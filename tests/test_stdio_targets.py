@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from origin_threads import record_serving_threads
 
 from harness.runner import Session
 from harness.targets import registry
@@ -23,7 +24,6 @@ from harness.targets.base import Json, TargetCrashed
 from harness.targets.runtime import install
 from harness.targets.runtime.stdio import StdioTarget
 from harness.wire import Wire
-from harness.wire.origin import OriginServer
 
 RUNTIMES = ["node", "bun", "deno"]
 
@@ -140,14 +140,7 @@ def test_the_runner_serves_a_client_scenarios_origin_on_the_targets_own_loop(
         node: StdioTarget, monkeypatch: pytest.MonkeyPatch) -> None:
     """The origin is served on the runner's thread by the loop the target runs while it waits
     for its reply (harness/targets/runtime/serving.py), not by the wire's thread: no hand-off."""
-    served_on: list[int] = []
-    real_serve = OriginServer._serve
-
-    async def serve(self: OriginServer, reader: Any, writer: Any) -> None:
-        served_on.append(threading.get_ident())
-        await real_serve(self, reader, writer)
-
-    monkeypatch.setattr(OriginServer, "_serve", serve)
+    served_on = record_serving_threads(monkeypatch)
     session = Session(["node"], session_seed=0)
     try:
         scenario = client_scenario(0)

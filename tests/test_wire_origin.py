@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import socket
 import threading
 import time
@@ -10,6 +12,7 @@ from collections.abc import Iterator
 
 import h11
 import pytest
+from origin_threads import record_serving_threads
 
 from harness.wire import Wire, tag_bytes, to_bytes
 
@@ -368,27 +371,36 @@ def test_the_origin_writes_without_nagle() -> None:
 # --- an origin on the loop of the target that runs the scenario (harness/targets/runtime/serving.py)
 
 
-def test_an_origin_on_another_threads_loop_is_served_there_and_finished_from_here() -> None:
-    import asyncio
-
+@contextlib.contextmanager
+def loop_on_a_thread() -> Iterator[tuple[asyncio.AbstractEventLoop, threading.Thread]]:
+    """A running loop of another thread's, as impl's reference runs on; stopped and closed after."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    served_on: list[int] = []
-    loop.call_soon_threadsafe(lambda: served_on.append(threading.get_ident()))
     try:
-        with Wire() as w:
-            origin = w.origin([{"status": 200, "body": "ok"}], loop)
-            with connect(origin.port) as s:
-                s.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-                assert recv_until_eof(s).startswith(b"HTTP/1.1 200")
-            record = origin.finish()
-        assert [r["target"] for r in record["requests"]] == ["/x"]
-        assert served_on == [thread.ident]
+        yield loop, thread
     finally:
-        loop.call_soon_threadsafe(loop.stop)
+        if loop.is_running():
+            loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
+
+
+def get_once(port: int, path: str) -> None:
+    with connect(port) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode())
+        assert recv_until_eof(s).startswith(b"HTTP/1.1 200")
+
+
+def test_an_origin_on_another_threads_loop_is_served_there_and_finished_from_here(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    served_on = record_serving_threads(monkeypatch)
+    with loop_on_a_thread() as (loop, thread), Wire() as w:
+        origin = w.origin([{"status": 200, "body": "ok"}], loop)
+        get_once(origin.port, "/x")
+        record = origin.finish()
+        assert [r["target"] for r in record["requests"]] == ["/x"]
+        assert served_on == [thread.ident]
 
 
 # The finish scheduled on the stopped loop is never run: closing that loop says so.
@@ -396,27 +408,17 @@ def test_an_origin_on_another_threads_loop_is_served_there_and_finished_from_her
 def test_an_origin_whose_loop_stopped_still_finishes_with_what_it_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
     """A target loop the watchdog abandoned never answers: finish gives up after HOSTED_CALL_S,
     returns the recording and closes the listener itself."""
-    import asyncio
-
     from harness.wire import background
 
     monkeypatch.setattr(background, "HOSTED_CALL_S", 0.2)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        with Wire() as w:
-            origin = w.origin([{"status": 200, "body": "ok"}], loop)
-            with connect(origin.port) as s:
-                s.sendall(b"GET /y HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-                assert recv_until_eof(s).startswith(b"HTTP/1.1 200")
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(5)
-            started = time.monotonic()
-            record = origin.finish()
-            assert time.monotonic() - started < 2.0
+    with loop_on_a_thread() as (loop, thread), Wire() as w:
+        origin = w.origin([{"status": 200, "body": "ok"}], loop)
+        get_once(origin.port, "/y")
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        started = time.monotonic()
+        record = origin.finish()
+        assert time.monotonic() - started < 2.0
         assert [r["target"] for r in record["requests"]] == ["/y"]
         with pytest.raises(OSError):
             connect(origin.port).close()
-    finally:
-        loop.close()

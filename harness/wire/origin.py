@@ -104,6 +104,13 @@ class OriginServer:
     def snapshot(self) -> Json:
         return {"connections": self.connections, "requests": [r.to_json() for r in self.records]}
 
+    def abandon(self) -> Json:
+        """The snapshot, and the listening socket closed from outside the loop: for an origin
+        whose loop no longer runs."""
+        if self._sock is not None:
+            self._sock.close()
+        return self.snapshot()
+
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
@@ -124,13 +131,14 @@ _STALLED_S = 10.0  # a listener's start that has not run by then never will
 
 class OriginHandle:
     """The caller's (synchronous) view of one origin. `call` runs a coroutine on the loop
-    that serves it (the wire thread's, or an idle loop of the caller's) and returns its result."""
+    that serves it (the wire thread's, a target's running loop, or an idle loop of the
+    caller's) and returns its result."""
 
     def __init__(self, wire: Wire, server: OriginServer, started: concurrent.futures.Future[None],
                  call: Callable[[Coroutine[Any, Any, Any]], Any]) -> None:
         self._wire = wire
         self._server = server
-        self._started = started  # start() on the wire loop, not waited for (see OriginServer.listen)
+        self._started = started  # start() on the serving loop, maybe not yet run (see OriginServer.listen)
         self._call = call
         self.port = server.port
         self._closed = False
@@ -151,9 +159,7 @@ class OriginHandle:
         except TimeoutError:
             # The loop serving it no longer runs (a target loop the watchdog abandoned): what
             # it recorded until then; the listener is closed from here.
-            if self._server._sock is not None:
-                self._server._sock.close()
-            return cast(WireRecord, self._server.snapshot())
+            return cast(WireRecord, self._server.abandon())
 
     def close(self) -> None:
         """Close the listener and every connection it accepted. Idempotent."""

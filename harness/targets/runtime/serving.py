@@ -15,15 +15,10 @@ instead of 2.73, impl 6.7 instead of 8.2.
 from __future__ import annotations
 
 import asyncio
-import select
 
 
-def wait_readable(fd: int, timeout_s: float, serving: asyncio.AbstractEventLoop | None) -> bool:
-    """Whether fd became readable within timeout_s, running `serving` (if any) meanwhile."""
-    if serving is None:
-        poll = select.poll()
-        poll.register(fd, select.POLLIN)
-        return bool(poll.poll(max(1, int(timeout_s * 1000) + 1)))
+def wait_readable(fd: int, timeout_s: float, serving: asyncio.AbstractEventLoop) -> bool:
+    """Whether fd became readable within timeout_s, running `serving` meanwhile."""
     ready: asyncio.Future[bool] = serving.create_future()
 
     def settle(value: bool) -> None:
