@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import settings
 
+import harness.unrewritten  # noqa: F401 - first: the modules below load past pytest's assertion rewriting
 from harness import parallel, profiles
 from harness.errors import BadInput, paragraph
 from harness.events import Dispatcher, Handler, RunFinished
@@ -95,6 +95,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("hypothesis_profile", None):
+        from hypothesis import settings  # here: harness.unrewritten must come first
+
         settings.load_profile(profiles.DEFAULT)
     config.addinivalue_line("markers", "node_http: a node:http behavior item")
     try:  # bad input (target, fault, shard, baseline) stops the run before anything starts (exit 2, as the CLI)
@@ -162,6 +164,8 @@ def _new_state(config: pytest.Config) -> RunState:
     handlers: list[Handler] = [Summary(summary.append), ReportWriter(report_dir, summary.append)]
     if config.getoption("record_cases"):
         handlers.append(CaseRecorder(root / config.getoption("record_cases"), log, config.getoption("fault")))
+    from hypothesis import settings  # here: harness.unrewritten must come first
+
     session = Session(targets, session_seed=session_seed(config), base_settings=settings.default,
                       fault=config.getoption("fault"), report_dir=report_dir,
                       oracle=config.getoption("oracle"), log=log,

@@ -56,3 +56,16 @@ def test_the_bare_client_loop_opens_a_connection_for_each_exchange() -> None:
     finally:
         wire.close()
     assert (len(record["requests"]), record["connections"]) == (4, 4)
+
+
+def test_workerds_bare_server_loop_runs_over_raw_connections() -> None:
+    """workerd's bare server exchange is a raw GET over a fresh cloudflare:sockets connection
+    to its bridge socket (drivers/workerd/worker.mjs, benchScenario): it runs to the end and
+    prints its line (strace counted one connect per exchange; a fetch kept one for the loop)."""
+    from harness.targets import registry
+
+    if not registry.create("workerd").installed():
+        pytest.skip("workerd not installed (python -m harness targets install)")
+    lines: list[str] = []
+    assert run(["workerd"], 3, ROOT / "specs", ROOT / "cases", lines.append) == 0
+    assert re.match(rf"  server +bare +{FIGURE} ms +harness +{FIGURE} ms +ratio +{FIGURE}", lines[2])

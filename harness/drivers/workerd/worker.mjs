@@ -38,6 +38,7 @@
 import http from 'node:http';
 import process from 'node:process';
 import { httpServerHandler, handleAsNodeRequest } from 'cloudflare:node';
+import { connect } from 'cloudflare:sockets';
 import { benchLoop } from '../bench.mjs';
 import { runClient, startServers, finishServers, recordUncaught } from '../executor.mjs';
 import { useVocabulary } from '../vocabulary.mjs';
@@ -216,8 +217,13 @@ async function serverScenario(lines, send) {
 }
 
 // The bare loop (drivers/bench.mjs). Its server exchange takes the path a raw request
-// takes: a fetch from here to bridge slot 0's socket, routed to the bench's server as the
-// only server of a stand-in scenario.
+// takes: a raw GET over a fresh TCP connection from here (cloudflare:sockets) to bridge
+// slot 0's socket, routed to the bench's server as the only server of a stand-in scenario,
+// read until workerd closes it. A fetch would not do: workerd's fetch keeps its connection
+// to the bridge for the whole loop (strace: one connect for 50 fetches, a `Connection:
+// close` request header notwithstanding), while each server scenario connects afresh.
+const RAW_GET = new TextEncoder().encode('GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n');
+
 async function benchScenario(spec) {
   await endCurrent();
   const [host, port] = spec.bridges[0];
@@ -225,8 +231,12 @@ async function benchScenario(spec) {
     const created = [];
     current = { scenario: { servers: [{}] }, queues: [[]], arrived: [0], created, executor: null };
     created.push(address.server);
-    const res = await fetch(`http://${host}:${port}/`);
-    await res.arrayBuffer();
+    const socket = connect({ hostname: host, port });
+    const writer = socket.writable.getWriter();
+    await writer.write(RAW_GET);
+    const reader = socket.readable.getReader();
+    while (!(await reader.read()).done);
+    await socket.close();
   };
   try {
     return await benchLoop(http, spec, viaBridge);
