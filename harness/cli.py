@@ -265,6 +265,22 @@ def cmd_gate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_durations(args: argparse.Namespace) -> int:
+    """reports/durations.json from a run's results: what harness/lanes.py deals the behaviors by."""
+    from harness import durations
+
+    doc = _read_results(args.results)
+    out = Path(args.out)
+    previous = None if args.replace else durations.load(out)
+    written = durations.from_results(doc, previous)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(durations.dumps(written), encoding="utf-8")
+    cells = sum(len(per_target) for per_target in written["seconds"].values())
+    print(f"wrote {out}: {cells} cells of {len(written['seconds'])} behaviors "
+          f"({len(doc['results'])} from {args.results}, profile {doc.get('hypothesis_profile')})")
+    return 0
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     from harness.report import diff
 
@@ -426,6 +442,12 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--update", action="store_true", help="write the baselines from the results")
     g.add_argument("--merge", action="store_true",
                    help="with --update: keep the statuses already accepted too (behaviors that vary)")
+    du = sub.add_parser("durations", help="record a run's cell durations, by which pytest -n W --dist loadgroup "
+                                          "deals the behaviors out to its workers")
+    du.add_argument("--results", default="reports/latest/results.json")
+    du.add_argument("--out", default=str(Path("reports") / "durations.json"))
+    du.add_argument("--replace", action="store_true",
+                    help="drop what the file held (by default cells the results lack keep their durations)")
     d = sub.add_parser("diff", help="cells that changed between two results files (exit 1 if any)")
     d.add_argument("old")
     d.add_argument("new")
@@ -454,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     be.add_argument("--n", type=int, default=200, help="examples of each kind per target (default 200)")
     args = p.parse_args(argv)
     handler = {"lint": cmd_lint, "run": cmd_run, "merge": cmd_merge, "report": cmd_report, "replay": cmd_replay,
-               "repro": repro_cli.cmd_repro, "gate": cmd_gate, "diff": cmd_diff, "targets": cmd_targets,
+               "repro": repro_cli.cmd_repro, "gate": cmd_gate, "durations": cmd_durations, "diff": cmd_diff, "targets": cmd_targets,
                "apps": cmd_apps, "faults": cmd_faults,
                "coverage": cmd_coverage, "bench": cmd_bench}[args.cmd]
     try:

@@ -15,20 +15,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness import durations
+from harness.durations import Durations
 from harness.events import Document
 from harness.report.merge import MergeError, merge
 from harness.report.results import document
 from harness.runner import Session
 
-# The behaviors are spread over this many xdist groups (`--xdist-groups`), a group holding
-# every target's cells of its behaviors: most of a scenario's time is waiting, so groups on
-# several workers overlap their waits; a worker runs a behavior's targets one after another,
-# so they replay the inputs the first drew (runner.DrawnInputs); it starts a target once.
-GROUPS = 24
+# Under --dist loadgroup a behavior's cells, every target's, are one xdist group: a worker runs
+# them one after another, so they replay the inputs the first drew (runner.DrawnInputs), and it
+# starts a target once. harness/lanes.py deals the groups out by their measured durations;
+# `--xdist-groups N` folds the behaviors into N hashed groups instead.
 FIXED_PORTS_GROUP = "fixed-ports"
 SEED_KEY = "node_http_session_seed"
 RESULTS_KEY = "node_http_results"
@@ -36,14 +38,23 @@ GATHERED = pytest.StashKey[list[tuple[str, Document]]]()
 
 
 def configure(config: pytest.Config) -> None:
+    """Register the controller's hooks; BadInput for an unusable --cell-durations file."""
     config.addinivalue_line("markers", "xdist_group(name): run on the xdist worker of this group "
-                                       "(the harness puts each item in its target's group)")
+                                       "(the harness puts each behavior's cells in one group)")
     if not is_worker(config):  # xdist calls these on its controller only
-        config.pluginmanager.register(_ControllerHooks(config), "node-http-xdist-controller")
+        config.pluginmanager.register(_ControllerHooks(config, _durations(config)), "node-http-xdist-controller")
         if plain_asserts_for_workers(config.option):
             # Workers read PYTEST_ADDOPTS before pytest installs its import hook, and inherit this
             # environment when xdist spawns them at session start, after every pytest_configure.
             os.environ["PYTEST_ADDOPTS"] = f"{os.environ.get('PYTEST_ADDOPTS', '')} --assert=plain".strip()
+
+
+def _durations(config: pytest.Config) -> Durations | None:
+    """The measured cell durations the scheduler deals by: only for a suite run under loadgroup."""
+    option = config.getoption("cell_durations")
+    if option == "none" or getattr(config.option, "dist", "no") != "loadgroup" or not config.getoption("target"):
+        return None
+    return durations.load(Path(config.rootpath) / option)
 
 
 def plain_asserts_for_workers(option: Any) -> bool:
@@ -56,16 +67,19 @@ def plain_asserts_for_workers(option: Any) -> bool:
             and bool(getattr(option, "target", None)) and getattr(option, "assertmode", "") == "rewrite")
 
 
-def group(behavior_id: str, feature: str, groups: int, fixed_port: bool = False) -> str:
-    """The xdist group of a behavior's cells, every target's: one of `groups`, by a stable hash
-    (not `hash()`: every worker must agree). An app's behaviors share a group, so its servers
-    start once per target. Behaviors that listen on a fixed port share one group: a seed draws
-    the same port for every target, and two workers listening on it at once fail each other."""
+def group(behavior_id: str, feature: str, groups: int | None, fixed_port: bool = False) -> str:
+    """The xdist group of a behavior's cells, every target's: the behavior's own, or with
+    `groups`, one of that many by a stable hash (not `hash()`: every worker must agree). An
+    app's behaviors share a group, so its servers start once per target. Behaviors that listen
+    on a fixed port share one group: a seed draws the same port for every target, and two
+    workers listening on it at once fail each other."""
     if fixed_port:
         return FIXED_PORTS_GROUP
     key = feature if feature.startswith("apps.") else behavior_id
+    if groups is None:
+        return key  # xdist reads the group after the last '@' of the node id
     k = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % max(1, groups)
-    return f"g{k}"  # xdist reads the group after the last '@' of the node id
+    return f"g{k}"
 
 
 def mixed(items: list[Any]) -> list[Any]:
@@ -114,8 +128,17 @@ def gathered(config: pytest.Config) -> Document | None:
 
 
 class _ControllerHooks:
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, cell_durations: Durations | None) -> None:
         self.config = config
+        self.durations = cell_durations
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        if self.durations is None:
+            return None  # xdist's own LoadGroupScheduling
+        from harness.lanes import Lanes  # imports xdist: only here, where xdist runs
+
+        return Lanes(config, log, self.durations)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:

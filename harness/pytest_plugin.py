@@ -11,10 +11,11 @@ results.json and the matrix under --report-dir, and with --gate, a comparison wi
 reports/baselines/<target>.json that fails the run on regression; with --record-cases, each
 finding's generated example appended to the cases (harness/spec/record.py).
 
-Under pytest-xdist (`pytest -n auto --dist loadgroup`) the behaviors are spread over
-`--xdist-groups` xdist groups, each with every target's items of its behaviors (an app's
-behaviors stay together); each worker starts the targets it meets, once, and hands its records to the controller
-(harness/parallel.py), which writes the one results.json, matrix, summary and gate.
+Under pytest-xdist (`pytest -n W --dist loadgroup`) each behavior is an xdist group with
+every target's items of it (an app's behaviors share one), dealt out to the workers by their
+measured durations (harness/lanes.py); each worker starts the targets it meets, once, and
+hands its records to the controller (harness/parallel.py), which writes the one results.json,
+matrix, summary and gate.
 `--shard K/N` keeps a deterministic 1/N of the cells (harness/shard.py).
 """
 
@@ -30,7 +31,7 @@ from typing import Any
 import pytest
 
 import harness.unrewritten  # noqa: F401 - first: the modules below load past pytest's assertion rewriting
-from harness import parallel, profiles
+from harness import durations, parallel, profiles
 from harness.errors import BadInput, paragraph
 from harness.events import Dispatcher, Handler, RunFinished
 from harness.inputs import SIDE_BY_SIDE_HELP, check_fault, check_targets
@@ -83,10 +84,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--reruns", type=int, default=DEFAULT_RERUNS, metavar="N",
                     help=f"run a failing example N more times; unless it fails every time the cell is "
                          f"FLAKY (default {DEFAULT_RERUNS})")
-    group.addoption("--xdist-groups", type=int, default=parallel.GROUPS, metavar="N",
-                    help=f"under pytest-xdist (-n W --dist loadgroup), spread the behaviors over N groups, each with "
-                         f"every target's cells of its behaviors, that workers take one at a time "
-                         f"(default {parallel.GROUPS})")
+    group.addoption("--xdist-groups", type=int, default=None, metavar="N",
+                    help="under pytest-xdist (-n W --dist loadgroup), fold the behaviors into N hashed groups that "
+                         "workers take one at a time (default: a group per behavior, every target's cells of it)")
+    group.addoption("--cell-durations", default=str(durations.FILE), metavar="FILE",
+                    help="under --dist loadgroup, deal the behaviors out to the workers by the cell durations "
+                         f"measured in FILE (default {durations.FILE}; write it with `python -m harness "
+                         "durations`); 'none': in xdist's own order")
     group.addoption("--side-by-side", action="store_true", help=SIDE_BY_SIDE_HELP)
     group.addoption("--shard", default=None, metavar="K/N",
                     help="run the K-th of N deterministic parts of the cells (by behavior and target); "
@@ -109,16 +113,16 @@ def pytest_configure(config: pytest.Config) -> None:
             if config.getoption("hypothesis_seed", None) in (None, ""):
                 raise BadInput(f"--shard {shard} needs --hypothesis-seed=N: the shards of one run must generate "
                                f"the same inputs (python -m harness merge refuses results of different seeds)")
-        if config.getoption("xdist_groups") < 1:
+        if config.getoption("xdist_groups") is not None and config.getoption("xdist_groups") < 1:
             raise BadInput(f"--xdist-groups {config.getoption('xdist_groups')}: expected a whole number of at least 1")
         if config.getoption("gate"):
             for target in targets or [registry.default_target()]:
                 if not (_baselines(config) / f"{target}.json").is_file():
                     raise BadInput(f"no baseline for {target} in {_baselines(config)}: run without --gate, or "
                                    f"accept a run with `python -m harness gate --update --target {target}`")
+        parallel.configure(config)
     except BadInput as exc:
         pytest.exit(paragraph(str(exc)), returncode=2)
-    parallel.configure(config)
 
 
 def _baselines(config: pytest.Config) -> Path:
@@ -207,7 +211,7 @@ class SpecFile(pytest.File):
                                                 behavior=behavior, target=target)
                 item.add_marker(behavior.feature.split(".")[0])  # apps.<app> -> apps (-k picks an app)
                 item.add_marker("node_http")
-                item.add_marker(pytest.mark.xdist_group(group))  # --dist loadgroup: parallel.GROUPS
+                item.add_marker(pytest.mark.xdist_group(group))  # --dist loadgroup: harness/lanes.py
                 yield item
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:

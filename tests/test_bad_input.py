@@ -128,6 +128,19 @@ def unreadable_specs(tmp: Path) -> list[str]:
     return run_k(tmp)
 
 
+def bad_durations(command: str) -> Callable[[Path], list[str]]:
+    """`command` meeting a durations file of another schema (the scheduler's, or the one to update)."""
+    def make(tmp: Path) -> list[str]:
+        path = tmp / "durations.json"
+        path.write_text(json.dumps({"schema": "node-http-conformance/durations/v0", "seconds": {}}))
+        if command == "pytest":
+            return pytest_args(tmp, "--target=impl", "-n", "2", "--dist", "loadgroup", f"--cell-durations={path}")
+        results = tmp / "results.json"
+        results.write_text(json.dumps({"schema": SCHEMA, "results": []}))
+        return harness(tmp, "durations", "--results", str(results), "--out", str(path))
+    return make
+
+
 def other_schema(kind: str) -> str:
     return json.dumps({"schema": f"node-http-conformance/{kind}/v0", "results": []})
 
@@ -142,6 +155,10 @@ ROWS = [
     Row("unknown fault (pytest)", "pytest", lambda t: pytest_args(t, "--fault=nosuch"), r"unknown fault 'nosuch'"),
     Row("xdist groups below 1 (pytest)", "pytest", lambda t: pytest_args(t, "--xdist-groups=0"),
         r"--xdist-groups 0: expected a whole number of at least 1"),
+    Row("durations file of another schema (pytest)", "pytest", bad_durations("pytest"),
+        r"durations.json: not a durations file .*python -m harness durations"),
+    Row("durations file of another schema", "durations", bad_durations("durations"),
+        r"durations.json: not a durations file .*python -m harness durations"),
     Row("runtime not installed", "run", not_installed, r"target node is not installed: run `python -m harness "
         r"targets install node`"),
     Row("missing results file", "report", results_file(None, "report"), r"no such results file \(run the suite"),

@@ -73,6 +73,27 @@ def test_groups_split_over_workers_equal_serial_run(serial: dict[str, Any], tmp_
     assert sum(t["processes_started"] for t in doc["targets"].values()) > 2  # the groups went to several workers
 
 
+def test_behaviors_dealt_by_their_durations_equal_serial_run(serial: dict[str, Any], tmp_path: Path) -> None:
+    """A group per behavior, dealt by harness/lanes.py: the behavior the durations file calls
+    longest (the file's last, which xdist's own order deals last) goes out first."""
+    pytest.importorskip("xdist")
+    from harness import durations
+
+    last = serial["results"][-1]["behavior"]
+    seconds = {r["behavior"]: {r["target"]: 0.01} for r in serial["results"]} | {last: {"impl": 60.0, "node": 60.0}}
+    measured = tmp_path / "durations.json"
+    measured.write_text(durations.dumps({"schema": durations.SCHEMA, "seconds": seconds}), encoding="utf-8")
+    done = _run("-m", "pytest", *SLICE, "-n", "2", "--dist", "loadgroup", "-vv", f"--cell-durations={measured}",
+                f"--report-dir={tmp_path}")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "scheduling tests via Lanes" in done.stdout
+    doc = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+    assert _cells(doc) == _cells(serial)
+    ran = [line.split() for line in done.stdout.splitlines() if line.startswith("[gw") and "PASSED" in line]
+    firsts = {words[-1] for words in ran if words[0] not in {w[0] for w in ran[:ran.index(words)]}}
+    assert any(f"::{last}[" in cell for cell in firsts), firsts  # a worker's first cell
+
+
 @pytest.mark.parametrize(("option", "plain"), [
     ({"dist": "loadgroup", "numprocesses": 8, "target": ["node"], "assertmode": "rewrite"}, True),
     ({"dist": "no", "numprocesses": None, "target": ["node"], "assertmode": "rewrite"}, False),  # no workers
