@@ -61,6 +61,13 @@ def pick(waiting: list[str], costs: Mapping[str, float], heavy: AbstractSet[str]
     return max(chosen, key=lambda scope: costs.get(scope, 0.0))  # max keeps the first of equals
 
 
+def unmeasured_line(behaviors: list[str], path: str) -> str:
+    """The summary's word on behaviors the durations file lacks."""
+    shown = ", ".join(behaviors[:3]) + (", ..." if len(behaviors) > 3 else "")
+    return (f"{len(behaviors)} behavior(s) not in {path} were dealt to the workers as estimates ({shown}): "
+            f"after a ci-profile run, refresh it with `python -m harness durations`")
+
+
 class Lanes(LoadGroupScheduling):
     def __init__(self, config: pytest.Config, log: Any, durations: Durations) -> None:
         super().__init__(config, log)
@@ -68,11 +75,13 @@ class Lanes(LoadGroupScheduling):
         self.costs: dict[str, float] = {}
         self.heavy: set[str] = set()
         self.lanes = 0
+        self.unmeasured: list[str] = []  # behaviors the durations lack: dealt as estimates
 
     def _assign_work_unit(self, node: Any) -> None:
         if not self.costs:  # the first deal: the work queue is complete
-            self.costs = {scope: self.durations.unit(c for c in map(cell_of, unit) if c is not None)
-                          for scope, unit in self.workqueue.items()}
+            cells = {scope: [c for c in map(cell_of, unit) if c is not None] for scope, unit in self.workqueue.items()}
+            self.costs = {scope: self.durations.unit(unit) for scope, unit in cells.items()}
+            self.unmeasured = sorted({b for unit in cells.values() for b, _ in unit} - set(self.durations.seconds))
             self.heavy = heavy_units(self.costs)
             self.lanes = lanes_for(self.numnodes, len(os.sched_getaffinity(0)))
         busy = sum(1 for work in self.assigned_work.values()

@@ -131,6 +131,7 @@ class _ControllerHooks:
     def __init__(self, config: pytest.Config, cell_durations: Durations | None) -> None:
         self.config = config
         self.durations = cell_durations
+        self.scheduler: Any = None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
@@ -138,7 +139,16 @@ class _ControllerHooks:
             return None  # xdist's own LoadGroupScheduling
         from harness.lanes import Lanes  # imports xdist: only here, where xdist runs
 
-        return Lanes(config, log, self.durations)
+        self.scheduler = Lanes(config, log, self.durations)
+        return self.scheduler
+
+    @pytest.hookimpl(trylast=True)  # after the compatibility section
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.scheduler is not None and self.scheduler.unmeasured:
+            from harness.lanes import unmeasured_line
+
+            terminalreporter.write_line(unmeasured_line(self.scheduler.unmeasured,
+                                                        self.config.getoption("cell_durations")))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:

@@ -18,7 +18,7 @@ from harness.durations import Durations
 
 pytest.importorskip("xdist")
 
-from harness.lanes import Lanes, cell_of, heavy_units, lanes_for, pick  # noqa: E402 - needs xdist
+from harness.lanes import Lanes, cell_of, heavy_units, lanes_for, pick, unmeasured_line  # noqa: E402 - needs xdist
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,6 +101,7 @@ def test_the_scheduler_deals_waiting_units_to_its_lanes_and_short_units_to_the_r
         sched.add_node_collection(w, collection)  # type: ignore[arg-type]
     sched.schedule()
     assert sched.lanes == 2 and sched.heavy == {"wait.a", "wait.b", "wait.c"}
+    assert sched.unmeasured == []
 
     def units(w: _Worker) -> list[str]:
         return [cell_of(collection[batch[0]])[0] for batch in w.sent]  # type: ignore[index]
@@ -118,6 +119,22 @@ def test_the_scheduler_deals_waiting_units_to_its_lanes_and_short_units_to_the_r
     assert units(workers[1]) == ["wait.b", "short.c", "wait.c"]
     done(workers[2], 0, 1)
     assert units(workers[2]) == ["short.a", "short.d"]
+
+
+def test_behaviors_the_durations_lack_are_named_in_the_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    collection = [f"specs/x.yaml::{b}[node]@{b}" for b in ("known", "new.a", "new.b")]
+    sched = Lanes(_Config(2), None, Durations({"known": {"node": 1.0}}))  # type: ignore[arg-type]
+    workers = [_Worker(f"gw{i}") for i in range(2)]
+    for w in workers:
+        sched.add_node(w)  # type: ignore[arg-type]
+    for w in workers:
+        sched.add_node_collection(w, collection)  # type: ignore[arg-type]
+    sched.schedule()
+    assert sched.unmeasured == ["new.a", "new.b"]
+    line = unmeasured_line(["a", "b", "c", "d"], "reports/durations.json")
+    assert line.startswith("4 behavior(s) not in reports/durations.json") and "(a, b, c, ...)" in line
+    assert "python -m harness durations" in line
 
 
 def test_durations_are_written_from_results_and_keep_what_the_run_lacks(tmp_path: Path) -> None:

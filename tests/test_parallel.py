@@ -87,11 +87,19 @@ def test_behaviors_dealt_by_their_durations_equal_serial_run(serial: dict[str, A
                 f"--report-dir={tmp_path}")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "scheduling tests via Lanes" in done.stdout
+    assert "not in" not in done.stdout  # every behavior measured: no word on refreshing the file
     doc = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
     assert _cells(doc) == _cells(serial)
     ran = [line.split() for line in done.stdout.splitlines() if line.startswith("[gw") and "PASSED" in line]
     firsts = {words[-1] for words in ran if words[0] not in {w[0] for w in ran[:ran.index(words)]}}
     assert any(f"::{last}[" in cell for cell in firsts), firsts  # a worker's first cell
+    # a behavior the file lacks is dealt as an estimate, and the summary says to refresh the file
+    measured.write_text(durations.dumps({"schema": durations.SCHEMA, "seconds": {last: {"node": 1.0}}}),
+                        encoding="utf-8")
+    done = _run("-m", "pytest", *SLICE, "-n", "2", "--dist", "loadgroup", f"--cell-durations={measured}",
+                f"--report-dir={tmp_path / 'again'}")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"10 behavior(s) not in {measured}" in done.stdout, done.stdout[-2000:]
 
 
 @pytest.mark.parametrize(("option", "plain"), [
