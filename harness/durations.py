@@ -8,6 +8,7 @@ file is estimated (the behavior's other targets, else the median cell).
 
 from __future__ import annotations
 
+import functools
 import json
 import statistics
 from collections.abc import Iterable, Mapping
@@ -34,7 +35,7 @@ class Durations:
             return statistics.fmean(per_target.values())  # a target not measured: its peers' mean
         return self.median
 
-    @property
+    @functools.cached_property  # asked for every cell of an unmeasured behavior
     def median(self) -> float:
         values = [s for per_target in self.seconds.values() for s in per_target.values()]
         return statistics.median(values) if values else 0.1

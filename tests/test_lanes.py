@@ -85,6 +85,18 @@ class _Worker:
         self.shutting_down = True
 
 
+def _scheduled(cost: Durations, collection: list[str], n: int) -> tuple[Lanes, list[_Worker]]:
+    """A Lanes scheduler over n recording workers that collected `collection`, after its first deal."""
+    sched = Lanes(_Config(n), None, cost)  # type: ignore[arg-type]
+    workers = [_Worker(f"gw{i}") for i in range(n)]
+    for w in workers:
+        sched.add_node(w)  # type: ignore[arg-type]
+    for w in workers:
+        sched.add_node_collection(w, collection)  # type: ignore[arg-type]
+    sched.schedule()
+    return sched, workers
+
+
 def test_the_scheduler_deals_waiting_units_to_its_lanes_and_short_units_to_the_rest(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0}, raising=False)  # one core: 2 short workers
@@ -93,13 +105,7 @@ def test_the_scheduler_deals_waiting_units_to_its_lanes_and_short_units_to_the_r
     targets = ["node", "bun", "deno"]  # units of three cells: xdist deals a worker more at two left
     cost = Durations({b: {t: s / len(targets) for t in targets} for b, s in behaviors.items()})
     collection = [f"specs/x.yaml::{b}[{t}]@{b}" for b in sorted(behaviors) for t in targets]
-    sched = Lanes(_Config(4), None, cost)  # type: ignore[arg-type]
-    workers = [_Worker(f"gw{i}") for i in range(4)]
-    for w in workers:
-        sched.add_node(w)  # type: ignore[arg-type]
-    for w in workers:
-        sched.add_node_collection(w, collection)  # type: ignore[arg-type]
-    sched.schedule()
+    sched, workers = _scheduled(cost, collection, 4)
     assert sched.lanes == 2 and sched.heavy == {"wait.a", "wait.b", "wait.c"}
     assert sched.unmeasured == []
 
@@ -124,13 +130,7 @@ def test_the_scheduler_deals_waiting_units_to_its_lanes_and_short_units_to_the_r
 def test_behaviors_the_durations_lack_are_named_in_the_summary(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1}, raising=False)
     collection = [f"specs/x.yaml::{b}[node]@{b}" for b in ("known", "new.a", "new.b")]
-    sched = Lanes(_Config(2), None, Durations({"known": {"node": 1.0}}))  # type: ignore[arg-type]
-    workers = [_Worker(f"gw{i}") for i in range(2)]
-    for w in workers:
-        sched.add_node(w)  # type: ignore[arg-type]
-    for w in workers:
-        sched.add_node_collection(w, collection)  # type: ignore[arg-type]
-    sched.schedule()
+    sched, _ = _scheduled(Durations({"known": {"node": 1.0}}), collection, 2)
     assert sched.unmeasured == ["new.a", "new.b"]
     line = unmeasured_line(["a", "b", "c", "d"], "reports/durations.json")
     assert line.startswith("4 behavior(s) not in reports/durations.json") and "(a, b, c, ...)" in line
