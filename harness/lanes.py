@@ -40,8 +40,8 @@ def lanes_for(workers: int, cores: int) -> int:
     """How many workers may hold a waiting unit at once: all but those the short units need to
     keep the cores busy, a core's worth and one more (a worker and its runtime take turns, so
     one worker keeps about one core busy). Measured on 2 cores, five targets, ci profile: 10
-    workers with 7 lanes 78 s, with 8 lanes 78 s, with 9 (one worker for the short units) 94 s;
-    8 workers with 6 lanes 89 s, with 7 lanes 94 s."""
+    workers with 7 lanes 78 s, with 8 lanes 78 s; 8 workers with 6 lanes 89 s, with 7 (one
+    worker for the short units) 94 s."""
     short = cores + 1
     return max(1, workers - short) if workers > short else max(1, workers // 2)
 
