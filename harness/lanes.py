@@ -4,7 +4,7 @@ Most of a run's wall time is a few behaviors that wait (timeouts, delays, hung t
 in a five-target ci run 71 of 420 behaviors took 75 % of the cells' wall time and 26 % of
 the workers' CPU), while the many short ones keep the CPU busy. xdist's own order sent
 them out as they came, so the workers met the waiting ones together and the cores idled
-(30 % on average, 80-90 % for seconds at a time), and a long one dealt out last made the
+(31-39 % on average, 80-90 % for seconds at a time), and a long one dealt out last made the
 tail. Here the units (a behavior's cells, harness/parallel.py) are dealt by their measured
 duration (reports/durations.json): the longest waiting unit first, but never to more than
 `lanes` workers at once, the others taking the short units meanwhile, longest first too.
