@@ -4,9 +4,12 @@ For each target, in one run: (a) the bare loop, drivers/bench.mjs inside the run
 (impl: harness/bench/bare_reference.py on the reference), timed inside the runtime; (b) the
 same exchanges as examples of real behaviors (MIX) through the harness (Session.run_example:
 scenario built, origin made, target run, verdict), each timed alone, less the delays its
-scenario asks for. Per target and kind it prints the medians, their ratio (b)/(a) and
-examples per second, then the target's start-up time and the spec-loading time; last,
-`bench: worst ratio R on TARGET`. Timing is never a test: this command only reports.
+scenario asks for. The two alternate in ROUNDS rounds, so both are sampled over the same
+seconds: measured one block after the other, a change in the VM's speed between the blocks
+moved a ratio by a third from one run to the next. Per target and kind it prints the
+medians, their ratio (b)/(a) and examples per second, then the target's start-up time and
+the spec-loading time; last, `bench: worst ratio R on TARGET`. Timing is never a test:
+this command only reports.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from harness.spec.model import Behavior
 # with one generated header to a 200 origin; a GET answered by res.end(body)).
 MIX = {"client": "client.headers.case-preserved-on-wire", "server": "server.create-listen"}
 SEED = 20261126  # inputs are drawn from this seed, so runs compare
-WARM = 10  # untimed rounds before the bare loop's timed ones
+WARM = 10  # untimed exchanges before the bare loop's first timed ones
+REWARM = 3  # and before each later round's (the harness ran in between)
+ROUNDS = 10  # bare and harness alternate this many times
 BARE_TIMEOUT_S = 120.0
 
 
@@ -37,6 +42,7 @@ class Kind:
     name: str
     bare_ms: list[float]
     harness_ms: list[float]
+    loop_means: bool = False  # bare_ms holds each round's mean (workerd), not each exchange
 
     @property
     def bare(self) -> float:
@@ -49,7 +55,7 @@ class Kind:
     def line(self) -> str:
         harness = statistics.median(self.harness_ms)
         per_s = len(self.harness_ms) / (sum(self.harness_ms) / 1000)
-        how = "medians" if len(self.bare_ms) > 1 else "bare: the mean of one timed loop"
+        how = "bare: the median of the rounds' means" if self.loop_means else "medians"
         return (f"  {self.name:<6} bare {self.bare:6.2f} ms  harness {harness:6.2f} ms  ratio {self.ratio:5.2f}"
                 f"  {per_s:6.0f} examples/s  ({how}, n={len(self.harness_ms)})")
 
@@ -85,9 +91,10 @@ def draw_inputs(behavior: Behavior, n: int) -> list[Mapping[str, Any]]:
     return [drawn[i % len(drawn)] for i in range(n)]
 
 
-def _through_harness(session: Any, target: Any, behavior: Behavior, inputs: list[Mapping[str, Any]]) -> list[float]:
+def _through_harness(session: Any, target: Any, behavior: Behavior, inputs: list[Mapping[str, Any]],
+                     first: int) -> list[float]:
     out = []
-    for i, given in enumerate(inputs):
+    for i, given in enumerate(inputs, first):
         t0 = time.perf_counter()
         example = session.run_example(behavior, target, given, "bench", i)
         spent = (time.perf_counter() - t0) * 1000 - asked_delay_ms(example.scenario)
@@ -113,13 +120,21 @@ def _bare(target: Any, spec: Json) -> Json:
     if not target.name.startswith("workerd"):
         return _ask_bare(target, spec)
     # workerd's clock stands still between I/O (a Spectre mitigation) and ticks in whole ms:
-    # each kind's loop is one request, timed from here, its cost spread over its exchanges.
+    # each kind's loop is one request, timed from here; the same request with no timed
+    # exchange is timed too, and the difference spread over the exchanges (the request's
+    # own cost would otherwise count as the runtime's).
     out: Json = {}
     for kind in ("client", "server"):
-        t0 = time.perf_counter()
-        _ask_bare(target, {**spec, "kinds": [kind]})
-        out[f"{kind}_ms"] = [(time.perf_counter() - t0) * 1000 / (spec["n"] + spec["warm"])]
+        full = _timed_loop(target, {**spec, "kinds": [kind]})
+        empty = _timed_loop(target, {**spec, "n": 0, "kinds": [kind]})
+        out[f"{kind}_ms"] = [max(full - empty, 0.0) * 1000 / spec["n"]]
     return out
+
+
+def _timed_loop(target: Any, spec: Json) -> float:
+    t0 = time.perf_counter()
+    _ask_bare(target, spec)
+    return time.perf_counter() - t0
 
 
 def _ask_bare(target: Any, spec: Json) -> Json:
@@ -141,19 +156,28 @@ def bare_origin(behavior: Behavior, inputs: Mapping[str, Any]) -> list[Json]:
 
 
 def bench_target(session: Any, name: str, mix: dict[str, Behavior], n: int) -> list[Kind]:
-    """The mix on one (started) target: bare, then through the harness."""
+    """The mix on one (started) target: ROUNDS rounds of the bare loop, then the same number
+    of examples through the harness."""
     target = session.target(name)
     inputs = {kind: draw_inputs(b, n) for kind, b in mix.items()}
     client, server = inputs["client"][0], inputs["server"][0]  # the bare loop repeats the first example
+    kinds = {kind: Kind(kind, [], [], loop_means=name.startswith("workerd")) for kind in ("client", "server")}
     with session.wire.origin(bare_origin(mix["client"], client)) as origin:
-        spec: Json = {"n": n, "warm": min(WARM, n), "client": {"host": "127.0.0.1", "port": origin.port,
-                                         "header": [client["name"], client["value"]]},
+        spec: Json = {"client": {"host": "127.0.0.1", "port": origin.port, "header": [client["name"], client["value"]]},
                       "server": {"body_b64": base64.b64encode(server["body"]).decode(),
                                  "port": WORKERD_PORT_KEY if name.startswith("workerd") else 0}}
-        bare = _bare(target, spec)
-    kinds = [Kind(kind, bare[f"{kind}_ms"], _through_harness(session, target, mix[kind], inputs[kind]))
-             for kind in ("client", "server")]
-    return kinds
+        for r, (lo, hi) in enumerate(rounds(n)):
+            bare = _bare(target, {**spec, "n": hi - lo, "warm": min(WARM if r == 0 else REWARM, n)})
+            for kind, k in kinds.items():
+                k.bare_ms += bare[f"{kind}_ms"]
+                k.harness_ms += _through_harness(session, target, mix[kind], inputs[kind][lo:hi], lo)
+    return list(kinds.values())
+
+
+def rounds(n: int) -> list[tuple[int, int]]:
+    """The [lo, hi) slices of n examples for the ROUNDS rounds (fewer rounds when n is small)."""
+    count = min(ROUNDS, n)
+    return [(n * r // count, n * (r + 1) // count) for r in range(count)]
 
 
 WORKERD_PORT_KEY = 48611  # workerd's servers listen on port-table keys, not sockets
