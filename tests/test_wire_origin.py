@@ -422,3 +422,63 @@ def test_an_origin_whose_loop_stopped_still_finishes_with_what_it_recorded(monke
         assert [r["target"] for r in record["requests"]] == ["/y"]
         with pytest.raises(OSError):
             connect(origin.port).close()
+
+
+# --- an origin on an idle loop of the caller's (node, bun, deno, workerd: ProcessTarget.origin_loop)
+
+
+def serve_while(loop: asyncio.AbstractEventLoop, client: threading.Thread) -> None:
+    """What a target's wait does: run the loop until the runtime (here a thread) is done."""
+    client.start()
+    while client.is_alive():
+        loop.run_until_complete(asyncio.sleep(0.005))
+
+
+def test_an_origin_on_an_idle_loop_starts_on_its_next_turn_and_finish_drops_its_connections() -> None:
+    """origin() runs nothing on the loop (its start waits for the target's wait); finish()
+    closes the listener and drops a connection still open without waiting for its tasks,
+    which drain() ends before the loop closes."""
+    from harness.targets.runtime.serving import drain
+
+    loop = asyncio.new_event_loop()
+    kept: list[socket.socket] = []
+
+    def keep_alive_client(port: int) -> None:
+        s = connect(port)
+        s.sendall(b"GET /k HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert recv_exactly(s, 12) == b"HTTP/1.1 200"
+        kept.append(s)  # left open: the origin's connection tasks are still waiting at finish()
+
+    try:
+        with Wire() as w:
+            origin = w.origin([{"status": 200, "body": "ok"}], loop)
+            assert [t.done() for t in asyncio.all_tasks(loop)] == [False]  # start(), scheduled only
+            serve_while(loop, threading.Thread(target=keep_alive_client, args=(origin.port,)))
+            assert len(asyncio.all_tasks(loop)) == 2  # the connection's reader and writer
+            record = origin.finish()
+            assert [r["target"] for r in record["requests"]] == ["/k"]
+            with pytest.raises(OSError):
+                connect(origin.port).close()
+            drain(loop)
+            assert not asyncio.all_tasks(loop)
+            with contextlib.suppress(ConnectionResetError):
+                assert recv_until_eof(kept[0]).startswith(b" OK")  # the rest of the reply, then EOF
+    finally:
+        for s in kept:
+            s.close()
+        loop.close()
+
+
+def test_an_origin_on_an_idle_loop_that_never_turned_finishes_empty_and_closed() -> None:
+    """A target that failed before waiting: finish() runs the pending start itself, then stops."""
+    loop = asyncio.new_event_loop()
+    try:
+        with Wire() as w:
+            origin = w.origin([{"status": 200}], loop)
+            started = time.monotonic()
+            assert origin.finish() == {"connections": 0, "requests": []}
+            assert time.monotonic() - started < 2.0
+            with pytest.raises(OSError):
+                connect(origin.port).close()
+    finally:
+        loop.close()

@@ -333,3 +333,24 @@ def test_pipelined_raw_requests_read_with_an_empty_follow_up(wire: Wire) -> None
         seen = origin.recording()
     assert (unb64(first["body"]), unb64(second["body"]), second["conn"]) == (b"1", b"2", 0)
     assert [r["target"] for r in seen["requests"]] == ["/a", "/b"] and seen["connections"] == 1
+
+
+def test_a_read_only_entry_after_a_half_close_writes_nothing() -> None:
+    """An empty `raw` after a pipelined half-close (server.timeouts.pipelined-then-half-close)
+    only reads: writing even b"" after write_eof() raises RuntimeError, which came out of the
+    exchange as ERROR whenever the reply was read before the sender had run."""
+    from harness.wire.client_request import plan_request
+    from harness.wire.raw_client import _send
+    from harness.wire.response_reader import Connection
+
+    async def go() -> None:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        try:
+            reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
+            writer.write_eof()
+            await _send(Connection(0, reader, writer), plan_request({"raw": tag_bytes(b""), "conn": 0}))
+            writer.close()
+        finally:
+            server.close()
+
+    asyncio.run(go())

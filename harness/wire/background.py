@@ -20,7 +20,7 @@ from typing import Any, TypeVar, cast
 from harness.observations import WireRecord
 
 from .codec import Json
-from .origin import OriginHandle, OriginServer
+from .origin import OriginHandle, OriginServer, Started, StartOnIdleLoop
 from .raw_client import run_exchange
 
 T = TypeVar("T")
@@ -81,19 +81,15 @@ class Wire:
         if self._closed:
             sock.close()
             raise RuntimeError("Wire is closed")
-        started: concurrent.futures.Future[None]
+        started: Started
         if loop is not None and loop.is_running():  # another thread's loop (impl's): calls go there
             started = asyncio.run_coroutine_threadsafe(server.start(sock), loop)
             handle = OriginHandle(self, server, started, functools.partial(_call_on, loop))
         elif loop is not None:
-            started = concurrent.futures.Future()
-            try:
-                loop.run_until_complete(server.start(sock))
-            except BaseException:
-                sock.close()
-                raise
-            started.set_result(None)
-            handle = OriginHandle(self, server, started, loop.run_until_complete)
+            # Started by the loop's next turn (the target's wait for its reply), while the
+            # runtime is still reading the command: not a turn of its own before it.
+            handle = OriginHandle(self, server, StartOnIdleLoop(loop, server.start(sock)),
+                                  loop.run_until_complete, idle_loop=True)
         else:
             try:
                 started = self.submit(server.start(sock))

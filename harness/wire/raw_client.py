@@ -122,8 +122,9 @@ async def _send(conn: Connection, plan: RequestPlan) -> None:
     if parts and parts[0][0] == 0:
         head += parts.pop(0)[1]
     with contextlib.suppress(ConnectionError, OSError):
-        conn.writer.write(head)
-        await conn.writer.drain()
+        if head:  # a read-only entry (empty raw) writes nothing: after a half-close, write(b"") raises
+            conn.writer.write(head)
+            await conn.writer.drain()
         for delay, data in parts:
             if delay:
                 await asyncio.sleep(delay)

@@ -25,6 +25,7 @@ from typing import IO, Generic, TypeVar
 
 from harness.targets.base import TargetCrashed, TargetUnavailable
 from harness.targets.runtime import install
+from harness.targets.runtime.serving import drain
 
 LOG_LINES = 500
 LINE_LIMIT = 4000  # characters kept of one log line
@@ -232,6 +233,7 @@ class ProcessTarget(Generic[P]):
                 self._proc = None
             self._cleanup()
             if self._origin_loop is not None and not self._origin_loop.is_running():
+                drain(self._origin_loop)
                 self._origin_loop.close()
         finally:
             if locked:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 
+DRAIN_S = 2.0  # the most an idle loop's leftover tasks may take to end before it closes
+
 
 def wait_readable(fd: int, timeout_s: float, serving: asyncio.AbstractEventLoop) -> bool:
     """Whether fd became readable within timeout_s, running `serving` meanwhile."""
@@ -32,3 +34,11 @@ def wait_readable(fd: int, timeout_s: float, serving: asyncio.AbstractEventLoop)
     finally:
         timer.cancel()
         serving.remove_reader(fd)
+
+
+def drain(loop: asyncio.AbstractEventLoop) -> None:
+    """Let the tasks an idle loop still holds end (the connections of the last scenario's
+    origin, cancelled at its end: harness/wire/origin.py, _snapshot_and_stop) before it closes."""
+    tasks = asyncio.all_tasks(loop)
+    if tasks:
+        loop.run_until_complete(asyncio.wait(tasks, timeout=DRAIN_S))
