@@ -56,9 +56,11 @@ class Exchange:
             rec.error = "the connection closed before this pipelined reply"
             return None
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(*address), self.timeout_s
-            )
+            # asyncio.timeout, not wait_for: no task of its own, three turns of the loop fewer
+            # (of 15 in an exchange). The read below keeps wait_for: its task runs after the
+            # sender's, so a request's first write goes out before its reply is read.
+            async with asyncio.timeout(self.timeout_s):
+                reader, writer = await asyncio.open_connection(*address)
         except (OSError, TimeoutError) as e:
             rec.error = f"connect to {address[0]}:{address[1]} failed: {e!r}"
             return None
