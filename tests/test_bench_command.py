@@ -69,3 +69,27 @@ def test_workerds_bare_server_loop_runs_over_raw_connections() -> None:
     lines: list[str] = []
     assert run(["workerd"], 3, ROOT / "specs", ROOT / "cases", lines.append) == 0
     assert re.match(rf"  server +bare +{FIGURE} ms +harness +{FIGURE} ms +ratio +{FIGURE}", lines[2])
+
+
+def test_bare_and_harness_alternate_round_by_round(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both are sampled over the same seconds: a bare loop, then that round's examples of each
+    kind through the harness, ten times (fewer when --n is small); each example once."""
+    from harness.bench import command
+
+    calls: list[tuple[str, ...]] = []
+
+    def bare(target: object, spec: dict) -> dict:
+        calls.append(("bare", spec["n"]))
+        return {"client_ms": [1.0] * spec["n"], "server_ms": [1.0] * spec["n"]}
+
+    def through(session: object, target: object, behavior: object, inputs: list, first: int) -> list[float]:
+        calls.append(("harness", first, len(inputs)))
+        return [2.0] * len(inputs)
+
+    monkeypatch.setattr(command, "_bare", bare)
+    monkeypatch.setattr(command, "_through_harness", through)
+    lines: list[str] = []
+    assert run(["impl"], 40, ROOT / "specs", ROOT / "cases", lines.append) == 0
+    assert calls == [c for lo in (0, 10, 20, 30) for c in (("bare", 10), ("harness", lo, 10), ("harness", lo, 10))]
+    assert "ratio  2.00" in lines[1] and "ratio  2.00" in lines[2]
+    assert command.rounds(3) == [(0, 3)] and len(command.rounds(200)) == command.ROUNDS

@@ -32,6 +32,7 @@ SEED = 20261126  # inputs are drawn from this seed, so runs compare
 WARM = 10  # untimed exchanges before the bare loop's first timed ones
 REWARM = 3  # and before each later round's (the harness ran in between)
 ROUNDS = 10  # bare and harness alternate this many times
+PER_ROUND = 10  # at least this many examples a round
 BARE_TIMEOUT_S = 120.0
 
 
@@ -175,8 +176,9 @@ def bench_target(session: Any, name: str, mix: dict[str, Behavior], n: int) -> l
 
 
 def rounds(n: int) -> list[tuple[int, int]]:
-    """The [lo, hi) slices of n examples for the ROUNDS rounds (fewer rounds when n is small)."""
-    count = min(ROUNDS, n)
+    """The [lo, hi) slices of n examples for the ROUNDS rounds; fewer when n is small, so
+    that each round's loop is long enough to time (workerd's difference of two loops)."""
+    count = max(1, min(ROUNDS, n // PER_ROUND))
     return [(n * r // count, n * (r + 1) // count) for r in range(count)]
 
 
