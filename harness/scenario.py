@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from harness.observations import Json
-from harness.spec.expr import MAPPING, SCALARS, evaluate, operator_of
+from harness.spec.expr import MAPPING, SCALARS, Pairs, evaluate, operator_of
 from harness.spec.model import Behavior
 from harness.vocabulary import timing
 
@@ -23,13 +23,17 @@ ORIGIN_HOST = "127.0.0.1"
 
 
 def to_json(value: Any) -> Any:
-    """Python values -> JSON values: bytes become {"$bytes": b64}, tuples lists."""
+    """Python values -> JSON values: bytes become {"$bytes": b64}, tuples lists, an
+    $object mapping whose one key starts with `$` {"$plain": it}."""
     if isinstance(value, SCALARS):
         return value
     if isinstance(value, bytes | bytearray):
         return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, MAPPING):
-        return {str(k): to_json(v) for k, v in value.items()}
+        out = {str(k): to_json(v) for k, v in value.items()}
+        if isinstance(value, Pairs) and len(out) == 1 and next(iter(out)).startswith("$"):
+            return {"$plain": out}  # data, not a tag (SCENARIO.md)
+        return out
     if isinstance(value, list | tuple):
         return [to_json(v) for v in value]
     return value

@@ -241,6 +241,10 @@ class _Checker:
                     else:
                         self.add(keys, self.unknown("tag", key, self.v.tags()))
                     return
+                if key == "$plain" and isinstance(value[key], dict):  # its keys are data
+                    for k, item in value[key].items():
+                        self.tags(item, (*keys, key, k))
+                    return
             for k, item in value.items():
                 self.tags(item, (*keys, k))
 

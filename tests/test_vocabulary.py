@@ -150,6 +150,9 @@ BAD_SCENARIOS: list[dict[str, Any]] = [
                                     "on_check_continue": "no"}], "requests": []},
     {"kind": "client", "client": {"call": "request", "ops": [{"op": "res.call", "method": "unpipe"},
                                                              {"op": "res.get", "prop": "anything"}]}},
+    # $plain: its keys are data ($x passes), its values are checked ($nope does not)
+    {"kind": "client", "client": {"call": "request", "args": [{"headers": {"$plain": {"$x": {"$nope": 1}}}},
+                                                              {"$plain": {"$ok": 1}}]}},
     {"kind": "server", "servers": [{"handler": [{"op": "res.end", "args": ["ok"]}]}], "requests": []},
 ]
 
@@ -268,3 +271,22 @@ def test_no_executor_lists_names_or_timings_of_its_own() -> None:
     code += js
     for name in load().raw["timing"]:
         assert re.search(rf"timing\(['\"]{name}['\"]\)|timing\.{name}", code), f"timing {name} is read by no one"
+
+
+def test_a_generated_name_led_by_a_dollar_is_data_not_a_tag() -> None:
+    """$object's keys are data: a lone one led by `$` (a generated token) goes to the
+    targets as {"$plain": ...}; without it every executor read "$[3uH^" as an unknown tag
+    and the cell was ERROR (trailers.server-validation, a random seed of `pytest
+    --target=impl`). Anywhere else (expect) it stays the mapping it was built as."""
+    from harness.scenario import to_json
+    from harness.spec.expr import evaluate
+    from harness.targets.impl.tags import DecodeContext, decode
+
+    built = evaluate({"$object": [[{"$given": "name"}, "v"]]}, {"name": "$[3uH^"})
+    assert built == {"$[3uH^": "v"}
+    assert to_json(built) == {"$plain": {"$[3uH^": "v"}}
+    assert to_json(evaluate({"$object": [[{"$given": "name"}, "v"]]}, {"name": "X-T"})) == {"X-T": "v"}
+    assert to_json({"$undefined": True}) == {"$undefined": True}  # a tag a spec writes stays one
+    assert scenario_problems({"kind": "client", "client": {"call": "request", "args": [to_json(built)]}}) == []
+    ctx = DecodeContext(http=None)  # type: ignore[arg-type]
+    assert decode({"$plain": {"$[3uH^": {"$bytes": "YQ=="}}}, ctx) == {"$[3uH^": b"a"}

@@ -298,6 +298,11 @@ function decode(value, ctx) {
         return new Map(decode(inner, ctx));
       case '$number':
         return Number(inner);
+      case '$plain': { // an object whose one key starts with '$' and is data, not a tag
+        const out = {};
+        for (const [k, v] of Object.entries(inner ?? {})) out[k] = decode(v, ctx);
+        return out;
+      }
       case '$fn': {
         // A callback option as data: returns a fixed value, or throws new Error(throws).
         const spec = inner ?? {};

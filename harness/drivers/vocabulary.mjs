@@ -154,6 +154,12 @@ function tagProblems(value, path, out) {
       out.push(`${path.slice(1)}: ${tag ? `runner tag ${keys[0]} reached the target unresolved` : `unknown tag ${show(keys[0])}`}`);
       return;
     }
+    const inner = value[keys[0]];
+    if (keys[0] === '$plain' && inner !== null && typeof inner === 'object' && !Array.isArray(inner)) {
+      // its keys are data: only its values can hold tags
+      for (const k of Object.keys(inner)) tagProblems(inner[k], `${path}.$plain.${k}`, out);
+      return;
+    }
   }
   for (const k of keys) tagProblems(value[k], `${path}.${k}`, out);
 }

@@ -37,6 +37,11 @@ _MISSING = object()
 # isinstance(x, Mapping) is a Python-level ABC call; a dict (what specs and JSON hold) is
 # recognised first, in C. Values of these types are never containers.
 MAPPING = (dict, Mapping)
+
+
+class Pairs(dict[str, Any]):
+    """A mapping $object built: its keys are data (generated names), so a lone key that
+    starts with `$` is no tag; a scenario sends it to the targets as {"$plain": ...}."""
 SCALARS = (str, int, float, bool, type(None))
 
 
@@ -143,7 +148,7 @@ def _nary(name: str, args: list[Any]) -> Any:
         seq, sep = args
         return _text_of(sep).join(_text_of(x) for x in seq)
     if name == "$object":
-        return {(_text_of(k)): v for k, v in args}
+        return Pairs((_text_of(k), v) for k, v in args)
     if name == "$add":
         return sum(args)
     if name == "$sub":

@@ -148,6 +148,8 @@ def _decode_tag(key: str, inner: Any, ctx: DecodeContext) -> tuple[bool, Any]:
         return True, {k: v for k, v in decode(inner, ctx)}
     if key == "$number":
         return True, float(inner)
+    if key == "$plain" and isinstance(inner, dict):  # a one-key object whose key is data
+        return True, {k: decode(v, ctx) for k, v in inner.items()}
     if key == "$fn":
         return True, _fixed_function(inner if isinstance(inner, dict) else {}, ctx)
     return False, None  # not a tag we know: an ordinary one-key object
