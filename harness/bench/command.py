@@ -157,8 +157,8 @@ def bare_origin(behavior: Behavior, inputs: Mapping[str, Any]) -> list[Json]:
 
 
 def bench_target(session: Any, name: str, mix: dict[str, Behavior], n: int) -> list[Kind]:
-    """The mix on one (started) target: ROUNDS rounds of the bare loop, then the same number
-    of examples through the harness."""
+    """The mix on one (started) target, in rounds (`rounds`): each a bare loop, then as many
+    examples of each kind through the harness."""
     target = session.target(name)
     inputs = {kind: draw_inputs(b, n) for kind, b in mix.items()}
     client, server = inputs["client"][0], inputs["server"][0]  # the bare loop repeats the first example

@@ -37,12 +37,12 @@ _MISSING = object()
 # isinstance(x, Mapping) is a Python-level ABC call; a dict (what specs and JSON hold) is
 # recognised first, in C. Values of these types are never containers.
 MAPPING = (dict, Mapping)
+SCALARS = (str, int, float, bool, type(None))
 
 
 class Pairs(dict[str, Any]):
     """A mapping $object built: its keys are data (generated names), so a lone key that
     starts with `$` is no tag; a scenario sends it to the targets as {"$plain": ...}."""
-SCALARS = (str, int, float, bool, type(None))
 
 
 def _runs(parts: Sequence[Any]) -> tuple[tuple[str, ...], ...]:

@@ -169,7 +169,7 @@ class OriginHandle:
                 # The connections are dropped and their tasks cancelled from here, not on the
                 # loop: what that sets off runs on the loop's next run, the next scenario's
                 # wait, while the runtime reads that scenario (serving.drain() ends what is
-                # left before the loop closes). Measured below _snapshot_and_close's docstring.
+                # left before the loop closes). Measured: _snapshot_and_close's docstring.
                 record = self._call(_snapshot(self._server))
                 self._server.stop()
                 return cast(WireRecord, record)
@@ -226,6 +226,7 @@ class StartOnIdleLoop:
         self._task = loop.create_task(start)
 
     def result(self, timeout: float | None = None) -> None:
+        # No timeout needed: the loop is the caller's own, idle, so running it cannot stall.
         if not self._task.done():
             self._loop.run_until_complete(self._task)
         self._task.result()

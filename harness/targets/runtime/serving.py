@@ -38,7 +38,7 @@ def wait_readable(fd: int, timeout_s: float, serving: asyncio.AbstractEventLoop)
 
 def drain(loop: asyncio.AbstractEventLoop) -> None:
     """Let the tasks an idle loop still holds end (the connections of the last scenario's
-    origin, cancelled at its end: harness/wire/origin.py, _snapshot_and_stop) before it closes."""
+    origin, cancelled at its end: harness/wire/origin.py, OriginHandle.finish) before it closes."""
     tasks = asyncio.all_tasks(loop)
     if tasks:
         loop.run_until_complete(asyncio.wait(tasks, timeout=DRAIN_S))
