@@ -50,6 +50,11 @@ def _cells(doc: dict[str, Any]) -> list[tuple[str, str, str, int, str]]:
 
 @pytest.fixture(scope="module")
 def serial(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The serial run every split run is compared with (each of those needs node too)."""
+    from harness.targets import registry
+
+    if not registry.create("node").installed():
+        pytest.skip("node is not installed (python -m harness targets install)")
     return _pytest(tmp_path_factory.mktemp("serial"))
 
 
