@@ -11,6 +11,7 @@ import base64
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -335,22 +336,46 @@ def test_pipelined_raw_requests_read_with_an_empty_follow_up(wire: Wire) -> None
     assert [r["target"] for r in seen["requests"]] == ["/a", "/b"] and seen["connections"] == 1
 
 
-def test_a_read_only_entry_after_a_half_close_writes_nothing() -> None:
+def test_a_read_only_entry_after_a_half_close_writes_nothing(wire: Wire) -> None:
     """An empty `raw` after a pipelined half-close (server.timeouts.pipelined-then-half-close)
-    only reads: writing even b"" after write_eof() raises RuntimeError, which came out of the
-    exchange as ERROR whenever the reply was read before the sender had run."""
-    from harness.wire.client_request import plan_request
-    from harness.wire.raw_client import _send
-    from harness.wire.response_reader import Connection
+    only reads: a write after the half-close would fail (asyncio's write(b"") after
+    write_eof() raised, and came out of the exchange as ERROR)."""
+    with wire.origin([{"body": ["1"]}, {"body": ["2"]}]) as origin:
+        two = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n"
+        requests = [{"raw": tag_bytes(two), "conn": 0, "half_close": True}, {"raw": tag_bytes(b""), "conn": 0}]
+        first, second = wire.exchange(requests, [("127.0.0.1", origin.port)], 2)["responses"]
+    assert (unb64(first["body"]), unb64(second["body"])) == (b"1", b"2")
+    assert (first["error"], second["error"], second["conn"]) == (None, None, 0)
 
-    async def go() -> None:
-        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-        try:
-            reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
-            writer.write_eof()
-            await _send(Connection(0, reader, writer), plan_request({"raw": tag_bytes(b""), "conn": 0}))
-            writer.close()
-        finally:
-            server.close()
 
-    asyncio.run(go())
+def test_body_parts_go_out_after_an_early_reply_before_the_connection_is_reused(wire: Wire) -> None:
+    """A server that answers on the head, before the body is done: the delayed parts still
+    go out, each after its delay, before the next request on the connection."""
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    seen: list[tuple[float, bytes]] = []
+
+    async def early(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append((time.perf_counter(), await reader.readuntil(b"\r\n\r\n")))
+        writer.write(ok)  # on the head alone
+        while data := await reader.read(65536):
+            seen.append((time.perf_counter(), data))
+            if data.endswith(b"\r\n\r\n"):
+                writer.write(ok)  # the second request
+        writer.close()
+
+    server = wire.call(_start(early))
+    try:
+        slow = {**GET, "method": "POST", "conn": 0, "framing": "content-length",
+                "body": ["a", {"data": "b", "delay_ms": 40}, {"data": "c", "delay_ms": 40}]}
+        addr = [("127.0.0.1", server.sockets[0].getsockname()[1])]
+        first, second = wire.exchange([slow, {**GET, "conn": 0}], addr, 2)["responses"]
+    finally:
+        server.close()
+    assert (first["status"], second["status"], second["conn"]) == (200, 200, 0)
+    sent = b"".join(data for _, data in seen)
+    assert sent.index(b"abc") < sent.index(b"GET /")  # the body, then the next request
+    assert seen[-1][0] - seen[0][0] >= 0.07  # two 40 ms delays
+
+
+async def _start(handler: Any) -> asyncio.Server:
+    return await asyncio.start_server(handler, "127.0.0.1", 0)

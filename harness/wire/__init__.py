@@ -5,8 +5,9 @@
 - `Wire().exchange(requests, addresses, timeout_s)` is the raw client for server
   scenarios (SCENARIO.md "What the raw client records").
 
-Both run on one asyncio loop in a background thread. Messages are parsed and written
-here rather than through h11: the recording must keep exact header case and order,
+Origins run on an asyncio loop (a background thread's, or the loop a target waits on);
+the raw client on the caller's thread, with non-blocking sockets and poll(). Messages are
+parsed and written here rather than through h11: the recording must keep exact header case and order,
 Latin-1 values, the raw head bytes, trailers, 1xx heads, reason-less status lines and
 framing that h11 would normalise or reject (h11 serves as the independent parser that
 the tests check these bytes against).

@@ -11,8 +11,9 @@ Nothing a target does makes this raise: every failure becomes the record's `erro
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import socket
+import time
 from collections.abc import Hashable
 
 from .client_request import RequestPlan, plan_request
@@ -30,19 +31,18 @@ class Exchange:
         self.pool: dict[Hashable, Connection] = {}
         self.opened: list[Connection] = []
 
-    async def run(self, requests: list[Json]) -> Json:
+    def run(self, requests: list[Json]) -> Json:
         plans = [plan_request(req) for req in requests]  # a malformed scenario fails first
         try:
             records = [
-                await self._one(i, req, plan)
-                for i, (req, plan) in enumerate(zip(requests, plans, strict=True))
+                self._one(i, req, plan) for i, (req, plan) in enumerate(zip(requests, plans, strict=True))
             ]
         finally:
             for conn in self.opened:
                 conn.close()
         return {"responses": [rec.to_json() for rec in records]}
 
-    async def _connect(
+    def _connect(
         self, key: Hashable, address: tuple[str, int], rec: ResponseRecord, read_only: bool
     ) -> Connection | None:
         conn = self.pool.get(key)
@@ -56,20 +56,18 @@ class Exchange:
             rec.error = "the connection closed before this pipelined reply"
             return None
         try:
-            # asyncio.timeout, not wait_for: no task of its own, three turns of the loop fewer
-            # (of 15 in an exchange). The read below keeps wait_for: its task runs after the
-            # sender's, so a request's first write goes out before its reply is read.
-            async with asyncio.timeout(self.timeout_s):
-                reader, writer = await asyncio.open_connection(*address)
-        except (OSError, TimeoutError) as e:
+            sock = socket.create_connection(address, timeout=self.timeout_s)
+        except OSError as e:  # refused, unreachable, TimeoutError
             rec.error = f"connect to {address[0]}:{address[1]} failed: {e!r}"
             return None
-        conn = Connection(len(self.opened), reader, writer)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each part goes out as written
+        conn = Connection(len(self.opened), sock)
         self.opened.append(conn)
         self.pool[key] = conn
         return conn
 
-    async def _one(self, index: int, req: Json, plan: RequestPlan) -> ResponseRecord:
+    def _one(self, index: int, req: Json, plan: RequestPlan) -> ResponseRecord:
         rec = ResponseRecord(index)
         server = req.get("server", 0)
         if not 0 <= server < len(self.addresses):
@@ -78,22 +76,21 @@ class Exchange:
         key = ("conn", req["conn"]) if req.get("conn") is not None else ("own", index)
         read_only = key[0] == "conn" and not plan.head and not plan.parts
         host, port = self.addresses[server]
-        conn = await self._connect(key, (host, port), rec, read_only)
+        conn = self._connect(key, (host, port), rec, read_only)
         if conn is None:
             return rec
         rec.conn = conn.index
-        sender = asyncio.create_task(_send(conn, plan))
+        conn.deadline = time.monotonic() + self.timeout_s
+        _send(conn, plan)
         if plan.close_after_head:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(sender, self.timeout_s)
+                conn.flush()
             conn.close()
             rec.closed = True
             rec.error = "no response read: the request closes its connection after the head"
             return rec
         try:
-            await asyncio.wait_for(
-                read_response(conn, plan.method, rec, self.clock), self.timeout_s
-            )
+            read_response(conn, plan.method, rec, self.clock)
         except TimeoutError:
             conn.usable = False
             waiting = (
@@ -102,43 +99,29 @@ class Exchange:
                 else "the server to close the tunnel"
             )
             rec.error = f"timeout after {self.timeout_s:g} s waiting for {waiting}"
-        if conn.usable and not sender.done():
+        if conn.usable and conn.sending:
             # The response came before the request body was sent; finish it before reuse.
+            conn.deadline = time.monotonic() + self.timeout_s
             try:
-                await asyncio.wait_for(asyncio.shield(sender), self.timeout_s)
+                conn.flush()
             except TimeoutError:
                 conn.usable = False
-        sender.cancel()
+        conn.drop_unsent()
         if not conn.usable and not (conn.closing and conn.buf):
             conn.close()
         return rec
 
 
-async def _send(conn: Connection, plan: RequestPlan) -> None:
-    """Write the head, then each body part after its delay, flushing every time.
-
+def _send(conn: Connection, plan: RequestPlan) -> None:
+    """Queue the head, then each body part after its delay (sent while the reply is read).
     A zero-delay first part rides with the head, as Node's client sends head and body.
-    """
+    A read-only entry (empty `raw`) writes nothing: a write after a half-close fails."""
     parts = [] if plan.close_after_head else list(plan.parts)
     head = plan.head
     if parts and parts[0][0] == 0:
         head += parts.pop(0)[1]
-    with contextlib.suppress(ConnectionError, OSError):
-        if head:  # a read-only entry (empty raw) writes nothing: after a half-close, write(b"") raises
-            conn.writer.write(head)
-            await conn.writer.drain()
-        for delay, data in parts:
-            if delay:
-                await asyncio.sleep(delay)
-            if conn.writer.transport.is_closing():
-                return
-            conn.writer.write(data)
-            await conn.writer.drain()
-        if plan.half_close and conn.writer.can_write_eof():
-            conn.writer.write_eof()
+    conn.send(head, parts, plan.half_close)
 
 
-async def run_exchange(
-    requests: list[Json], addresses: list[tuple[str, int]], timeout_s: float
-) -> Json:
-    return await Exchange(addresses, timeout_s).run(requests)
+def run_exchange(requests: list[Json], addresses: list[tuple[str, int]], timeout_s: float) -> Json:
+    return Exchange(addresses, timeout_s).run(requests)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
+import math
+import select
+import socket
+import time
+from collections import deque
 
 from harness.vocabulary import timing
 
@@ -23,36 +27,123 @@ READ_SIZE = 65536
 
 
 class Connection:
-    """One raw client connection, with bytes read but not consumed yet."""
+    """One raw client connection: a non-blocking socket, the bytes read but not consumed
+    yet, and the request bytes still to go out (body parts due after a delay). Reads wait
+    with poll() on the caller's thread and send what falls due meanwhile: no event loop
+    (an asyncio exchange cost 0.35 ms against node where this costs 0.09, measured)."""
 
-    def __init__(
-        self, index: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    def __init__(self, index: int, sock: socket.socket) -> None:
         self.index = index
-        self.reader = reader
-        self.writer = writer
+        self.sock = sock
         self.buf = bytearray()
         self.eof = False
         self.usable = True  # False once the connection cannot carry another exchange
         # The last response announced a close: no new request may go out, but replies to
         # requests pipelined before it may still follow (e.g. 503s past maxRequestsPerSocket).
         self.closing = False
+        self.deadline = math.inf  # the current request's (time.monotonic): waits end there
+        self._out = bytearray()  # due, not taken by the socket yet
+        self._later: deque[tuple[float, bytes]] = deque()  # (delay after the previous part, bytes)
+        self._due = 0.0  # when _later's first part falls due
+        self._half_close = False  # shut the write side down once everything went out
+        self._closed = False
 
-    async def read(self) -> bytes:
-        """The next bytes off the socket; b"" at EOF or on a reset."""
+    def send(self, data: bytes, later: list[tuple[float, bytes]], half_close: bool) -> None:
+        """Queue `data` now, each of `later` after its delay, then the half-close if asked."""
+        self._out += data
+        self._later.extend(later)
+        self._due = time.monotonic() + (self._later[0][0] if self._later else 0.0)
+        self._half_close = half_close
+        self._pump()
+
+    @property
+    def sending(self) -> bool:
+        return bool(self._out or self._later or self._half_close)
+
+    def drop_unsent(self) -> None:
+        self._out.clear()
+        self._later.clear()
+        self._half_close = False
+
+    def _pump(self) -> None:
+        """Write what is due, as far as the socket takes it; a write error ends the sending."""
+        try:
+            while True:
+                if self._later and not self._out and time.monotonic() >= self._due:
+                    self._out += self._later.popleft()[1]
+                    self._due = time.monotonic() + (self._later[0][0] if self._later else 0.0)
+                if not self._out:
+                    break
+                sent = self.sock.send(self._out)
+                del self._out[:sent]
+            if self._half_close and not self._later:
+                self._half_close = False
+                self.sock.shutdown(socket.SHUT_WR)
+        except BlockingIOError:
+            pass
+        except OSError:  # reset, closed: nothing more goes out
+            self.drop_unsent()
+
+    def _wait(self, limit: float, readable: bool) -> None:
+        """Block until the socket can be read (if `readable`) or written (pending bytes), or
+        the next part falls due; TimeoutError once `limit` has passed."""
+        now = time.monotonic()
+        if now >= limit:
+            raise TimeoutError
+        until = min(limit, self._due) if self._later and not self._out else limit
+        mask = (select.POLLIN if readable else 0) | (select.POLLOUT if self._out else 0)
+        poller = select.poll()
+        if mask:
+            poller.register(self.sock, mask)
+        poller.poll(max(0, math.ceil((until - now) * 1000)))
+
+    def read(self, within: float = math.inf) -> bytes:
+        """The next bytes off the socket; b"" at EOF or on a reset. Waits at most `within`
+        seconds and never past the deadline (TimeoutError)."""
         if self.eof:
             return b""
-        try:
-            data = await self.reader.read(READ_SIZE)
-        except (ConnectionError, OSError):
-            data = b""
-        if not data:
-            self.eof = True
-        return data
+        limit = min(self.deadline, time.monotonic() + within)
+        while True:
+            self._pump()
+            try:
+                data = self.sock.recv(READ_SIZE)
+            except BlockingIOError:
+                self._wait(limit, readable=True)
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                self.eof = True
+            return data
+
+    def arrived_eof(self) -> bool:
+        """Whether a FIN is already here (read without waiting; bytes that came instead are
+        kept in buf)."""
+        if not self.eof and not self.buf:
+            try:
+                data = self.sock.recv(READ_SIZE)
+            except BlockingIOError:
+                return False
+            except OSError:
+                data = b""
+            self.buf += data
+            self.eof = not data
+        return self.eof
+
+    def flush(self) -> None:
+        """Send the rest of the request (its body came slower than the response); TimeoutError
+        at the deadline."""
+        while self.sending:
+            self._pump()
+            if self.sending:
+                self._wait(self.deadline, readable=False)
 
     def close(self) -> None:
         self.usable = False
-        self.writer.close()
+        self.drop_unsent()
+        if not self._closed:
+            self._closed = True
+            self.sock.close()
 
 
 def response_framing(method: str, head: StatusHead) -> tuple[str, int]:
@@ -73,7 +164,7 @@ def announces_close(head: StatusHead) -> bool:
     return "close" in tokens or (head.version == "1.0" and "keep-alive" not in tokens)
 
 
-async def _read_head(conn: Connection) -> bytes | None:
+def _read_head(conn: Connection) -> bytes | None:
     while True:
         skip_leading_empty_lines(conn.buf)
         end = find_head_end(conn.buf)
@@ -83,16 +174,17 @@ async def _read_head(conn: Connection) -> bytes | None:
             return head
         if len(conn.buf) > MAX_HEAD_BYTES:
             return None
-        data = await conn.read()
+        data = conn.read()
         if not data:
             return None
         conn.buf += data
 
 
-async def read_response(conn: Connection, method: str, rec: ResponseRecord, clock: Clock) -> None:
-    """Fill `rec` in place, so that whatever arrived survives a timeout (cancellation)."""
+def read_response(conn: Connection, method: str, rec: ResponseRecord, clock: Clock) -> None:
+    """Fill `rec` in place, so that whatever arrived survives a timeout (TimeoutError from a
+    read at the connection's deadline)."""
     while True:
-        raw = await _read_head(conn)
+        raw = _read_head(conn)
         if raw is None:
             conn.usable = False
             rec.closed = conn.eof
@@ -126,31 +218,30 @@ async def read_response(conn: Connection, method: str, rec: ResponseRecord, cloc
         rec.error = f"parse error: {e}"
         return
     if head.status == 101 or (method == "CONNECT" and 200 <= head.status < 300):
-        await _read_tunnel(conn, rec)  # the connection now carries another protocol
+        _read_tunnel(conn, rec)  # the connection now carries another protocol
         return
     if rec.framing == "content-length":
-        await _read_sized(conn, rec, length, clock)
+        _read_sized(conn, rec, length, clock)
     elif rec.framing == "chunked":
-        await _read_chunked(conn, rec, clock)
+        _read_chunked(conn, rec, clock)
     elif rec.framing == "close":
-        await _read_to_close(conn, rec, clock)
+        _read_to_close(conn, rec, clock)
     if rec.error or rec.framing == "close":
         return
     if announces_close(head):
         conn.usable = False
         conn.closing = True
-        await _await_close(conn)
+        _await_close(conn)
     elif not conn.buf:
-        await asyncio.sleep(0)  # a FIN that already arrived shows up as at_eof()
-        conn.eof = conn.eof or conn.reader.at_eof()
+        conn.arrived_eof()  # a FIN already here shows in `closed`
     rec.closed = conn.eof and not conn.buf
 
 
-async def _read_sized(conn: Connection, rec: ResponseRecord, length: int, clock: Clock) -> None:
+def _read_sized(conn: Connection, rec: ResponseRecord, length: int, clock: Clock) -> None:
     left, t = length, clock.ms()
     while left:
         if not conn.buf:
-            data = await conn.read()
+            data = conn.read()
             if not data:
                 _closed_mid_body(conn, rec, f"{length - left} of {length} body bytes")
                 return
@@ -162,7 +253,7 @@ async def _read_sized(conn: Connection, rec: ResponseRecord, length: int, clock:
         left -= len(take)
 
 
-async def _read_chunked(conn: Connection, rec: ResponseRecord, clock: Clock) -> None:
+def _read_chunked(conn: Connection, rec: ResponseRecord, clock: Clock) -> None:
     decoder = ChunkedDecoder()
     data, t = bytes(conn.buf), clock.ms()
     conn.buf.clear()
@@ -176,43 +267,42 @@ async def _read_chunked(conn: Connection, rec: ResponseRecord, clock: Clock) -> 
             conn.usable = False
             rec.error = f"parse error: {decoder.error}"
             return
-        data, t = await conn.read(), clock.ms()
+        data, t = conn.read(), clock.ms()
         if not data:
             _closed_mid_body(conn, rec, "chunked body")
             return
 
 
-async def _read_to_close(conn: Connection, rec: ResponseRecord, clock: Clock) -> None:
+def _read_to_close(conn: Connection, rec: ResponseRecord, clock: Clock) -> None:
     data, t = bytes(conn.buf), clock.ms()
     conn.buf.clear()
     if not data:  # the body may come in a later read than the head
-        data, t = await conn.read(), clock.ms()
+        data, t = conn.read(), clock.ms()
     while data:
         rec.add_body(data, t)
-        data, t = await conn.read(), clock.ms()
+        data, t = conn.read(), clock.ms()
     conn.usable = False
     rec.closed = True
 
 
-async def _read_tunnel(conn: Connection, rec: ResponseRecord) -> None:
+def _read_tunnel(conn: Connection, rec: ResponseRecord) -> None:
     """Record every byte after the head until the server closes (filled in place, so a
     timeout keeps what arrived)."""
     conn.usable = False
     rec.tunnel = bytearray(conn.buf)
     conn.buf.clear()
-    while data := await conn.read():
+    while data := conn.read():
         rec.tunnel += data
     rec.closed = True
 
 
-async def _await_close(conn: Connection) -> None:
+def _await_close(conn: Connection) -> None:
     """Wait (briefly: fin_wait_ms) for the FIN a `Connection: close` response promised."""
     try:
-        while not conn.buf and not conn.eof:
-            data = await asyncio.wait_for(conn.read(), timing("fin_wait_ms") / 1000)
-            conn.buf += data
+        conn.buf += conn.read(timing("fin_wait_ms") / 1000)  # b"" (the FIN) sets eof
     except TimeoutError:
-        pass
+        if time.monotonic() >= conn.deadline:  # the request's own timeout, not the FIN's
+            raise
 
 
 def _closed_mid_body(conn: Connection, rec: ResponseRecord, what: str) -> None:
