@@ -163,3 +163,44 @@ def test_catalogue_ids_are_checked(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         check_catalogue([bad], cat)
     assert info.value.line == 3 and "client.headers.nope" in info.value.message
+
+
+LISTENS = """\
+feature: server
+behaviors:
+  - id: demo.listen
+    title: A server listens on a port of the spec's
+    level: required
+    catalogue: [server.create-listen]
+    given:
+      key: GIVEN
+    scenario:
+      kind: server
+      REQUIRES
+      servers: [{listen: LISTEN, handler: [{op: res.end}]}]
+      requests: [{server: 0, method: GET, target: /, headers: [[Host, h]]}]
+    expect:
+      - at: servers.0.listen_error
+        equals: null
+"""
+
+
+@pytest.mark.parametrize(("listen", "given", "requires", "ok"), [
+    ("0", "{one_of: [1]}", "", True),
+    ("28411", "{one_of: [1]}", "", True),
+    ("=key", "{one_of: [20000, 29999]}", "", True),
+    ("=key", "{strategy: integers, min_value: 20000, max_value: 29999}", "", True),
+    ("=key", "{strategy: integers, min_value: 1024, max_value: 65000}", "requires: [bridge]", True),  # a key
+    ("40404", "{one_of: [1]}", "", False),  # inside the ephemeral range
+    ("=key", "{one_of: [28411, 8080]}", "", False),
+    ("=key", "{strategy: integers, min_value: 20000, max_value: 40000}", "", False),
+])
+def test_a_fixed_listen_port_lies_in_the_reserved_block(tmp_path: Path, listen: str, given: str, requires: str,
+                                                        ok: bool) -> None:
+    """Below the ephemeral range, in the block .ci/run keeps reserved when it widens the range."""
+    path = write(tmp_path, LISTENS.replace("LISTEN", listen).replace("GIVEN", given).replace("REQUIRES", requires))
+    if ok:
+        assert load_spec_file(path)
+    else:
+        err = error_of(path)
+        assert "20000-29999" in str(err) and err.line == 12  # the servers line

@@ -95,6 +95,36 @@ def _check_refs(doc: Located, keys: list[Any], expr: Any, names: set[str], bid: 
                         f"$given refers to {sorted(missing)}, not defined in `given`", bid)
 
 
+# The ports a spec may have a server listen on (a real socket; 0 is the system's pick): below
+# Linux's default ephemeral range (32768-60999), so no connection takes one meanwhile, and
+# a block .ci/run can keep out of the range when it widens it (README "Ports").
+FIXED_LISTEN_PORTS = range(20000, 30000)
+
+
+def _check_fixed_ports(doc: Located, keys: list[Any], scenario: dict[str, Any], given: dict[str, Any],
+                       bid: str) -> None:
+    if "bridge" in scenario.get("requires", []):
+        return  # the port is a routing key of the Workers bridge, not a socket
+    lo, hi = FIXED_LISTEN_PORTS.start, FIXED_LISTEN_PORTS.stop - 1
+    for i, server in enumerate(scenario.get("servers") or []):
+        listen = server.get("listen")
+        name = listen.get("$given") if isinstance(listen, dict) else None
+        spec = given.get(name, {}) if isinstance(name, str) else {}
+        ports: list[Any]
+        if isinstance(listen, int) and not isinstance(listen, bool):
+            ports = [listen] if listen else []
+        elif "one_of" in spec:
+            ports = list(spec["one_of"])
+        elif spec.get("strategy") == "integers":
+            ports = [spec.get("min_value"), spec.get("max_value")]
+        else:
+            continue  # not a port number (a path, options): the schema's concern
+        if not all(isinstance(p, int) and lo <= p <= hi for p in ports):
+            raise SpecError(doc.path, doc.line_of([*keys, "servers", i, "listen"]),
+                            f"a fixed listen port must lie in {lo}-{hi} (got {ports}): below the ephemeral "
+                            "range, and the block CI keeps reserved", bid)
+
+
 def load_spec_file(path: Path) -> list[Behavior]:
     return cached("spec", path, _load_spec_file)
 
@@ -120,6 +150,7 @@ def _load_spec_file(path: Path) -> list[Behavior]:
                 raise SpecError(path, doc.line_of([*keys, "given", name]), f"input {name!r}: {problem}", bid)
         _check_refs(doc, [*keys, "scenario"], raw["scenario"], names, bid)
         _check_vocabulary(doc, [*keys, "scenario"], raw["scenario"], bid)
+        _check_fixed_ports(doc, [*keys, "scenario"], raw["scenario"], given, bid)
         kind = raw["scenario"]["kind"]
         _check_assertions(doc, [*keys, "expect"], raw["expect"], names, bid, kind)
         fb = raw.get("fetch_backed")
