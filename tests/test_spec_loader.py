@@ -195,9 +195,9 @@ behaviors:
     ("=key", "{one_of: [28411, 8080]}", "", False),
     ("=key", "{strategy: integers, min_value: 20000, max_value: 40000}", "", False),
 ])
-def test_a_fixed_listen_port_lies_in_the_reserved_block(tmp_path: Path, listen: str, given: str, requires: str,
+def test_a_fixed_listen_port_lies_in_the_specs_block(tmp_path: Path, listen: str, given: str, requires: str,
                                                         ok: bool) -> None:
-    """Below the ephemeral range, in the block .ci/run keeps reserved when it widens the range."""
+    """Below the ephemeral range (also as .ci/run widens it), above the apps' ports."""
     path = write(tmp_path, LISTENS.replace("LISTEN", listen).replace("GIVEN", given).replace("REQUIRES", requires))
     if ok:
         assert load_spec_file(path)

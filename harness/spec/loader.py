@@ -96,8 +96,8 @@ def _check_refs(doc: Located, keys: list[Any], expr: Any, names: set[str], bid: 
 
 
 # The ports a spec may have a server listen on (a real socket; 0 is the system's pick): below
-# Linux's default ephemeral range (32768-60999), so no connection takes one meanwhile, and
-# a block .ci/run can keep out of the range when it widens it (README "Ports").
+# Linux's ephemeral range (32768-60999 by default, 30000-65535 in .ci/run), so no connection
+# takes one meanwhile, and above the apps' (harness/apps/serve.py) (README "Ports").
 FIXED_LISTEN_PORTS = range(20000, 30000)
 
 
@@ -122,7 +122,7 @@ def _check_fixed_ports(doc: Located, keys: list[Any], scenario: dict[str, Any], 
         if not all(isinstance(p, int) and lo <= p <= hi for p in ports):
             raise SpecError(doc.path, doc.line_of([*keys, "servers", i, "listen"]),
                             f"a fixed listen port must lie in {lo}-{hi} (got {ports}): below the ephemeral "
-                            "range, and the block CI keeps reserved", bid)
+                            "range, above the apps' ports", bid)
 
 
 def load_spec_file(path: Path) -> list[Behavior]:
