@@ -111,7 +111,7 @@ def no_free_port(scenario: Json, obs: Observations) -> Observations | None:
             return {**obs, "status": "error", "detail": (
                 "listen(0) failed with EADDRINUSE: no free port on 127.0.0.1 (the ephemeral range "
                 "full of TIME_WAIT sockets? `ss -s`); fewer workers (-n) or a wider "
-                "net.ipv4.ip_local_port_range")}
+                "net.ipv4.ip_local_port_range (README \"Ports\")")}
     return None
 
 
