@@ -229,3 +229,15 @@ def test_readme_lists_every_row() -> None:
     assert readme_rows() == [(r.name, r.command) for r in ROWS]
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"{len(ROWS)} bad inputs, each a clear error" in text
+
+
+def test_a_reader_that_goes_away_gets_no_traceback() -> None:
+    """`python -m harness lint | head -1`: the pipe closes under the printing, which stops quietly."""
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "lint"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # as `head -1` exits
+    err = proc.stderr.read().decode()
+    proc.wait(30)
+    assert "Traceback" not in err and "BrokenPipeError" not in err

@@ -194,10 +194,29 @@ def rounds(n: int) -> list[tuple[int, int]]:
 WORKERD_PORT_KEY = 48611  # workerd's servers listen on port-table keys, not sockets
 
 
+BUSY_PORTS = 5000  # TIME_WAIT sockets above which bench says its figures may read high
+
+
+def time_waits(tables: tuple[Path, ...] = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))) -> int:
+    """TCP sockets in TIME_WAIT (state 06) on this machine; 0 where /proc has no such table."""
+    count = 0
+    for table in tables:
+        try:
+            lines = table.read_text().splitlines()[1:]
+        except OSError:
+            continue
+        count += sum(1 for line in lines if line.split()[3:4] == ["06"])
+    return count
+
+
 def run(names: list[str], n: int, specs: Path, cases: Path, out: Callable[[str], None]) -> int:
     from harness.runner import Session
     from harness.spec import load_all
 
+    waiting = time_waits()
+    if waiting > BUSY_PORTS:  # README "Ports": a run less than a minute ago, whose binds are slower
+        out(f"note: {waiting} TCP sockets in TIME_WAIT at the start (a run less than a minute ago?): "
+            "binds search a fuller port range until they expire, and the figures may read high")
     t0 = time.perf_counter()
     behaviors = {b.id: b for b in load_all(specs, cases)}
     spec_s = time.perf_counter() - t0
