@@ -23,12 +23,13 @@ from typing import Any
 
 from harness.apps import layout
 from harness.apps.launch import HOST, AppNotInstalled, AppStartError, Launcher, launcher
+from harness.spec.loader import FIXED_LISTEN_PORTS
 from harness.targets.runtime.process import RuntimeProcess
 
 PROBE = b"GET /__harness/ready HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n"
 START_TIMEOUT_S = 30.0
-# Below the ports specs listen on (bridge.yaml: 20000-29999) and the kernel's ephemeral range.
-APP_PORTS = range(10000, 20000)
+# Below the ports specs listen on and the kernel's ephemeral range (README "Ports").
+APP_PORTS = range(10000, FIXED_LISTEN_PORTS.start)
 _PICK = random.SystemRandom()  # not the global generator: Hypothesis seeds it alike in every worker
 LOG_LINES = 25
 

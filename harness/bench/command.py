@@ -33,7 +33,7 @@ SEED = 20261126  # inputs are drawn from this seed, so runs compare
 # Untimed before the first round, so that both sides are measured warm: V8's and JSC's
 # compilers take a loop's code only after some hundreds of runs (node's bare server exchange:
 # 0.45 ms for the first 50, 0.2 ms after 400; with 10 warm-up exchanges, as before, the bare
-# figure was the cold one and node's server ratio read 2.5-2.9 instead of 4-5).
+# figure was the cold one and node's server ratio read 2.5-2.9 instead of 3.3-3.7).
 WARM_EXCHANGES = 500  # bare exchanges of each kind (at most 2n)
 WARM_EXAMPLES = 100  # examples of each kind through the harness (at most n)
 REWARM = 3  # untimed bare exchanges before each round's timed ones (the harness ran in between)

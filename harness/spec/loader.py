@@ -103,8 +103,11 @@ FIXED_LISTEN_PORTS = range(20000, 30000)
 
 def _check_fixed_ports(doc: Located, keys: list[Any], scenario: dict[str, Any], given: dict[str, Any],
                        bid: str) -> None:
-    if "bridge" in scenario.get("requires", []):
-        return  # the port is a routing key of the Workers bridge, not a socket
+    # Imported here: the scenario module imports the spec package.
+    from harness.scenario import listens_on_fixed_port
+
+    if not listens_on_fixed_port(scenario):
+        return  # listen(0), or a routing key of the Workers bridge, not a socket
     lo, hi = FIXED_LISTEN_PORTS.start, FIXED_LISTEN_PORTS.stop - 1
     for i, server in enumerate(scenario.get("servers") or []):
         listen = server.get("listen")

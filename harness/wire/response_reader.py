@@ -105,30 +105,29 @@ class Connection:
         limit = min(self.deadline, time.monotonic() + within)
         while True:
             self._pump()
-            try:
-                data = self.sock.recv(READ_SIZE)
-            except BlockingIOError:
-                self._wait(limit, readable=True)
-                continue
-            except OSError:
-                data = b""
-            if not data:
-                self.eof = True
-            return data
+            data = self._recv()
+            if data is not None:
+                return data
+            self._wait(limit, readable=True)
 
     def arrived_eof(self) -> bool:
         """Whether a FIN is already here (read without waiting; bytes that came instead are
         kept in buf)."""
         if not self.eof and not self.buf:
-            try:
-                data = self.sock.recv(READ_SIZE)
-            except BlockingIOError:
-                return False
-            except OSError:
-                data = b""
-            self.buf += data
-            self.eof = not data
+            self.buf += self._recv() or b""
         return self.eof
+
+    def _recv(self) -> bytes | None:
+        """What the socket holds now (b"" at EOF or on a reset, which set eof); None: nothing yet."""
+        try:
+            data = self.sock.recv(READ_SIZE)
+        except BlockingIOError:
+            return None
+        except OSError:
+            data = b""
+        if not data:
+            self.eof = True
+        return data
 
     def flush(self) -> None:
         """Send the rest of the request (its body came slower than the response); TimeoutError
