@@ -20,20 +20,23 @@ DRAIN_S = 2.0  # the most an idle loop's leftover tasks may take to end before i
 
 
 def wait_readable(fd: int, timeout_s: float, serving: asyncio.AbstractEventLoop) -> bool:
-    """Whether fd became readable within timeout_s, running `serving` meanwhile."""
-    ready: asyncio.Future[bool] = serving.create_future()
+    """Whether fd became readable within timeout_s, running `serving` meanwhile. The loop runs
+    until a callback stops it (no future, whose done callback costs the loop one more turn)."""
+    readable = False
 
-    def settle(value: bool) -> None:
-        if not ready.done():
-            ready.set_result(value)
+    def wake() -> None:
+        nonlocal readable
+        readable = True
+        serving.stop()
 
-    serving.add_reader(fd, settle, True)
-    timer = serving.call_later(max(timeout_s, 0.0), settle, False)
+    serving.add_reader(fd, wake)
+    timer = serving.call_later(max(timeout_s, 0.0), serving.stop)
     try:
-        return serving.run_until_complete(ready)
+        serving.run_forever()
     finally:
         timer.cancel()
         serving.remove_reader(fd)
+    return readable
 
 
 def drain(loop: asyncio.AbstractEventLoop) -> None:
