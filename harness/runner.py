@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -31,12 +31,13 @@ from hypothesis.errors import Flaky, HypothesisException
 
 from harness.events import CellFinished, Dispatcher, Document, Record, RunFinished
 from harness.observations import Json, Observations, RunStatus, WireRecord
+from harness.running import Running
 from harness.scenario import bind_origin, build, listens_on_fixed_port, to_json
 from harness.spec.causes import Cause
 from harness.spec.model import Behavior
 from harness.status import DEFAULT_RERUNS, STATUS, Kind
 from harness.targets import registry
-from harness.targets.base import Target, TargetCrashed, TargetUnavailable
+from harness.targets.base import Exchange, Target, TargetCrashed, TargetUnavailable
 from harness.verdict import Verdict, verdict, worst
 from harness.vocabulary import timing
 from harness.watchdog import SCENARIO_TIMEOUT_S, ScenarioTimeout, within
@@ -305,35 +306,59 @@ class Session:
 
     # -- one scenario ------------------------------------------------------------------
     def run_scenario(self, target: Target, scenario: Json) -> Observations:
+        return self.begin_scenario(target, scenario).observations()
+
+    def begin_scenario(self, target: Target, scenario: Json) -> Running:
+        """The scenario begun on the target: at once ended, unless the target can begin one
+        and return before it has run (`begin`: the stdio runtimes)."""
         if scenario["kind"] == "app":  # a real application, served by the app servers
-            return self.apps.run(target.name, scenario)
+            obs = self.apps.run(target.name, scenario)
+            return Running(lambda: obs)
         missing = ({scenario["kind"]} | set(scenario.get("requires", []))) - set(target.capabilities)
         if missing:
-            return not_run(scenario["kind"], "skipped", f"{target.name} has no {', '.join(sorted(missing))}")
+            return Running(lambda: not_run(scenario["kind"], "skipped",
+                                           f"{target.name} has no {', '.join(sorted(missing))}"))
         timeout_s = scenario.get("timeout_ms", timing("default_timeout_ms")) / 1000
         if scenario["kind"] == "client":
             # The loop the target runs the scenario on serves its origin too (targets/runtime/serving.py).
             hosted = getattr(target, "origin_loop", None)
             origin = self.wire.origin(scenario["origin"]["responses"], hosted() if hosted else None)
             try:
-                obs = self._guarded(target, bind_origin(scenario, origin.port), None)
-            finally:
-                recording = origin.finish()
-            obs["wire"] = recording
-            obs["ctx"] = {"origin_host": "127.0.0.1", "origin_port": origin.port}
-            return obs
+                return Running(self._begun(target, bind_origin(scenario, origin.port), None), origin)
+            except BaseException:
+                origin.finish()
+                raise
 
         def exchange(addresses: list[tuple[str, int]]) -> WireRecord:
             return self.wire.exchange(scenario["requests"], addresses, timeout_s)
 
-        obs = self._guarded(target, scenario, exchange)
-        return no_free_port(scenario, obs) or obs
+        end = self._begun(target, scenario, exchange)
 
-    def _guarded(self, target: Target, scenario: Json, exchange: Any) -> Observations:
+        def server() -> Observations:
+            obs = end()
+            return no_free_port(scenario, obs) or obs
+        return Running(server)
+
+    def _begun(self, target: Target, scenario: Json, exchange: Exchange | None) -> Callable[[], Observations]:
+        """The call that ends the scenario on the target, begun now if the target can."""
+        begin = getattr(target, "begin", None)
+        if begin is None:
+            return lambda: self._guarded(target, scenario, lambda: target.run(scenario, exchange))
+        begun: list[Callable[[], Observations]] = []
+
+        def start() -> Observations:
+            begun.append(begin(scenario, exchange))
+            return {"status": "ok"}
+        failed = self._guarded(target, scenario, start)
+        if not begun:
+            return lambda: failed
+        return lambda: self._guarded(target, scenario, begun[0])
+
+    def _guarded(self, target: Target, scenario: Json, work: Callable[[], Observations]) -> Observations:
         obs: Observations
         try:
-            obs = within(self.scenario_timeout, lambda: target.run(scenario, exchange),
-                         getattr(target, "abandon", None), f"{target.name} scenario {scenario.get('id')}")
+            obs = within(self.scenario_timeout, work, getattr(target, "abandon", None),
+                         f"{target.name} scenario {scenario.get('id')}")
         except ScenarioTimeout as exc:
             obs = {"status": "timeout", "detail": str(exc)}
         except TargetCrashed as exc:
@@ -349,7 +374,36 @@ class Session:
     def run_example(self, behavior: Behavior, target: Target, inputs: Mapping[str, Any], label: str,
                     n: int, *, oracle: bool = True) -> Example:
         scenario = build(behavior, inputs, f"{behavior.id}/{n}")
-        obs = self.run_scenario(target, scenario)
+        return self._judged(behavior, target, inputs, label, scenario, self.run_scenario(target, scenario), oracle)
+
+    def run_examples(self, behavior: Behavior, target: Target, inputs: Sequence[Mapping[str, Any]], label: str,
+                     first: int) -> Generator[Example, None, None]:
+        """run_example over a list of inputs (numbered from `first`), pipelined on a target
+        that can begin a scenario: once example i's scenario is done on the target, i+1's is
+        begun before i is judged (its origin's recording, verdict), so the runtime runs one
+        while the harness judges the other (`bench`: node 15 %, bun 18 % less per client
+        example). A consumer that stops early (a finding) leaves a scenario begun ahead: it is
+        ended and dropped unjudged. Not with an oracle, whose runs would hold up the one begun."""
+        ahead = hasattr(target, "begin") and not (self.oracle and self.oracle != target.name)
+        begun: tuple[Json, Running] | None = None
+        try:
+            for i, given in enumerate(inputs):
+                scenario, running = begun or self._begin_example(behavior, target, given, first + i)
+                begun = None
+                if ahead and i + 1 < len(inputs) and running.wait().get("status", "ok") == "ok":
+                    begun = self._begin_example(behavior, target, inputs[i + 1], first + i + 1)
+                yield self._judged(behavior, target, given, label, scenario, running.observations())
+        finally:
+            if begun is not None:
+                begun[1].observations()
+
+    def _begin_example(self, behavior: Behavior, target: Target, inputs: Mapping[str, Any],
+                       n: int) -> tuple[Json, Running]:
+        scenario = build(behavior, inputs, f"{behavior.id}/{n}")
+        return scenario, self.begin_scenario(target, scenario)
+
+    def _judged(self, behavior: Behavior, target: Target, inputs: Mapping[str, Any], label: str, scenario: Json,
+                obs: Observations, oracle: bool = True) -> Example:
         example = Example(label, inputs, scenario, obs, verdict(behavior, target.profile, inputs, obs, self.causes))
         if oracle and self.oracle and self.oracle != target.name:
             example.differences = self._differences(example)
@@ -415,15 +469,18 @@ class Session:
         # complete list that passes is the cell; otherwise Hypothesis runs, and its calls up to
         # here take the examples just run.
         replayed: list[Example] = []
-        for inputs in drawn:
-            ex = self.run_example(behavior, target, inputs, "generated", len(examples))
-            examples.append(ex)
-            replayed.append(ex)
-            if STATUS[ex.verdict.status].failing:
-                break
-        else:
-            if complete:
-                return self._fold(behavior, target.name, cell_seed, examples, None)
+        run = self.run_examples(behavior, target, drawn, "generated", len(examples))
+        try:
+            for ex in run:
+                examples.append(ex)
+                replayed.append(ex)
+                if STATUS[ex.verdict.status].failing:
+                    break
+            else:
+                if complete:
+                    return self._fold(behavior, target.name, cell_seed, examples, None)
+        finally:
+            run.close()  # ends the scenario begun ahead of a finding
         calls: list[Mapping[str, Any]] = []  # prop's inputs until the first finding: what Hypothesis drew
 
         def prop(inputs: dict[str, Any]) -> None:

@@ -2,9 +2,10 @@
 
 For each target, in one run: (a) the bare loop, drivers/bench.mjs inside the runtime
 (impl: harness/bench/bare_reference.py on the reference), timed inside the runtime; (b) the
-same exchanges as examples of real behaviors (MIX) through the harness (Session.run_example:
-scenario built, origin made, target run, verdict), each timed alone, less the delays its
-scenario asks for. Both sides are first warmed up untimed (WARM_EXCHANGES, WARM_EXAMPLES),
+same exchanges as examples of real behaviors (MIX) through the harness (Session.run_examples:
+scenario built, origin made, target run, verdict), each timed from the end of the one
+before (as the suite runs them, the next scenario begun while one is judged), less the
+delays its scenario asks for. Both sides are first warmed up untimed (WARM_EXCHANGES, WARM_EXAMPLES),
 then alternate in ROUNDS rounds, so both are sampled over the same
 seconds: measured one block after the other, a change in the VM's speed between the blocks
 moved a ratio by a third from one run to the next. Per target and kind it prints the
@@ -100,15 +101,22 @@ def draw_inputs(behavior: Behavior, n: int) -> list[Mapping[str, Any]]:
 
 def _through_harness(session: Any, target: Any, behavior: Behavior, inputs: list[Mapping[str, Any]],
                      first: int) -> list[float]:
+    """Per example: the time since the previous one was judged (as the suite runs them:
+    Session.run_examples, the next scenario begun while this one is judged), less the delays
+    its scenario asks for."""
     out = []
-    for i, given in enumerate(inputs, first):
-        t0 = time.perf_counter()
-        example = session.run_example(behavior, target, given, "bench", i)
-        spent = (time.perf_counter() - t0) * 1000 - asked_delay_ms(example.scenario)
-        if example.observations.get("status") != "ok":
-            raise BenchError(f"{behavior.id} on {target.name} did not run: "
-                             f"{example.observations.get('status')}: {example.observations.get('detail')}")
-        out.append(spent)
+    t0 = time.perf_counter()
+    run = session.run_examples(behavior, target, inputs, "bench", first)
+    try:
+        for example in run:
+            t1 = time.perf_counter()
+            if example.observations.get("status") != "ok":
+                raise BenchError(f"{behavior.id} on {target.name} did not run: "
+                                 f"{example.observations.get('status')}: {example.observations.get('detail')}")
+            out.append((t1 - t0) * 1000 - asked_delay_ms(example.scenario))
+            t0 = t1
+    finally:
+        run.close()
     return out
 
 

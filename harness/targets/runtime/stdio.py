@@ -19,6 +19,7 @@ import select
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,23 +104,31 @@ class DriverProcess(RuntimeProcess):
 
     def request(self, msg: Json, timeout: float, serving: asyncio.AbstractEventLoop | None = None) -> Json:
         """Send one command and wait for its reply (matched by id), running `serving` meanwhile."""
+        return self.reply(self.send(msg), str(msg.get("cmd")), timeout, serving)
+
+    def send(self, msg: Json) -> int:
+        """Write one command; its id, for reply()."""
         if self.proc.stdin is None:
             raise ProcessDied("not started")
         with self._lock:
             self._next_id += 1
-            msg_id = self._next_id
-            line = json.dumps({"id": msg_id, **msg}, separators=(",", ":")).encode() + b"\n"
+            line = json.dumps({"id": self._next_id, **msg}, separators=(",", ":")).encode() + b"\n"
             try:
                 self.proc.stdin.write(line)
                 self.proc.stdin.flush()
             except (BrokenPipeError, OSError, ValueError) as e:
                 raise ProcessDied(f"could not write to the process: {e}") from None
+            return self._next_id
+
+    def reply(self, msg_id: int, cmd: str, timeout: float, serving: asyncio.AbstractEventLoop | None = None) -> Json:
+        """The reply to command msg_id (sent by send()), waited for at most `timeout` s."""
+        with self._lock:
             deadline = time.monotonic() + timeout
             while True:
                 try:
                     raw = self._line(deadline, serving)
                 except ReplyTimeout:
-                    raise ReplyTimeout(f"no reply to {msg.get('cmd')!r} within {timeout:.1f} s") from None
+                    raise ReplyTimeout(f"no reply to {cmd!r} within {timeout:.1f} s") from None
                 if raw is None:
                     raise self._died()
                 try:
@@ -218,25 +227,50 @@ class StdioTarget(ProcessTarget[DriverProcess]):
     # -- running scenarios (the runner has checked kind and capabilities)
 
     def run(self, scenario: Json, exchange: Exchange | None) -> Observations:
+        with self._lock:
+            return self.begin(scenario, exchange)()
+
+    def begin(self, scenario: Json, exchange: Exchange | None) -> Callable[[], Observations]:
+        """Send the scenario's first command and return at once; the call returned waits for
+        the rest and returns the observations. Meanwhile the runtime runs the scenario and the
+        caller may judge the example before it (runner.Session.run_examples)."""
         sid = str(scenario.get("id", "?"))
         timeout_s = float(scenario.get("timeout_ms") or timing("default_timeout_ms")) / 1000.0
         with self._lock:
+            proc = self._restarted(sid)
+            started = time.monotonic()
             if scenario.get("kind") == "client":
-                return from_target(self._run_client(scenario, sid, timeout_s))
-            return from_target(self._run_server(scenario, sid, timeout_s, exchange))
+                what = "the client scenario"
+                sent = self._send(proc, sid, {"cmd": "client", "scenario": scenario}, what)
 
-    def _run_client(self, scenario: Json, sid: str, timeout_s: float) -> Json:
-        proc = self._restarted(sid)
-        reply, failed = self._ask(proc, sid, {"cmd": "client", "scenario": scenario}, "the client scenario",
-                                  timeout_s + self.grace_s, self.origin_loop())
-        return failed if reply is None else reply
+                def client() -> Observations:
+                    with self._lock:
+                        reply, failed = self._answer(proc, sid, sent, what, timeout_s + self.grace_s,
+                                                     self.origin_loop())
+                        return from_target(failed if reply is None else reply)
+                return client
+            if exchange is None:
+                return lambda: from_target({"status": "error",
+                                            "detail": "server scenario run without an exchange callback"})
+            sent = self._send(proc, sid, {"cmd": "start_servers", "scenario": scenario}, "start_servers")
 
-    def _ask(self, proc: DriverProcess, sid: str, message: Json, what: str, waited: float,
-             serving: asyncio.AbstractEventLoop | None = None) -> tuple[Json | None, Json]:
-        """One command to the driver: (reply, {}) or (None, the status and detail of a
-        timeout or driver error); a dead process raises TargetCrashed."""
+            def server() -> Observations:
+                with self._lock:
+                    return from_target(self._run_server(proc, sid, sent, started, timeout_s, exchange))
+            return server
+
+    def _send(self, proc: DriverProcess, sid: str, message: Json, what: str) -> int:
         try:
-            reply = proc.request(message, timeout=waited, serving=serving)
+            return proc.send(message)
+        except ProcessDied:
+            raise self._crashed(proc, sid, what) from None
+
+    def _answer(self, proc: DriverProcess, sid: str, msg_id: int, what: str, waited: float,
+                serving: asyncio.AbstractEventLoop | None = None) -> tuple[Json | None, Json]:
+        """The driver's reply to command msg_id: (reply, {}) or (None, the status and detail of
+        a timeout or driver error); a dead process raises TargetCrashed."""
+        try:
+            reply = proc.reply(msg_id, what, timeout=waited, serving=serving)
         except ReplyTimeout:
             return None, {"status": "timeout", "detail": self._timed_out(proc, what, waited)}
         except ProcessDied:
@@ -246,13 +280,13 @@ class StdioTarget(ProcessTarget[DriverProcess]):
         reply.pop("id", None)
         return reply, {}
 
-    def _run_server(self, scenario: Json, sid: str, timeout_s: float, exchange: Exchange | None) -> Json:
-        if exchange is None:
-            return {"status": "error", "detail": "server scenario run without an exchange callback"}
-        proc = self._restarted(sid)
-        started = time.monotonic()
-        reply, failed = self._ask(proc, sid, {"cmd": "start_servers", "scenario": scenario}, "start_servers",
-                                  timeout_s + self.grace_s)
+    def _ask(self, proc: DriverProcess, sid: str, message: Json, what: str, waited: float) -> tuple[Json | None, Json]:
+        return self._answer(proc, sid, self._send(proc, sid, message, what), what, waited)
+
+    def _run_server(self, proc: DriverProcess, sid: str, sent: int, started: float, timeout_s: float,
+                    exchange: Exchange) -> Json:
+        """A server scenario from its start_servers command (sent) on."""
+        reply, failed = self._answer(proc, sid, sent, "start_servers", timeout_s + self.grace_s)
         if reply is None:
             return failed
 
