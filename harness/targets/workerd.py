@@ -47,7 +47,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ from harness.observations import Observations, WireRecord, from_target
 from harness.targets.base import Exchange, Json, Profile, TargetUnavailable
 from harness.targets.runtime import install, workerd_compat, workerd_config
 from harness.targets.runtime.process import LogBuffer, ProcessTarget, RuntimeProcess
-from harness.targets.runtime.workerd_control import ControlClient, ControlStream
+from harness.targets.runtime.workerd_control import ControlClient, ControlConnection, ControlStream
 from harness.vocabulary import timing
 
 _REFERENCE = re.compile(r"internal error; reference = ([0-9a-z]+)")
@@ -212,15 +212,42 @@ class WorkerdTarget(ProcessTarget[WorkerdProcess]):
         return " ".join(parts)
 
     def run(self, scenario: Json, exchange: Exchange | None) -> Observations:
-        # The runner has checked kind and capabilities.
+        with self._lock:
+            return self.begin(scenario, exchange)()
+
+    def begin(self, scenario: Json, exchange: Exchange | None) -> Callable[[], Observations]:
+        """Send the scenario's control request and return at once; the call returned reads the
+        answer (and, for a server scenario, does the exchange) and returns the observations.
+        Meanwhile the caller may judge the example before it (runner.Session.run_examples).
+        The runner has checked kind and capabilities."""
         sid = str(scenario.get("id", "?"))
         with self._lock:
             proc = self._ensure()
+            timeout = scenario.get("timeout_ms", timing("default_timeout_ms")) / 1000 + self._grace
+            mark = proc.log.count
+            sent: ControlConnection | OSError
             if scenario.get("kind") == "client":
-                return from_target(self._run_client(proc, sid, scenario))
+                try:
+                    sent = proc.control.send("POST", "/client", json.dumps(scenario).encode(), timeout)
+                except OSError as exc:  # raised again where the answer is read, as its own would be
+                    sent = exc
+
+                def client() -> Observations:
+                    with self._lock:
+                        return from_target(self._run_client(proc, sid, sent, timeout, mark))
+                return client
             if exchange is None:
-                return {"status": "error", "detail": "server scenario run without an exchange callback"}
-            return from_target(self._run_server(proc, sid, scenario, exchange))
+                return lambda: {"status": "error", "detail": "server scenario run without an exchange callback"}
+            first = json.dumps({"scenario": scenario, "bridges": proc.bridges()}).encode() + b"\n"
+            try:
+                sent = proc.control.open_stream("/server", first, timeout)
+            except OSError as exc:
+                sent = exc
+
+            def server() -> Observations:
+                with self._lock:
+                    return from_target(self._run_server(proc, sid, sent, exchange, timeout, mark))
+            return server
 
     def bench_loop(self, spec: Json, timeout_s: float) -> Json:
         """drivers/bench.mjs's bare loop inside workerd (python -m harness bench)."""
@@ -324,27 +351,33 @@ class WorkerdTarget(ProcessTarget[WorkerdProcess]):
             detail = obs.get("detail") or ""
             obs["detail"] = "\n".join([detail, *notes]).strip()
 
-    def _run_client(self, proc: WorkerdProcess, sid: str, scenario: Json) -> Json:
-        timeout = scenario.get("timeout_ms", timing("default_timeout_ms")) / 1000 + self._grace
-        mark = proc.log.count
+    def _run_client(self, proc: WorkerdProcess, sid: str, sent: ControlConnection | OSError, timeout: float,
+                    mark: int) -> Json:
+        """A client scenario from its control request (sent, or the error sending it) on."""
         try:
-            obs = self._post(proc, sid, "/client", scenario, timeout, self.origin_loop())
+            if isinstance(sent, OSError):
+                raise sent
+            status, data = proc.control.receive(sent, self.origin_loop())
+            obs = self._answer("/client", status, data)
         except TimeoutError:
             return self._timed_out(proc, sid, "client", "the client scenario", timeout)
         except OSError as exc:
+            if proc.died():
+                raise self._crashed(proc, sid, "/client") from None
             obs = {"status": "error", "detail": f"control request failed: {exc!r}"}
         self._attach_log(proc, obs, mark)
         return obs
 
-    def _run_server(self, proc: WorkerdProcess, sid: str, scenario: Json, exchange: Exchange) -> Json:
-        timeout = scenario.get("timeout_ms", timing("default_timeout_ms")) / 1000 + self._grace
-        first = json.dumps({"scenario": scenario, "bridges": proc.bridges()}).encode() + b"\n"
+    def _run_server(self, proc: WorkerdProcess, sid: str, sent: ControlConnection | OSError, exchange: Exchange,
+                    timeout: float, mark: int) -> Json:
+        """A server scenario from its control stream (opened, or the error opening it) on."""
         stage = "starting the servers"
         wire: WireRecord | None = None
         failed: Exception | None = None
-        mark = proc.log.count
         try:
-            with proc.control.stream("/server", first, timeout) as answer:
+            if isinstance(sent, OSError):
+                raise sent
+            with proc.control.streamed(sent) as answer:
                 started = self._next_line(answer)
                 if started.get("status") != "ok":
                     obs = {"status": started.get("status", "error"), "detail": started.get("detail", "")}

@@ -32,7 +32,7 @@ class ControlError(OSError):
     """workerd's answer is not HTTP this client understands."""
 
 
-class _Connection:
+class ControlConnection:
     """One TCP connection with a read buffer."""
 
     def __init__(self, address: tuple[str, int], timeout: float) -> None:
@@ -91,7 +91,7 @@ class _Body:
     """The body of one answer, read as its framing says (the wire's head parser and
     chunked decoder: harness/wire/heads.py, chunked.py)."""
 
-    def __init__(self, conn: _Connection) -> None:
+    def __init__(self, conn: ControlConnection) -> None:
         self.conn = conn
         raw = conn.read_until(b"\r\n\r\n")
         try:
@@ -152,7 +152,7 @@ class _Body:
 class ControlStream:
     """An open full-duplex request: read the answer's lines, send more of the body, end it."""
 
-    def __init__(self, client: ControlClient, conn: _Connection) -> None:
+    def __init__(self, client: ControlClient, conn: ControlConnection) -> None:
         self._client = client
         self._conn = conn
         self._body = _Body(conn)
@@ -209,10 +209,10 @@ class ControlClient:
 
     def __init__(self, host: str, port: int) -> None:
         self._address = (host, port)
-        self._idle: _Connection | None = None
+        self._idle: ControlConnection | None = None
         self._unread: _Body | None = None  # the rest of the idle connection's last answer
 
-    def _take(self, timeout: float) -> _Connection:
+    def _take(self, timeout: float) -> ControlConnection:
         conn, self._idle = self._idle, None
         unread, self._unread = self._unread, None
         if conn is not None and unread is not None:
@@ -228,11 +228,11 @@ class ControlClient:
             conn.close()
             conn = None
         if conn is None:
-            conn = _Connection(self._address, timeout)
+            conn = ControlConnection(self._address, timeout)
         conn.settimeout(timeout)
         return conn
 
-    def _give_back(self, conn: _Connection, unread: _Body | None = None) -> None:
+    def _give_back(self, conn: ControlConnection, unread: _Body | None = None) -> None:
         if self._idle is not None:
             self._idle.close()
         self._idle, self._unread = conn, unread
@@ -246,9 +246,21 @@ class ControlClient:
                 serving: asyncio.AbstractEventLoop | None = None) -> tuple[int, bytes]:
         """Send one request with a JSON body; answer (status, body). `serving`: a loop to run
         while waiting for the answer (the client scenario's origin lives on it)."""
+        return self.receive(self.send(method, path, body, timeout), serving)
+
+    def send(self, method: str, path: str, body: bytes, timeout: float) -> ControlConnection:
+        """The first half of request(): the request sent; receive() reads its answer."""
         conn = self._take(timeout)
         try:
             conn.sendall(self._head(method, path, "application/json", f"Content-Length: {len(body)}") + body)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def receive(self, conn: ControlConnection, serving: asyncio.AbstractEventLoop | None = None) -> tuple[int, bytes]:
+        """The answer (status, body) to the request send() sent on conn."""
+        try:
             conn.serving = serving
             answer = _Body(conn)
             data = answer.read()
@@ -266,10 +278,22 @@ class ControlClient:
     def stream(self, path: str, first: bytes, timeout: float) -> ControlStream:
         """POST with a chunked body that starts with `first` and stays open; the answer's
         head has been read when this returns."""
+        return self.streamed(self.open_stream(path, first, timeout))
+
+    def open_stream(self, path: str, first: bytes, timeout: float) -> ControlConnection:
+        """The first half of stream(): the request's head and first chunk sent."""
         conn = self._take(timeout)
         try:
             conn.sendall(self._head("POST", path, "application/x-ndjson", "Transfer-Encoding: chunked")
                          + encode_chunk(first))
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def streamed(self, conn: ControlConnection) -> ControlStream:
+        """The stream open_stream() opened on conn, once its answer's head has come."""
+        try:
             return ControlStream(self, conn)
         except BaseException:
             conn.close()
