@@ -2,6 +2,10 @@
 
 Targets know scenarios and observations (see harness/SCENARIO.md), nothing of YAML,
 specs or verdicts. A target is started once per session and runs many scenarios.
+Optional, found by the runner with getattr: `abandon()` (kill the process a run waits on:
+harness/watchdog.py) and `begin(scenario, exchange)`, which sends the scenario and returns
+a call that waits for the rest and returns the observations, so that the runner judges one
+example while the target runs the next (runner.Session.run_examples).
 """
 
 from __future__ import annotations
