@@ -310,7 +310,7 @@ class Session:
 
     def begin_scenario(self, target: Target, scenario: Json) -> Running:
         """The scenario begun on the target: at once ended, unless the target can begin one
-        and return before it has run (`begin`: the stdio runtimes)."""
+        and return before it has run (`begin`: the stdio runtimes, workerd)."""
         if scenario["kind"] == "app":  # a real application, served by the app servers
             obs = self.apps.run(target.name, scenario)
             return Running(lambda: obs)
@@ -381,8 +381,8 @@ class Session:
         """run_example over a list of inputs (numbered from `first`), pipelined on a target
         that can begin a scenario: once example i's scenario is done on the target, i+1's is
         begun before i is judged (its origin's recording, verdict), so the runtime runs one
-        while the harness judges the other (`bench`: node 15 %, bun 18 % less per client
-        example). A consumer that stops early (a finding) leaves a scenario begun ahead: it is
+        while the harness judges the other (11-18 % less per example, README "Profiles and
+        speed"). A consumer that stops early (a finding) leaves a scenario begun ahead: it is
         ended and dropped unjudged. Not with an oracle, whose runs would hold up the one begun."""
         ahead = hasattr(target, "begin") and not (self.oracle and self.oracle != target.name)
         begun: tuple[Json, Running] | None = None
