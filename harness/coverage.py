@@ -159,7 +159,8 @@ def _client_touches(scenario: dict[str, Any], given: dict[str, Any]) -> set[str]
     client = scenario.get("client") or {}
     for spec in [client, *(client.get("then") or [])]:
         for req in _option_dicts(spec):
-            out |= {f"http.{call}" for call in _given_values(req.get("call", "request"), given)}
+            out |= {"ClientRequest" if call == "ClientRequest" else f"http.{call}"
+                    for call in _given_values(req.get("call", "request"), given)}
             out.add("ClientRequest")
             for args in _alternatives(req.get("args") or []):
                 for arg in args if isinstance(args, list) else []:

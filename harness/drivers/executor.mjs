@@ -540,12 +540,13 @@ function clientRun(spec, robs, index, top, ctx, rec) {
   run.start = () => {
     st.started = true;
     const call = c.call ?? 'request';
-    // request()/get(): a synchronous throw is the whole observation of this request.
+    // request()/get()/new ClientRequest(): a synchronous throw is the whole observation of this request.
     let req;
     const signalsBefore = ctx.signals.length;
     try {
       const args = decode(c.args ?? [], ctx);
-      req = ctx.http[call](...args);
+      // A call marked `construct` (ClientRequest) is a class: called with new.
+      req = vocabulary().raw.calls[call]?.construct ? new ctx.http[call](...args) : ctx.http[call](...args);
     } catch (e) {
       obs.threw = errorRecord(e);
       settle();

@@ -280,6 +280,8 @@ class RequestRun:
             args = decode(c.get("args") or [], self.ctx)
             if self.fault is not None:
                 args = self.fault.on_options(args)
+            # request / get are functions; a `construct` call (ClientRequest) is the class,
+            # and calling it in Python is `new`.
             req = getattr(self.http, call)(*args)
         except Exception as exc:  # noqa: BLE001 - a synchronous throw is this request's whole observation
             ops.cancel()
