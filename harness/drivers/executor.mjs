@@ -22,7 +22,7 @@ const MAX_ENCODE_DEPTH = 8;
 const ERROR_EXTRAS = ['syscall', 'address', 'port', 'bytesParsed'];
 
 const timing = (name) => vocabulary().timing[name];
-// Marks the error of a handler's `throw` op, which leaves the 'request' listener.
+// Marks the error of a `throw` op, which leaves the 'request' (or 'upgrade' / 'connect') listener.
 const HANDLER_THROW = Symbol('handlerThrow');
 
 // Recorders of the scenarios currently running, so that a wrapper can attribute an
@@ -940,8 +940,9 @@ const SPECIAL_OPS = {
   'stream.finished': (op, env) => record(env, op, () => streamFinished(env.receivers.res, (err) => (
     env.ev('res', 'finished_cb', err ? { error: errorRecord(err) } : undefined)))),
   throw: (op, env) => {
-    // Only a handler's first op throws (handleRequest); anywhere else it is a scenario error.
-    const message = 'op "throw" is only ever the first op of a handler';
+    // Only the first op of a handler or of a server's tunnel list throws (handleRequest,
+    // handleTunnelRequest); anywhere else it is a scenario error.
+    const message = 'op "throw" is only ever the first op of a handler, on_upgrade or on_connect';
     env.top.status = 'error';
     env.top.detail = `scenario: ${message}`;
     env.push({ op: op.op, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_OP', message } });
@@ -1156,6 +1157,7 @@ async function startOne(http, session, spec, index, listen) {
       try {
         handleTunnelRequest(session, index, spec[key], req, socket, head, event);
       } catch (e) {
+        if (e && e[HANDLER_THROW]) throw e; // the scenario's own `throw` op: out of the listener
         session.obs.status = 'error';
         session.obs.detail = `executor error in ${event}: ${describe(e)}`;
       }
@@ -1293,6 +1295,16 @@ function handleTunnelRequest(session, serverIndex, ops, req, socket, head, event
   session.obs.requests.push(entry);
   const run = { done: false, socket };
   session.tunnels.push(run);
+  if (ops[0] && ops[0].op === 'throw') {
+    // A listener that throws: synchronously out of it, no other op runs. The socket is
+    // then nobody's: the executor destroys it a turn later, so the client sees it close.
+    const err = scenarioError(rec, String(ops[0].message ?? `${event} listener threw`));
+    err[HANDLER_THROW] = true;
+    pushCall(rec, entry.calls, { op: 'throw', returned: null, threw: errorRecord(err) });
+    run.done = true;
+    rec.setTimer(() => socket.destroy(), 0);
+    throw err;
+  }
   const env = {
     rec, ctx: session.ctx, top: session.obs,
     receivers: { socket, server: session.servers[serverIndex] },

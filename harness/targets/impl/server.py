@@ -38,7 +38,8 @@ Listen = Callable[[Any, Any], Awaitable[tuple[str, int]]]
 
 
 class HandlerThrow(Exception):
-    """The error of a handler's `throw` op (JS: a plain Error), raised out of the listener."""
+    """The error of a `throw` op (JS: a plain Error), raised out of the 'request' (or
+    'upgrade' / 'connect') listener."""
 
     name = "Error"
 
@@ -186,6 +187,8 @@ async def _start_one(session: ServerSession, spec: Json, index: int, listen: Lis
                           _ops: list[Json] = spec[key], _event: str = event) -> None:
                 try:
                     _handle_tunnel_request(session, index, _ops, req, socket, head, _event)
+                except HandlerThrow:
+                    raise  # the scenario's own `throw` op: out of the listener
                 except Exception as exc:  # noqa: BLE001
                     session.fail(f" in {_event}", exc)
 
@@ -298,6 +301,14 @@ def _handle_tunnel_request(session: ServerSession, index: int, ops: list[Json], 
     session.obs["requests"].append(entry)
     tunnel = Tunnel(socket)
     session.tunnels.append(tunnel)
+    if ops and isinstance(ops[0], dict) and ops[0].get("op") == "throw":
+        # A listener that throws: synchronously out of it, no other op runs. The socket is
+        # then nobody's: the executor destroys it a turn later, so the client sees it close.
+        err = owned(HandlerThrow(str(ops[0].get("message", f"{event} listener threw"))), rec)
+        entry["calls"].append({"op": "throw", "returned": None, "threw": error_record(err)})
+        tunnel.done = True
+        rec.set_timer(socket.destroy, 0)
+        raise err
 
     env = OpEnv(session.http, rec, ctx, session.obs, entry["calls"].append,
                 {"socket": socket, "server": session.servers[index]},

@@ -108,9 +108,10 @@ async def stream_finished(op: Json, env: OpEnv) -> None:
 
 
 async def misplaced_throw(op: Json, env: OpEnv) -> None:
-    """Only a handler's first op throws (server._handle_request); anywhere else it is a
-    scenario error, worded as executor.mjs does."""
-    message = 'op "throw" is only ever the first op of a handler'
+    """Only the first op of a handler or of a server's tunnel list throws
+    (server._handle_request, _handle_tunnel_request); anywhere else it is a scenario
+    error, worded as executor.mjs does."""
+    message = 'op "throw" is only ever the first op of a handler, on_upgrade or on_connect'
     env.top["status"], env.top["detail"] = "error", f"scenario: {message}"
     env.push({"op": op["op"], "returned": None,
               "threw": {"name": "HarnessError", "code": "ERR_HARNESS_UNKNOWN_OP", "message": message}})
