@@ -122,6 +122,8 @@ def _op_touches(op: dict[str, Any], kind: str) -> set[str]:
         return {f"http.{op.get('prop')}"}
     if name == "module.call":
         return {f"http.{op.get('method')}"}
+    if name == "module.same_global":  # a global class re-exported (WebSocket): the surface lists it by name
+        return {str(op.get("prop"))}
     if name == "same":  # server lifecycle op: identity of two objects reachable from req/res
         owners = _SOURCES[kind]
         return {f"{owners.get(root, '?')}.{prop}" for path in (op.get("a"), op.get("b"))

@@ -895,6 +895,11 @@ const SPECIAL_OPS = {
   'server.set': (op, env) => record(env, op, () => { env.receivers.server[op.prop] = decode(op.value, env.ctx); }),
   'module.get': (op, env) => record(env, op, () => env.ctx.http[op.prop], env.ctx.http),
   'module.call': (op, env) => record(env, op, () => env.ctx.http[op.method](...decode(op.args ?? [], env.ctx)), env.ctx.http),
+  // A class node:http re-exports from the global scope (WebSocket): compared, never encoded.
+  'module.same_global': (op, env) => record(env, op, () => {
+    const value = env.ctx.http[op.prop];
+    return value !== undefined && value !== null && value === globalThis[op.prop];
+  }),
   'module.set': (op, env) => record(env, op, () => {
     // Assigned for this scenario only: the old value goes back when it ends.
     const mod = moduleObject(env.ctx.http);

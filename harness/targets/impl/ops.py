@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from harness import reference
 from harness.observations import Json
 from harness.reference.errors import UNDEFINED
 from harness.targets.impl import server_lifecycle as lifecycle
@@ -247,6 +248,15 @@ async def _module_call(op: Json, env: OpEnv) -> None:
         env.push({"op": op["op"], "returned": None, "threw": error_record(exc)})
 
 
+async def _module_same_global(op: Json, env: OpEnv) -> None:
+    """Whether http[prop] is the global of that name. The reference's global scope is the
+    package `harness.reference` (fetch, Headers, AbortController, ...), as globalThis is JS's."""
+    prop = str(op.get("prop"))
+    value = getattr(env.http, prop, None)
+    env.push({"op": op["op"], "returned": value is not None and value is getattr(reference, prop, None),
+              "threw": None})
+
+
 async def _module_set(op: Json, env: OpEnv) -> None:
     """http[prop] = value for this scenario (undone at its end). The reference assigns
     through `set_<name>` when it has one (globalAgent -> set_global_agent), else the
@@ -329,6 +339,7 @@ SPECIAL_OPS: dict[str, Callable[[Json, OpEnv], Awaitable[None]]] = {
     "module.get": _module_get,
     "module.set": _module_set,
     "module.call": _module_call,
+    "module.same_global": _module_same_global,
     "agent.get": _agent_get,
     "agent.call": _agent_call,
     "agent.pool": _agent_pool,
