@@ -298,6 +298,11 @@ function decode(value, ctx) {
         return new Map(decode(inner, ctx));
       case '$number':
         return Number(inner);
+      case '$url': { // a WHATWG URL object, with own properties added by assignment
+        const url = new URL(String(inner?.url));
+        for (const [k, v] of Object.entries(inner?.props ?? {})) url[k] = decode(v, ctx);
+        return url;
+      }
       case '$plain': { // an object whose one key starts with '$' and is data, not a tag
         const out = {};
         for (const [k, v] of Object.entries(inner ?? {})) out[k] = decode(v, ctx);

@@ -33,9 +33,11 @@ IGNORED_OPTIONS = frozenset(
 
 
 def url_to_options(url: urls.URL) -> dict[str, Any]:
-    """Node's urlToHttpOptions: userinfo is percent-decoded into `auth`."""
+    """Node's urlToHttpOptions: userinfo is percent-decoded into `auth`; own properties
+    added to the URL object come first, the URL's own fields override them."""
     hostname = url.hostname
     options: dict[str, Any] = {
+        **url.own,
         "protocol": url.protocol,
         "hostname": hostname[1:-1] if hostname.startswith("[") else hostname,
         "hash": url.hash,

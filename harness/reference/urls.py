@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 SPECIAL_PORTS: dict[str, int | None] = {
     "http": 80,
@@ -49,6 +50,9 @@ class URL:
     pathname: str = "/"
     query: str | None = None
     fragment: str | None = None
+    # Own properties a caller added to a URL object (`url.headers = {...}`): Node's
+    # urlToHttpOptions spreads them into the request options.
+    own: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def protocol(self) -> str:

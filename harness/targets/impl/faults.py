@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from harness.observations import Json, WireRecord
+from harness.reference import urls
 from harness.reference.fetch import shared_client
 from harness.targets.impl.fault_hooks import Fault, FaultContext
 
@@ -45,11 +46,14 @@ def _options(args: list[Any]) -> list[dict[str, Any]]:
 
 class DropUserHeaders(Fault):
     name = "drop-user-headers"
-    description = "request headers given in options or setHeader are never sent"
+    description = "request headers given in options (or on a URL object) or setHeader are never sent"
 
     def on_options(self, args: list[Any]) -> list[Any]:
         for opts in _options(args):
             opts.pop("headers", None)
+        for url in args:
+            if isinstance(url, urls.URL):
+                url.own.pop("headers", None)
         return args
 
     def on_op(self, op: Json) -> Json | None:

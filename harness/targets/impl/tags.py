@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from harness.observations import Json
+from harness.reference import urls
 from harness.reference.errors import UNDEFINED, js_string, js_typeof
 from harness.reference.fetch import Headers
 
@@ -148,6 +149,10 @@ def _decode_tag(key: str, inner: Any, ctx: DecodeContext) -> tuple[bool, Any]:
         return True, {k: v for k, v in decode(inner, ctx)}
     if key == "$number":
         return True, float(inner)
+    if key == "$url" and isinstance(inner, dict):  # a URL object, with own properties added
+        url = urls.parse(str(inner.get("url")))
+        url.own.update({k: decode(v, ctx) for k, v in (inner.get("props") or {}).items()})
+        return True, url
     if key == "$plain" and isinstance(inner, dict):  # a one-key object whose key is data
         return True, {k: decode(v, ctx) for k, v in inner.items()}
     if key == "$fn":
