@@ -59,6 +59,7 @@ class OriginRequest(TypedDict, total=False):
     """What the scripted origin received (wire.requests[i], client scenarios)."""
 
     conn: int
+    peer: Json | None  # {"address": ..., "port": ...}: the connection's remote end
     method: str
     target: str
     version: str

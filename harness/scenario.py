@@ -126,8 +126,16 @@ def bind_origin(scenario: Json, port: int) -> Json:
 
 def listens_on_fixed_port(scenario: dict[str, Any]) -> bool:
     """Whether a scenario's server listens on a port the spec names (not 0: the system's
-    choice) on a real socket: behaviors that require the Workers bridge use the port as a
-    routing key only."""
+    choice) on a real socket, or a client request binds one (its `localPort` option): two
+    targets running it at once would take the same port. Behaviors that require the Workers
+    bridge use the port as a routing key only."""
     if "bridge" in scenario.get("requires", []):
         return False
+    client = scenario.get("client") or {}
+    for request in [client, *(client.get("then") or [])]:
+        args = request.get("args") if isinstance(request, dict) else None
+        ports = [a.get("localPort") for a in args if isinstance(a, dict)] if isinstance(args, list) else []
+        # the origin's own port ({$origin_port}) is bound by the origin alone
+        if any(p not in (None, 0) and not (isinstance(p, dict) and "$origin_port" in p) for p in ports):
+            return True
     return any(server.get("listen") not in (None, 0) for server in scenario.get("servers", []))

@@ -14,6 +14,8 @@ HTTP_DATE = re.compile(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d
 def ports(obs: dict[str, Any]) -> set[int]:
     found = {int((obs.get("ctx") or {}).get("origin_port") or 0)}
     found |= {int(s.get("port") or 0) for s in obs.get("servers") or []}
+    # the client's end of each connection the origin accepted (an ephemeral port)
+    found |= {int((r.get("peer") or {}).get("port") or 0) for r in (obs.get("wire") or {}).get("requests") or []}
     return found - {0}
 
 

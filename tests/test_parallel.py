@@ -130,6 +130,10 @@ def test_behaviors_on_fixed_ports_share_one_group_across_targets() -> None:
     routed = by_id["bridge.port-key-routing.http-server-handler"]  # a routing key on workerd only
     assert not listens_on_fixed_port(routed.scenario)
     assert not listens_on_fixed_port({"servers": [{"listen": 0}, {}]})
+    # a client binding a local port of the spec's (localPort) takes it too; the origin's own does not
+    assert listens_on_fixed_port({"client": {"args": [{"localPort": 21000}]}})
+    assert listens_on_fixed_port({"client": {"args": [{}], "then": [{"args": [{"localPort": {"$given": "p"}}]}]}})
+    assert not listens_on_fixed_port({"client": {"args": [{"localPort": {"$origin_port": True}}]}})
 
 
 def test_app_ports_stay_off_the_ports_specs_listen_on() -> None:

@@ -66,6 +66,18 @@ def test_records_chunked_request_exactly(wire: Wire) -> None:
     assert [c["len"] for c in req["body_chunks"]] == [2]
 
 
+def test_records_each_connections_peer_address_and_port(wire: Wire) -> None:
+    with wire.origin([{}]) as origin:
+        for _ in range(2):
+            with connect(origin.port) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                local = s.getsockname()
+                recv_until_eof(s)
+                rec = origin.recording()
+            assert rec["requests"][-1]["peer"] == {"address": local[0], "port": local[1]}
+    assert [r["conn"] for r in rec["requests"]] == [0, 1]
+
+
 def test_writes_the_header_list_exactly(wire: Wire) -> None:
     headers = [
         ["X-CamelCase", "a"],

@@ -101,6 +101,20 @@ def _check_refs(doc: Located, keys: list[Any], expr: Any, names: set[str], bid: 
 FIXED_LISTEN_PORTS = range(20000, 30000)
 
 
+def _port_values(value: Any, given: dict[str, Any]) -> list[Any] | None:
+    """The ports a spec's port field may take: a number, or an input drawn as one_of or
+    integers (its bounds); None when it is not a port number (a path, options)."""
+    name = value.get("$given") if isinstance(value, dict) else None
+    spec = given.get(name, {}) if isinstance(name, str) else {}
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [value] if value else []
+    if "one_of" in spec:
+        return list(spec["one_of"])
+    if spec.get("strategy") == "integers":
+        return [spec.get("min_value"), spec.get("max_value")]
+    return None
+
+
 def _check_fixed_ports(doc: Located, keys: list[Any], scenario: dict[str, Any], given: dict[str, Any],
                        bid: str) -> None:
     # Imported here: the scenario module imports the spec package.
@@ -109,23 +123,21 @@ def _check_fixed_ports(doc: Located, keys: list[Any], scenario: dict[str, Any], 
     if not listens_on_fixed_port(scenario):
         return  # listen(0), or a routing key of the Workers bridge, not a socket
     lo, hi = FIXED_LISTEN_PORTS.start, FIXED_LISTEN_PORTS.stop - 1
-    for i, server in enumerate(scenario.get("servers") or []):
-        listen = server.get("listen")
-        name = listen.get("$given") if isinstance(listen, dict) else None
-        spec = given.get(name, {}) if isinstance(name, str) else {}
-        ports: list[Any]
-        if isinstance(listen, int) and not isinstance(listen, bool):
-            ports = [listen] if listen else []
-        elif "one_of" in spec:
-            ports = list(spec["one_of"])
-        elif spec.get("strategy") == "integers":
-            ports = [spec.get("min_value"), spec.get("max_value")]
-        else:
-            continue  # not a port number (a path, options): the schema's concern
-        if not all(isinstance(p, int) and lo <= p <= hi for p in ports):
-            raise SpecError(doc.path, doc.line_of([*keys, "servers", i, "listen"]),
-                            f"a fixed listen port must lie in {lo}-{hi} (got {ports}): below the ephemeral "
-                            "range, above the apps' ports", bid)
+    fields: list[tuple[Any, list[Any]]] = [
+        (server.get("listen"), [*keys, "servers", i, "listen"]) for i, server in enumerate(scenario.get("servers") or [])]
+    client = scenario.get("client") or {}
+    requests = [(client, [*keys, "client"])] + [
+        (r, [*keys, "client", "then", i]) for i, r in enumerate(client.get("then") or [])]
+    for request, where in requests:
+        for j, arg in enumerate(request.get("args") or [] if isinstance(request, dict) else []):
+            if isinstance(arg, dict) and "localPort" in arg:
+                fields.append((arg["localPort"], [*where, "args", j, "localPort"]))
+    for value, where in fields:
+        ports = _port_values(value, given)
+        if ports is not None and not all(isinstance(p, int) and lo <= p <= hi for p in ports):
+            raise SpecError(doc.path, doc.line_of(where),
+                            f"a fixed port (listen, localPort) must lie in {lo}-{hi} (got {ports}): below the "
+                            "ephemeral range, above the apps' ports", bid)
 
 
 def load_spec_file(path: Path) -> list[Behavior]:

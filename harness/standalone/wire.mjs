@@ -109,7 +109,7 @@ function startOrigin(responses) {
       const raw = await reader.head();
       if (raw === null) return;
       const { start, fields } = parseHead(raw);
-      const rec = { conn, t: now(), method: start[0], target: start[1], version: (start[2] || '').replace('HTTP/', ''),
+      const rec = { conn, peer: { address: socket.remoteAddress, port: socket.remotePort }, t: now(), method: start[0], target: start[1], version: (start[2] || '').replace('HTTP/', ''),
         headers: fields, head_raw: tag(raw) };
       requests.push(rec);
       const plan = responses[Math.min(requests.length - 1, responses.length - 1)];

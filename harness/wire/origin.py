@@ -62,9 +62,9 @@ class OriginServer:
             sock.close()
             raise
 
-    def _new_record(self, conn: int, head: RequestHead, t: float) -> RequestRecord:
+    def _new_record(self, conn: int, peer: tuple[str, int] | None, head: RequestHead, t: float) -> RequestRecord:
         framing, length = request_framing(head)
-        rec = RequestRecord(len(self.records), conn, t, head, framing, length)
+        rec = RequestRecord(len(self.records), conn, t, head, framing, length, peer=peer)
         self.records.append(rec)
         return rec
 
@@ -75,11 +75,13 @@ class OriginServer:
         self._writers.add(writer)
         conn = self.connections
         self.connections += 1
+        peername = writer.get_extra_info("peername")
+        peer = (str(peername[0]), int(peername[1])) if isinstance(peername, tuple) else None
         queue: asyncio.Queue[RequestRecord | None] = asyncio.Queue()
         responder = asyncio.create_task(self._respond_all(queue, writer))
         self._tasks.add(responder)
         try:
-            requests = RequestReader(reader, self.clock, lambda h, t: self._new_record(conn, h, t))
+            requests = RequestReader(reader, self.clock, lambda h, t: self._new_record(conn, peer, h, t))
             await requests.run(queue.put_nowait)
             queue.put_nowait(None)
             await responder  # a half-closed client still gets its answer

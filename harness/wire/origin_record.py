@@ -33,6 +33,7 @@ class RequestRecord:
     head: RequestHead
     framing: str
     length: int = 0  # the Content-Length, when framing is content-length
+    peer: tuple[str, int] | None = None  # the connection's remote (client) address and port
     body: bytearray = field(default_factory=bytearray)
     body_chunks: list[Json] = field(default_factory=list)
     trailers: Fields = field(default_factory=list)
@@ -58,6 +59,7 @@ class RequestRecord:
             chunks.append({"t": self.unsettled_t, "len": len(self.unsettled)})
         return {
             "conn": self.conn,
+            "peer": None if self.peer is None else {"address": self.peer[0], "port": self.peer[1]},
             "t": self.t,
             "method": self.head.method,
             "target": self.head.target,
