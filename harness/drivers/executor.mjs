@@ -15,6 +15,7 @@
 
 import { Buffer } from 'node:buffer';
 import { recordedEvents, scenarioProblems, vocabulary } from './vocabulary.mjs';
+import process from 'node:process';
 import { Readable, finished as streamFinished } from 'node:stream';
 
 const MAX_ENCODE_DEPTH = 8;
@@ -431,16 +432,32 @@ function headSnapshot(res) {
 export async function runClient(http, scenario) {
   const obs = emptyClientObservations();
   let rec = null;
+  let unwatch = null;
   try {
     rec = new Recorder(scenario && scenario.timeout_ms);
+    unwatch = watchWarnings(scenario, obs, rec);
     await clientBody(http, scenario, obs, rec);
   } catch (e) {
     obs.status = 'error';
     obs.detail = `executor error: ${describe(e)}`;
   } finally {
+    if (unwatch) unwatch();
     if (rec) rec.close();
   }
   return obs;
+}
+
+/**
+ * client.record_warnings: process 'warning' events during the scenario become
+ * {src: 'process', name: 'warning', t, warning: {name, code, message}}. Returns the
+ * function that stops listening (null when not asked).
+ */
+function watchWarnings(scenario, obs, rec) {
+  const c = scenario && scenario.client;
+  if (!c || c.record_warnings !== true) return null;
+  const onWarning = (w) => rec.event(obs.events, { src: 'process', name: 'warning', t: rec.t(), warning: errorRecord(w) });
+  process.on('warning', onWarning);
+  return () => process.removeListener('warning', onWarning);
 }
 
 async function clientBody(http, scenario, obs, rec) {

@@ -17,6 +17,7 @@ from .errors import (
     unescaped_characters,
     uri_malformed,
 )
+from .process import process
 from .signals import is_signal
 from .validation import has_invalid_path_char, is_http_token, valid_port
 
@@ -64,11 +65,21 @@ def validate_host(value: Any, name: str) -> Any:
     return value
 
 
+# The largest delay a Node timer takes (2**31 - 1 ms); a larger one is cut down to it.
+TIMEOUT_MAX = 2**31 - 1
+
+
 def timer_duration(value: Any, name: str) -> float:
+    """Node's getTimerDuration: a number, non-negative and finite; above TIMEOUT_MAX it is
+    truncated to it, with a TimeoutOverflowWarning emitted at the call."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise invalid_arg_type(name, "number", value)
     if value < 0 or math.isnan(value) or math.isinf(value):
         raise out_of_range(name, "a non-negative finite number", value)
+    if value > TIMEOUT_MAX:
+        process.emit_warning(f"{js_string(value)} does not fit into a 32-bit signed integer.\n"
+                             f"Timer duration was truncated to {TIMEOUT_MAX}.", "TimeoutOverflowWarning")
+        return float(TIMEOUT_MAX)
     return float(value)
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, TypeGuard
 
 from harness.observations import Json
+from harness.reference.process import process
 from harness.targets.impl.fault_hooks import Fault, ops_for
 from harness.targets.impl.ops import OpEnv, report_error, run_op
 from harness.targets.impl.recorder import Recorder
@@ -115,17 +117,35 @@ async def run_client(http: ModuleType, scenario: Json, fault: Fault | None = Non
     """
     obs = obs if obs is not None else empty_client_observations()
     rec: Recorder | None = None
+    unwatch: Callable[[], Any] | None = None
     try:
         rec = Recorder(scenario.get("timeout_ms") if isinstance(scenario, dict) else None)
+        unwatch = watch_warnings(scenario, obs, rec)
         await ClientRun(http, scenario, obs, rec, fault).run()
     except Exception as exc:  # noqa: BLE001 - an executor bug is an observation, not a crash
         obs["status"] = "error"
         obs["detail"] = f"executor error: {describe(exc)}"
     finally:
+        if unwatch is not None:
+            unwatch()
         if rec is not None:
             rec.close()
             obs["events"].extend(rec.uncaught)
     return fault.on_observations(obs) if fault is not None else obs
+
+
+def watch_warnings(scenario: Json, obs: Json, rec: Recorder) -> Callable[[], Any] | None:
+    """client.record_warnings: the reference's process 'warning' events during the scenario
+    become {"src": "process", "name": "warning", "t", "warning": {name, code, message}}."""
+    c = scenario.get("client") if isinstance(scenario, dict) else None
+    if not isinstance(c, dict) or c.get("record_warnings") is not True:
+        return None
+
+    def on_warning(warning: Any) -> None:
+        rec.event(obs["events"], {"src": "process", "name": "warning", "t": rec.t(), "warning": error_record(warning)})
+
+    process.on("warning", on_warning)
+    return lambda: process.off("warning", on_warning)
 
 
 class ClientRun:
