@@ -124,6 +124,11 @@ def _op_touches(op: dict[str, Any], kind: str) -> set[str]:
         return {f"http.{op.get('method')}"}
     if name == "module.same_global":  # a global class re-exported (WebSocket): the surface lists it by name
         return {str(op.get("prop"))}
+    if name == "module.new":  # a bare object of an exported class: the class and the members it reads or assigns
+        cls = str(op.get("class"))
+        assign = op.get("assign")
+        props = [*(op.get("read") or []), *(assign if isinstance(assign, dict) else {})]
+        return {cls} | {f"{cls}.{p}" for p in props}
     if name == "same":  # server lifecycle op: identity of two objects reachable from req/res
         owners = _SOURCES[kind]
         return {f"{owners.get(root, '?')}.{prop}" for path in (op.get("a"), op.get("b"))

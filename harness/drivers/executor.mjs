@@ -922,6 +922,18 @@ const SPECIAL_OPS = {
     const value = env.ctx.http[op.prop];
     return value !== undefined && value !== null && value === globalThis[op.prop];
   }),
+  // A bare object of a class node:http exports (new IncomingMessage()): its `read` props as
+  // built, then again after the `assign` props are assigned (accessors run as Node's do).
+  'module.new': (op, env) => record(env, op, () => {
+    const obj = new env.ctx.http[op.class](...decode(op.args ?? [], env.ctx));
+    const read = () => Object.fromEntries(op.read.map((p) => [p, obj[p]]));
+    const out = { before: read() };
+    if (op.assign !== undefined) {
+      for (const [k, v] of Object.entries(decode(op.assign, env.ctx))) obj[k] = v;
+      out.after = read();
+    }
+    return out;
+  }),
   'module.set': (op, env) => record(env, op, () => {
     // Assigned for this scenario only: the old value goes back when it ends.
     const mod = moduleObject(env.ctx.http);

@@ -257,6 +257,26 @@ async def _module_same_global(op: Json, env: OpEnv) -> None:
               "threw": None})
 
 
+async def _module_new(op: Json, env: OpEnv) -> None:
+    """o = http[class](*args) (the reference's class, called): `read` recorded as built,
+    then again after the `assign` attributes are set (snake_case names; a missing one is
+    undefined, as in JS)."""
+    try:
+        obj = getattr(env.http, str(op.get("class")))(*decode(op.get("args") or [], env.ctx))
+
+        def read() -> Json:
+            return {p: encode(getattr(obj, snake(str(p)), UNDEFINED)) for p in op.get("read") or []}
+
+        out: Json = {"before": read()}
+        if "assign" in op:
+            for prop, value in dict(decode(op["assign"], env.ctx)).items():
+                setattr(obj, snake(str(prop)), value)
+            out["after"] = read()
+        env.push({"op": op["op"], "returned": out, "threw": None})
+    except Exception as exc:  # noqa: BLE001
+        env.push({"op": op["op"], "returned": None, "threw": error_record(exc)})
+
+
 async def _module_set(op: Json, env: OpEnv) -> None:
     """http[prop] = value for this scenario (undone at its end). The reference assigns
     through `set_<name>` when it has one (globalAgent -> set_global_agent), else the
@@ -340,6 +360,7 @@ SPECIAL_OPS: dict[str, Callable[[Json, OpEnv], Awaitable[None]]] = {
     "module.set": _module_set,
     "module.call": _module_call,
     "module.same_global": _module_same_global,
+    "module.new": _module_new,
     "agent.get": _agent_get,
     "agent.call": _agent_call,
     "agent.pool": _agent_pool,
