@@ -212,7 +212,7 @@ export function recordUncaught(kind, err) {
  * (client observations `agents`), null when they are not recorded.
  */
 function newContext(http, rec, agentObs) {
-  return { http, rec, agentObs, agents: [], agentsById: new Map(), signals: [], restores: [] };
+  return { http, rec, agentObs, agents: [], agentsById: new Map(), signals: [], restores: [], subclasses: new Map() };
 }
 
 /**
@@ -308,6 +308,11 @@ function decode(value, ctx) {
         const out = {};
         for (const [k, v] of Object.entries(inner ?? {})) out[k] = decode(v, ctx);
         return out;
+      }
+      case '$subclass': { // class extends http[name] {}: one per name and scenario (createServer's class options)
+        const name = String(inner);
+        if (!ctx.subclasses.has(name)) ctx.subclasses.set(name, class extends ctx.http[name] {});
+        return ctx.subclasses.get(name);
       }
       case '$fn': {
         // A callback option as data: returns a fixed value, or throws new Error(throws).
@@ -976,6 +981,22 @@ const SPECIAL_OPS = {
     };
     return resolve(op.a) === resolve(op.b);
   }),
+  // Whether req / res (or a socket) is an instance of the scenario's {$subclass: name}.
+  instance_of: (op, env) => {
+    const cls = env.ctx.subclasses.get(op.subclass);
+    if (cls === undefined) {
+      const message = `no subclass ${JSON.stringify(op.subclass)} in this scenario (make one with {"$subclass": ...} first)`;
+      env.top.status = 'error';
+      env.top.detail = `scenario: ${message}`;
+      env.push({ op: op.op, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_NO_SUBCLASS', message } });
+      return;
+    }
+    record(env, op, () => {
+      const [root, prop] = String(op.object).split('.', 2);
+      const obj = prop === undefined ? env.receivers[root] : env.receivers[root][prop];
+      return obj instanceof cls;
+    });
+  },
   'stream.finished': (op, env) => record(env, op, () => streamFinished(env.receivers.res, (err) => (
     env.ev('res', 'finished_cb', err ? { error: errorRecord(err) } : undefined)))),
   throw: (op, env) => {

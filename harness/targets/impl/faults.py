@@ -538,6 +538,18 @@ class ServerCloseCutsActive(Fault):
         return wire
 
 
+class ServerIgnoresClassOptions(Fault):
+    name = "server-ignores-class-options"
+    description = ("createServer's IncomingMessage and ServerResponse options are ignored: "
+                   "req and res are always the built-in classes")
+
+    def on_options(self, args: list[Any]) -> list[Any]:
+        for opts in _options(args):
+            opts.pop("IncomingMessage", None)
+            opts.pop("ServerResponse", None)
+        return args
+
+
 FAULTS: dict[str, Callable[[], Fault]] = {
     cls.name: cls for cls in (
         DropUserHeaders, AlterHeaderValues, RecaseRequestHeaders, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
@@ -552,6 +564,7 @@ FAULTS: dict[str, Callable[[], Fault]] = {
         UpgradeHeaderStripped,
         UnreadResponseStalls,
         ServerCloseCutsActive,
+        ServerIgnoresClassOptions,
     )
 }
 

@@ -277,6 +277,22 @@ async def _module_new(op: Json, env: OpEnv) -> None:
         env.push({"op": op["op"], "returned": None, "threw": error_record(exc)})
 
 
+async def _instance_of(op: Json, env: OpEnv) -> None:
+    """Whether req / res (or a socket) is an instance of the scenario's {"$subclass": name}."""
+    cls = env.ctx.subclasses.get(str(op.get("subclass")))
+    if cls is None:
+        message = f'no subclass {op.get("subclass")!r} in this scenario (make one with {{"$subclass": ...}} first)'
+        report_error(env.top, f"scenario: {message}")
+        env.push({"op": op["op"], "returned": None, "threw": harness_error("ERR_HARNESS_NO_SUBCLASS", message)})
+        return
+    try:
+        root, _, prop = str(op.get("object")).partition(".")
+        obj = getattr(env.receivers[root], snake(prop), None) if prop else env.receivers[root]
+        env.push({"op": op["op"], "returned": isinstance(obj, cls), "threw": None})
+    except Exception as exc:  # noqa: BLE001 - a throwing getter is data, as in JS
+        env.push({"op": op["op"], "returned": None, "threw": error_record(exc)})
+
+
 async def _module_set(op: Json, env: OpEnv) -> None:
     """http[prop] = value for this scenario (undone at its end). The reference assigns
     through `set_<name>` when it has one (globalAgent -> set_global_agent), else the
@@ -361,6 +377,7 @@ SPECIAL_OPS: dict[str, Callable[[Json, OpEnv], Awaitable[None]]] = {
     "module.call": _module_call,
     "module.same_global": _module_same_global,
     "module.new": _module_new,
+    "instance_of": _instance_of,
     "agent.get": _agent_get,
     "agent.call": _agent_call,
     "agent.pool": _agent_pool,

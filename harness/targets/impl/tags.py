@@ -67,6 +67,11 @@ class DecodeContext:
     agents_by_id: dict[str, Any] = field(default_factory=dict)
     on_agent: Any = None  # callable(id, agent), or None
     restores: list[Any] = field(default_factory=list)  # callables undoing module.set
+    subclasses: dict[str, type] = field(default_factory=dict)  # {"$subclass": name}, one per name
+
+
+# Node's server builds req from http.IncomingMessage; the reference's server class is its own.
+SUBCLASS_BASES = {"IncomingMessage": "ServerIncomingMessage"}
 
 
 def release_context(ctx: DecodeContext) -> None:
@@ -155,6 +160,12 @@ def _decode_tag(key: str, inner: Any, ctx: DecodeContext) -> tuple[bool, Any]:
         return True, url
     if key == "$plain" and isinstance(inner, dict):  # a one-key object whose key is data
         return True, {k: decode(v, ctx) for k, v in inner.items()}
+    if key == "$subclass":  # class extends http[name] {}: one per name and scenario
+        name = str(inner)
+        if name not in ctx.subclasses:
+            base = getattr(http, SUBCLASS_BASES.get(name, name))
+            ctx.subclasses[name] = type(f"Scenario{name}", (base,), {})
+        return True, ctx.subclasses[name]
     if key == "$fn":
         return True, _fixed_function(inner if isinstance(inner, dict) else {}, ctx)
     return False, None  # not a tag we know: an ordinary one-key object
