@@ -158,6 +158,8 @@ def _agent_touches(tag: Any, given: dict[str, Any]) -> set[str]:
     for alt in _alternatives(tag):
         options = alt.get("options", {}) if isinstance(alt, dict) and "id" in alt else alt
         out |= {f"Agent.option:{k}" for k in _option_keys(options, given)}
+        if isinstance(alt, dict) and "id" in alt and isinstance(alt.get("overrides"), dict):
+            out |= {f"Agent.{k}" for k in alt["overrides"]}  # a method the agent is given
     return out
 
 

@@ -277,6 +277,8 @@ function decode(value, ctx) {
           const known = lookupAgent(ctx, inner.id);
           if (known !== undefined) return known;
           const named = new ctx.http.Agent(decode(inner.options ?? {}, ctx));
+          // Method overrides, assigned onto the agent as a program replaces a hook.
+          for (const [k, v] of Object.entries(inner.overrides ?? {})) named[k] = decode(v, ctx);
           ctx.agents.push(named);
           ctx.agentsById.set(inner.id, named);
           watchAgent(ctx, inner.id, named);

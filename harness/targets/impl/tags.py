@@ -133,6 +133,10 @@ def _decode_tag(key: str, inner: Any, ctx: DecodeContext) -> tuple[bool, Any]:
             if known is not None:
                 return True, known
             named = http.Agent(decode(inner.get("options") or {}, ctx))
+            # Method overrides, assigned onto the agent (snake_case names) as a program
+            # replaces a hook.
+            for name, fn in (inner.get("overrides") or {}).items():
+                setattr(named, snake(str(name)), decode(fn, ctx))
             ctx.agents.append(named)
             ctx.agents_by_id[inner["id"]] = named
             if ctx.on_agent is not None:
