@@ -14,6 +14,7 @@
 //   status "timeout", recording stops, and what is still open is destroyed.
 
 import { Buffer } from 'node:buffer';
+import events from 'node:events';
 import { recordedEvents, scenarioProblems, vocabulary } from './vocabulary.mjs';
 import process from 'node:process';
 import { Readable, finished as streamFinished } from 'node:stream';
@@ -1009,6 +1010,13 @@ const SPECIAL_OPS = {
     env.top.detail = `scenario: ${message}`;
     env.push({ op: op.op, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_OP', message } });
   },
+  reject: (op, env) => {
+    // Only the last op of a handler rejects (handleRequest); anywhere else a scenario error.
+    const message = 'op "reject" is only ever the last op of a handler';
+    env.top.status = 'error';
+    env.top.detail = `scenario: ${message}`;
+    env.push({ op: op.op, returned: null, threw: { name: 'HarnessError', code: 'ERR_HARNESS_UNKNOWN_OP', message } });
+  },
   'server.asyncDispose': (op, env) => {
     // server[Symbol.asyncDispose](): its promise settling is the server event 'dispose_cb'.
     const { server } = env.receivers;
@@ -1162,12 +1170,19 @@ async function startOne(http, session, spec, index, listen) {
   const srec = { port: null, address: null, listen_error: null, events: [] };
   obs.servers.push(srec);
   let server;
+  // capture_rejections: events.captureRejections is read when an emitter is constructed,
+  // so it is on while this server is created and restored at once (no other emitter sees it).
+  const capture = spec.capture_rejections === true;
+  const previous = events.captureRejections;
   try {
+    if (capture) events.captureRejections = true;
     server = http.createServer(decode(spec.options ?? {}, session.ctx));
   } catch (e) {
     srec.listen_error = errorRecord(e);
     session.servers.push(null);
     return null;
+  } finally {
+    if (capture) events.captureRejections = previous;
   }
   session.servers.push(server);
   // `set`: properties assigned before listen (maxRequestsPerSocket has no option form).
@@ -1192,7 +1207,7 @@ async function startOne(http, session, spec, index, listen) {
   for (const [event, ops] of listeners) {
     server.on(event, (req, res) => {
       try {
-        handleRequest(session, index, ops, req, res, event);
+        return handleRequest(session, index, ops, req, res, event); // a promise with `reject`
       } catch (e) {
         if (e && e[HANDLER_THROW]) throw e; // the scenario's own `throw` op: out of the listener
 
@@ -1313,12 +1328,21 @@ function handleRequest(session, serverIndex, ops, req, res, event) {
       ? serverCallback(session, serverIndex, method)
       : (err) => ev('res', `${method}_cb`, err ? { error: errorRecord(err) } : undefined)),
   };
-  (async () => {
+  // `reject` as the last op: the listener is async, and its promise rejects once the ops
+  // before it ran (what the runtime makes of that rejection is the observation).
+  const last = ops[ops.length - 1];
+  const rejects = Boolean(last && last.op === 'reject');
+  let rejection = null;
+  const running = (async () => {
     try {
-      for (const op of ops) {
+      for (const op of rejects ? ops.slice(0, -1) : ops) {
         if (rec.timedOut || rec.frozen) break;
         const pending = runOp(op, env); // only the waiting ops yield
         if (pending) await pending;
+      }
+      if (rejects && !rec.timedOut && !rec.frozen) {
+        rejection = scenarioError(rec, String(last.message ?? 'handler rejected'));
+        pushCall(rec, entry.calls, { op: 'reject', returned: null, threw: errorRecord(rejection) });
       }
     } catch (e) {
       session.obs.status = 'error';
@@ -1329,6 +1353,8 @@ function handleRequest(session, serverIndex, ops, req, res, event) {
       rec.poke();
     }
   })();
+  if (!rejects) return undefined;
+  return running.then(() => { if (rejection) throw rejection; });
 }
 
 /**

@@ -3,10 +3,17 @@
 Listeners run synchronously, in registration order, inside `emit`. `once` listeners are
 removed before they run. Emitting 'error' with no listener raises the error (Node would
 crash the process); a non-exception payload is wrapped in ERR_UNHANDLED_ERROR.
+
+Capture of rejections (Node's ``captureRejections``): ``EventEmitter.capture_rejections``
+is the default of emitters constructed afterwards (``events.captureRejections``). An
+emitter that captures hands a listener's awaitable, once it fails, to ``_on_rejection``
+on the next loop turn; by default that emits 'error' (Node's ``Symbol.for('nodejs.rejection')``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -25,8 +32,11 @@ class _Once:
 class EventEmitter:
     """on / once / off / emit / listener_count, plus Node's aliases."""
 
+    capture_rejections = False  # events.captureRejections: read by each new emitter
+
     def __init__(self) -> None:
         self._events: dict[str, list[Listener | _Once]] = {}
+        self._capture = EventEmitter.capture_rejections
 
     def on(self, event: str, listener: Listener) -> EventEmitter:
         self._events.setdefault(event, []).append(listener)
@@ -85,10 +95,28 @@ class EventEmitter:
             if isinstance(entry, _Once):
                 if entry in entries:
                     entries.remove(entry)
-                entry.listener(*args)
+                result = entry.listener(*args)
             else:
-                entry(*args)
+                result = entry(*args)
+            if result is not None and getattr(self, "_capture", False) and inspect.isawaitable(result):
+                self._catch(asyncio.ensure_future(result), event, args)
         return True
+
+    def _catch(self, pending: asyncio.Future[Any], event: str, args: tuple[Any, ...]) -> None:
+        def settled(done: asyncio.Future[Any]) -> None:
+            err = None if done.cancelled() else done.exception()
+            if err is not None:
+                done.get_loop().call_soon(self._on_rejection, err, event, *args)
+
+        pending.add_done_callback(settled)
+
+    def _on_rejection(self, err: BaseException, event: str, *args: Any) -> None:
+        """A captured rejection of a listener of `event`: emitted as 'error' (not captured)."""
+        capture, self._capture = getattr(self, "_capture", False), False
+        try:
+            self.emit("error", err)
+        finally:
+            self._capture = capture
 
     def _listener_added(self, event: str) -> None:
         """Hook for subclasses (Readable starts flowing when 'data' gets a listener)."""

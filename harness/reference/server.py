@@ -17,6 +17,10 @@ on real sockets.
 - 'request' listeners may be plain functions or ``async def`` functions (run as tasks).
   A listener that raises before anything was sent makes the bridge answer 500; after
   that the body is cut off.
+- A server made while ``EventEmitter.capture_rejections`` is set (Node's
+  ``events.captureRejections``) captures a 'request' listener that returns an awaitable:
+  when it fails, the response gets 500 "Internal Server Error" with every header it had
+  removed, or is destroyed when its head was already sent (``_on_rejection``).
 - Options (camelCase or snake_case): ``IncomingMessage``, ``ServerResponse``,
   ``joinDuplicateHeaders``, ``rejectNonStandardBodyWrites``, ``uniqueHeaders``,
   ``highWaterMark``; the headers/request/keep-alive timeouts and ``requireHostHeader`` are
@@ -238,6 +242,21 @@ class Server(EventEmitter):
             task.get_loop().call_exception_handler(
                 {"message": f"async {event!r} listener raised", "exception": error, "task": task}
             )
+
+    def _on_rejection(self, err: BaseException, event: str, *args: Any) -> None:
+        """Node's Server[Symbol.for('nodejs.rejection')]: a captured rejection of a 'request'
+        listener answers 500 with every header removed, or destroys a response already started."""
+        if event != "request":
+            super()._on_rejection(err, event, *args)
+            return
+        res = args[1]
+        if not res.headers_sent and not res.writable_ended:
+            for name in res.get_header_names():  # do not leak what the handler set
+                res.remove_header(name)
+            res.status_code = 500
+            res.end(STATUS_CODES[500])
+        else:
+            res.destroy()
 
     # ---- listen / close / address ----------------------------------------------------
 

@@ -17,7 +17,8 @@ DRIVERS = Path(__file__).parent.parent / "drivers"
 WIRE = Path(__file__).parent / "wire.mjs"
 # Every import of the bundled modules and of wire.mjs, hoisted to the top once.
 IMPORTS = ("import * as http from 'node:http';\nimport net from 'node:net';\nimport process from 'node:process';\n"
-           "import { Buffer } from 'node:buffer';\nimport { Readable, finished as streamFinished } from 'node:stream';\n")
+           "import { Buffer } from 'node:buffer';\nimport events from 'node:events';\n"
+           "import { Readable, finished as streamFinished } from 'node:stream';\n")
 _IMPORT = re.compile(r"^import [^;]*;\n", re.M)
 _EXPORT = re.compile(r"^export (?=(async )?function |const |let |class )", re.M)
 _EXPORTED = re.compile(r"^export (?:async )?(?:function\*? |const |let |class )(\w+)", re.M)

@@ -550,6 +550,35 @@ class ServerIgnoresClassOptions(Fault):
         return args
 
 
+class RejectionKeepsHeaders(Fault):
+    name = "rejection-keeps-headers"
+    description = ("a captured rejection of an async 'request' listener is answered 500, but with "
+                   "the headers the listener had set still on it")
+
+    def __init__(self) -> None:
+        self.headers: list[list[str]] = []
+
+    def on_scenario(self, scenario: Json) -> Json:
+        self.headers = []
+        for server in scenario.get("servers") or []:
+            ops = server.get("handler") or [] if isinstance(server, dict) else []
+            if ops and isinstance(ops[-1], dict) and ops[-1].get("op") == "reject":
+                self.headers += [[op["args"][0], op["args"][1]] for op in ops
+                                 if isinstance(op, dict) and op.get("op") == "res.setHeader"
+                                 and len(op.get("args") or []) == 2
+                                 and all(isinstance(a, str) for a in op["args"])]
+        return scenario
+
+    def on_wire(self, wire: WireRecord) -> WireRecord:
+        if not self.headers:
+            return wire
+        wire = copy.deepcopy(wire)
+        for reply in wire.get("responses") or []:
+            if reply.get("status") == 500:
+                reply["headers"] = [*(reply.get("headers") or []), *copy.deepcopy(self.headers)]
+        return wire
+
+
 FAULTS: dict[str, Callable[[], Fault]] = {
     cls.name: cls for cls in (
         DropUserHeaders, AlterHeaderValues, RecaseRequestHeaders, CorruptRequestBody, IgnoreMethod, IgnoreAuth, RewritePath,
@@ -565,6 +594,7 @@ FAULTS: dict[str, Callable[[], Fault]] = {
         UnreadResponseStalls,
         ServerCloseCutsActive,
         ServerIgnoresClassOptions,
+        RejectionKeepsHeaders,
     )
 }
 

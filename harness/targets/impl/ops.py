@@ -364,6 +364,7 @@ SPECIAL_OPS: dict[str, Callable[[Json, OpEnv], Awaitable[None]]] = {
     "same": lifecycle.same,
     "stream.finished": lifecycle.stream_finished,
     "throw": lifecycle.misplaced_throw,
+    "reject": lifecycle.misplaced_reject,
     "server.asyncDispose": lifecycle.server_async_dispose,
     "socket.wait_end": _socket_wait_end,
     "socket.wait_bytes": _socket_wait_bytes,

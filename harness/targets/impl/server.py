@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from harness.observations import Json
+from harness.reference.events import EventEmitter
 from harness.targets.impl.fault_hooks import Fault, ops_for
 from harness.targets.impl.ops import OpEnv, run_op
 from harness.targets.impl.recorder import Recorder
@@ -40,6 +41,13 @@ Listen = Callable[[Any, Any], Awaitable[tuple[str, int]]]
 class HandlerThrow(Exception):
     """The error of a `throw` op (JS: a plain Error), raised out of the 'request' (or
     'upgrade' / 'connect') listener."""
+
+    name = "Error"
+
+
+class HandlerReject(Exception):
+    """The error of a `reject` op (JS: a plain Error): what the async 'request' listener's
+    awaitable fails with."""
 
     name = "Error"
 
@@ -138,7 +146,15 @@ async def _start_one(session: ServerSession, spec: Json, index: int, listen: Lis
         args = [decode(spec["options"] if "options" in spec else {}, session.ctx)]
         if session.fault is not None:
             args = session.fault.on_options(args)
-        server = session.http.create_server(*args)
+        # capture_rejections: events.captureRejections is read when an emitter is made, so
+        # it is on while this server is created and restored at once.
+        capture, previous = spec.get("capture_rejections") is True, EventEmitter.capture_rejections
+        try:
+            if capture:
+                EventEmitter.capture_rejections = True
+            server = session.http.create_server(*args)
+        finally:
+            EventEmitter.capture_rejections = previous
     except Exception as exc:  # noqa: BLE001 - createServer threw: that is the observation
         srec["listen_error"] = error_record(exc)
         session.servers.append(None)
@@ -162,13 +178,15 @@ async def _start_one(session: ServerSession, spec: Json, index: int, listen: Lis
         if isinstance(spec.get(key), list):
             listeners.append((event, spec[key]))
     for event, ops in listeners:
-        def on_request(req: Any = None, res: Any = None, *_a: Any, _ops: list[Json] = ops, _event: str = event) -> None:
+        def on_request(req: Any = None, res: Any = None, *_a: Any, _ops: list[Json] = ops,
+                       _event: str = event) -> asyncio.Future[Any] | None:
             try:
-                _handle_request(session, index, _ops, req, res, _event)
+                return _handle_request(session, index, _ops, req, res, _event)  # a future with `reject`
             except HandlerThrow:
                 raise  # the scenario's own `throw` op: out of the listener
             except Exception as exc:  # noqa: BLE001
                 session.fail(" in handler", exc)
+            return None
 
         server.on(event, on_request)
     if isinstance(spec.get("on_client_error"), list):
@@ -207,11 +225,13 @@ async def _start_one(session: ServerSession, spec: Json, index: int, listen: Lis
 
 
 def _handle_request(session: ServerSession, index: int, ops: list[Json], req: Any, res: Any,
-                    event: str = "request") -> None:
+                    event: str = "request") -> asyncio.Future[Any] | None:
+    """Run a handler's ops; with `reject` last, answer the listener's awaitable (it fails
+    once the ops before it ran)."""
     rec = session.rec
     assert rec is not None
     if rec.frozen:
-        return  # the scenario is over; the server is closing
+        return None  # the scenario is over; the server is closing
     entry: Json = {
         "server": index,
         "event": event,
@@ -256,6 +276,8 @@ def _handle_request(session: ServerSession, index: int, ops: list[Json], req: An
         ev("res", name)
 
     throws = bool(ops) and isinstance(ops[0], dict) and ops[0].get("op") == "throw"
+    reject = ops[-1] if ops and isinstance(ops[-1], dict) and ops[-1].get("op") == "reject" else None
+    running: asyncio.Future[Any] | None = None
     if not throws:
         # The ops task is made before the listeners go on, so that its first step runs
         # before what they schedule (the body flowing): Node runs the ops synchronously.
@@ -265,7 +287,8 @@ def _handle_request(session: ServerSession, index: int, ops: list[Json], req: An
                     lambda receiver, method: (_server_callback(session, index, method) if receiver == "server"
                                               else _callback(method, ev)),
                     body_over=lambda: h.ended or h.req_gone, tasks=session.tasks, ev=ev)
-        session.tasks.append(asyncio.ensure_future(_run_handler(session, h, ops, env)))
+        running = asyncio.ensure_future(_run_handler(session, h, ops[:-1] if reject else ops, env, reject))
+        session.tasks.append(running)
 
     # The body is always collected, with this listener attached before the first op.
     req.on("data", on_data)
@@ -281,6 +304,16 @@ def _handle_request(session: ServerSession, index: int, ops: list[Json], req: An
         _push(session, h, {"op": "throw", "returned": None, "threw": error_record(err)})
         h.ops_done = True
         raise err
+    if reject is None or running is None:
+        return None
+    return asyncio.ensure_future(_rejecting(running))
+
+
+async def _rejecting(running: asyncio.Future[Any]) -> None:
+    """The async listener's awaitable: it fails with the `reject` op's error, if one was made."""
+    rejection = await running
+    if rejection is not None:
+        raise rejection
 
 
 def _handle_tunnel_request(session: ServerSession, index: int, ops: list[Json], req: Any, socket: Any,
@@ -331,20 +364,27 @@ def read_tail(session: ServerSession, h: Handler) -> None:
     h.entry["body"] = {"$bytes": b64(b"".join(h.parts))}
 
 
-async def _run_handler(session: ServerSession, h: Handler, ops: list[Json], env: OpEnv) -> None:
+async def _run_handler(session: ServerSession, h: Handler, ops: list[Json], env: OpEnv,
+                       reject: Json | None = None) -> HandlerReject | None:
+    """The handler's ops in order; with a `reject` op, the error it makes (recorded)."""
     rec = session.rec
     assert rec is not None
+    rejection: HandlerReject | None = None
     try:
         for op in (expanded for given_op in ops for expanded in ops_for(session.fault, given_op)):
             if rec.timed_out or rec.frozen:
                 break
             await run_op(op, env)
+        if reject is not None and not (rec.timed_out or rec.frozen):
+            rejection = owned(HandlerReject(str(reject.get("message", "handler rejected"))), rec)
+            _push(session, h, {"op": "reject", "returned": None, "threw": error_record(rejection)})
     except Exception as exc:  # noqa: BLE001
         session.fail(" in handler ops", exc)
     finally:
         h.ops_done = True
         read_tail(session, h)
         rec.poke()
+    return rejection
 
 
 def _push(session: ServerSession, h: Handler, call: Json) -> None:

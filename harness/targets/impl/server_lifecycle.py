@@ -3,7 +3,7 @@ runs them: `res.on` (a recording listener for one more response event), `socket.
 `socket.call` on req.socket, `socket.on` (a recording listener on req.socket), `same`
 (whether two objects reachable from req/res are one), `stream.finished` (node:stream's,
 which the reference does not have: done here on the response's events), `throw` (anywhere
-but first) and `server.asyncDispose`. ops.SPECIAL_OPS lists them under their vocabulary names.
+but first), `reject` (anywhere but last) and `server.asyncDispose`. ops.SPECIAL_OPS lists them under their vocabulary names.
 """
 
 from __future__ import annotations
@@ -112,6 +112,15 @@ async def misplaced_throw(op: Json, env: OpEnv) -> None:
     (server._handle_request, _handle_tunnel_request); anywhere else it is a scenario
     error, worded as executor.mjs does."""
     message = 'op "throw" is only ever the first op of a handler, on_upgrade or on_connect'
+    env.top["status"], env.top["detail"] = "error", f"scenario: {message}"
+    env.push({"op": op["op"], "returned": None,
+              "threw": {"name": "HarnessError", "code": "ERR_HARNESS_UNKNOWN_OP", "message": message}})
+
+
+async def misplaced_reject(op: Json, env: OpEnv) -> None:
+    """Only the last op of a handler rejects (server._handle_request); anywhere else it is
+    a scenario error, worded as executor.mjs does."""
+    message = 'op "reject" is only ever the last op of a handler'
     env.top["status"], env.top["detail"] = "error", f"scenario: {message}"
     env.push({"op": op["op"], "returned": None,
               "threw": {"name": "HarnessError", "code": "ERR_HARNESS_UNKNOWN_OP", "message": message}})
