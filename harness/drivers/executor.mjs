@@ -441,14 +441,19 @@ export async function runClient(http, scenario) {
   const obs = emptyClientObservations();
   let rec = null;
   let unwatch = null;
+  let perf = null;
   try {
     rec = new Recorder(scenario && scenario.timeout_ms);
     unwatch = watchWarnings(scenario, obs, rec);
+    if (scenario && scenario.client && scenario.client.record_perf_http === true) {
+      perf = await watchPerf(rec, obs.events, 'perf');
+    }
     await clientBody(http, scenario, obs, rec);
   } catch (e) {
     obs.status = 'error';
     obs.detail = `executor error: ${describe(e)}`;
   } finally {
+    if (perf) perf();
     if (unwatch) unwatch();
     if (rec) rec.close();
   }
@@ -466,6 +471,41 @@ function watchWarnings(scenario, obs, rec) {
   const onWarning = (w) => rec.event(obs.events, { src: 'process', name: 'warning', t: rec.t(), warning: errorRecord(w) });
   process.on('warning', onWarning);
   return () => process.removeListener('warning', onWarning);
+}
+
+/**
+ * record_perf_http (client, servers[i]): a PerformanceObserver of type 'http' (from
+ * node:perf_hooks) watches while the scenario runs; each entry becomes the event
+ * {src, name: entry.name ('HttpClient' | 'HttpRequest'), t, entry: {entryType, startTime,
+ * duration, detail}} in `sink` (`src` left out when null: server events). Returns the
+ * function that takes the entries still queued (observer callbacks are asynchronous),
+ * records them too, even once the recorder froze, and disconnects. When the observer
+ * cannot be made, the event `observe_threw` carries the error.
+ */
+async function watchPerf(rec, sink, src) {
+  const record = (name, fields) => ({ ...(src ? { src } : {}), name, t: rec.t(), ...fields });
+  const entryRecord = (e) => record(String(e.name), {
+    entry: { entryType: plain(e.entryType), startTime: plain(e.startTime), duration: plain(e.duration), detail: plain(e.detail) },
+  });
+  let observer;
+  try {
+    const { PerformanceObserver } = await import('node:perf_hooks');
+    observer = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) rec.event(sink, entryRecord(e));
+    });
+    observer.observe({ type: 'http' });
+  } catch (e) {
+    rec.event(sink, record('observe_threw', { error: errorRecord(e) }));
+    return null;
+  }
+  return () => {
+    try {
+      for (const e of observer.takeRecords()) sink.push(entryRecord(e));
+      observer.disconnect();
+    } catch (e) {
+      sink.push(record('observe_threw', { error: errorRecord(e) }));
+    }
+  };
 }
 
 async function clientBody(http, scenario, obs, rec) {
@@ -1137,6 +1177,7 @@ export async function startServers(http, scenario, listen) {
     handlers: [],
     clientErrors: [], // one per 'clientError' whose ops run: {done}
     tunnels: [], // one per 'upgrade' / 'connect' whose ops run: {done, socket}
+    perf: [], // record_perf_http: what takes each observer's last entries and stops it
     ctx: null,
   };
   try {
@@ -1196,6 +1237,10 @@ async function startOne(http, session, spec, index, listen) {
   }
   for (const name of recordedEvents('server', 'server')) {
     server.on(name, () => rec.event(srec.events, { name, t: rec.t() }));
+  }
+  if (spec.record_perf_http === true) {
+    const stop = await watchPerf(rec, srec.events, null);
+    if (stop) session.perf.push(stop);
   }
   server.on('error', (err) => rec.event(srec.events, { name: 'error', t: rec.t(), error: errorRecord(err) }));
   // 'request', and the optional listeners whose presence changes what Node does:
@@ -1484,6 +1529,7 @@ export async function finishServers(session) {
     obs.status = 'error';
     obs.detail = `executor error: ${describe(e)}`;
   } finally {
+    for (const stop of session.perf) stop();
     rec.close();
     if (session.ctx) releaseAgents(session.ctx);
     for (const h of session.handlers) {

@@ -134,6 +134,12 @@ async def run_client(http: ModuleType, scenario: Json, fault: Fault | None = Non
     return fault.on_observations(obs) if fault is not None else obs
 
 
+# record_perf_http (on `client` and on `servers[i]`): the JavaScript executor records each
+# PerformanceObserver entry of type 'http' as the event "HttpClient" / "HttpRequest" (or
+# "observe_threw" when it cannot observe). The reference is node:http only: it has no
+# perf_hooks and makes no such entries, so impl records nothing for it.
+
+
 def watch_warnings(scenario: Json, obs: Json, rec: Recorder) -> Callable[[], Any] | None:
     """client.record_warnings: the reference's process 'warning' events during the scenario
     become {"src": "process", "name": "warning", "t", "warning": {name, code, message}}."""
