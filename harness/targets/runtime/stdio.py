@@ -280,9 +280,6 @@ class StdioTarget(ProcessTarget[DriverProcess]):
         reply.pop("id", None)
         return reply, {}
 
-    def _ask(self, proc: DriverProcess, sid: str, message: Json, what: str, waited: float) -> tuple[Json | None, Json]:
-        return self._answer(proc, sid, self._send(proc, sid, message, what), what, waited)
-
     def _run_server(self, proc: DriverProcess, sid: str, sent: int, started: float, timeout_s: float,
                     exchange: Exchange) -> Json:
         """A server scenario from its start_servers command (sent) on."""
@@ -312,7 +309,8 @@ class StdioTarget(ProcessTarget[DriverProcess]):
 
         remaining = max(0.0, timeout_s - (time.monotonic() - started))
         waited = remaining + SERVER_CLOSE_S + self.grace_s
-        obs, failed = self._ask(proc, sid, {"cmd": "finish_servers"}, "finish_servers", waited)
+        finish = self._send(proc, sid, {"cmd": "finish_servers"}, "finish_servers")
+        obs, failed = self._answer(proc, sid, finish, "finish_servers", waited)
         if obs is None:
             return {**failed, "wire": wire}
         if skipped_exchange and obs.get("status", "ok") == "ok":
